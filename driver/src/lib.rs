@@ -1,0 +1,1 @@
+//! Host driver for the nsflow flow-table engine (see issue 5).

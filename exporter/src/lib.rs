@@ -1,0 +1,1 @@
+//! NetFlow v9 / IPFIX exporter (see issue 4).

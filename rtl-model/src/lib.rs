@@ -1,0 +1,17 @@
+//! # nsflow-rtl: the device contract
+//!
+//! The one definition of what the nsflow flow-table engine is: its register map
+//! ([`regs`]), the key vector and masking ([`key`]), the aggregation modes ([`mode`]), the
+//! packet parser as line-rate hardware runs it ([`parser`]), route and interface tables
+//! ([`tables`]), the flow hash ([`hash`]), the DMA record format ([`record`]) and the untimed
+//! reference aggregator ([`reference`]) that the cycle-level model and the whole pipeline
+//! are tested against. No I/O and no `unsafe`: firmware tooling can use it as it is.
+#![forbid(unsafe_code)]
+
+pub mod key;
+pub mod mode;
+pub mod record;
+
+pub use key::{FieldSelect, FlowKey, KEY_BYTES};
+pub use mode::AggregationMode;
+pub use record::{EndReason, Record};
