@@ -58,7 +58,9 @@ pub fn require_shared() -> Option<PathBuf> {
 pub fn traffic_captures(shared: &Path) -> Vec<PathBuf> {
     let mut v = Vec::new();
     for dir in [shared.join("pcaps"), shared.join("pcaps/edge")] {
-        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");

@@ -1,1 +1,6 @@
-//! Cycle-level model of the nsflow flow-table engine (see issue 3).
+//! # nsflow-hwsim: the cycle-level model of the nsflow flow-table engine
+//!
+//! Built from `nsflow-rtl`'s bit-exact functions. Traffic comes from capture files
+//! ([`capture`]) or a seeded generator.
+
+pub mod capture;

@@ -10,6 +10,7 @@
 
 pub mod key;
 pub mod mode;
+pub mod parser;
 pub mod record;
 
 pub use key::{FieldSelect, FlowKey, KEY_BYTES};
