@@ -8,10 +8,13 @@
 //! are tested against. No I/O and no `unsafe`: firmware tooling can use it as it is.
 #![forbid(unsafe_code)]
 
+pub mod hash;
 pub mod key;
 pub mod mode;
 pub mod parser;
 pub mod record;
+pub mod regs;
+pub mod tables;
 
 pub use key::{FieldSelect, FlowKey, KEY_BYTES};
 pub use mode::AggregationMode;
