@@ -8,12 +8,15 @@
 //! are tested against. No I/O and no `unsafe`: firmware tooling can use it as it is.
 #![forbid(unsafe_code)]
 
+pub mod config;
 pub mod hash;
 pub mod key;
 pub mod mode;
 pub mod parser;
 pub mod record;
+pub mod reference;
 pub mod regs;
+pub mod stage;
 pub mod tables;
 
 pub use key::{FieldSelect, FlowKey, KEY_BYTES};

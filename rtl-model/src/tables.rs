@@ -75,7 +75,11 @@ pub struct Tables {
 
 impl Default for Tables {
     fn default() -> Self {
-        Self { routes: Vec::new(), ifindex: vec![0; IFACE_ENTRIES], labels: Vec::new() }
+        Self {
+            routes: Vec::new(),
+            ifindex: vec![0; IFACE_ENTRIES],
+            labels: Vec::new(),
+        }
     }
 }
 
@@ -88,28 +92,43 @@ impl Tables {
     ) -> Result<Self, TableError> {
         let mut t = Self::default();
         if routes.len() > ROUTE_ENTRIES {
-            return Err(TableError::Full { table: "route", capacity: ROUTE_ENTRIES, requested: routes.len() });
+            return Err(TableError::Full {
+                table: "route",
+                capacity: ROUTE_ENTRIES,
+                requested: routes.len(),
+            });
         }
         if labels.len() > LABEL_ENTRIES {
-            return Err(TableError::Full { table: "label", capacity: LABEL_ENTRIES, requested: labels.len() });
+            return Err(TableError::Full {
+                table: "label",
+                capacity: LABEL_ENTRIES,
+                requested: labels.len(),
+            });
         }
         for r in routes {
             if r.len > 128 {
-                return Err(TableError::Invalid(format!("route prefix length {} > 128", r.len)));
+                return Err(TableError::Invalid(format!(
+                    "route prefix length {} > 128",
+                    r.len
+                )));
             }
         }
         for l in labels {
             if l.label > 0xF_FFFF {
-                return Err(TableError::Invalid(format!("MPLS label {} > 1048575", l.label)));
+                return Err(TableError::Invalid(format!(
+                    "MPLS label {} > 1048575",
+                    l.label
+                )));
             }
         }
         for (i, r) in routes.iter().enumerate() {
             t.set_route(i, Some(*r));
         }
         for (vlan, ifindex) in ifaces {
-            let slot = t.ifindex.get_mut(usize::from(*vlan)).ok_or_else(|| {
-                TableError::Invalid(format!("VLAN ID {vlan} > 4095"))
-            })?;
+            let slot = t
+                .ifindex
+                .get_mut(usize::from(*vlan))
+                .ok_or_else(|| TableError::Invalid(format!("VLAN ID {vlan} > 4095")))?;
             *slot = *ifindex;
         }
         t.labels = labels.to_vec();
@@ -130,7 +149,10 @@ impl Tables {
 
     /// Route slot `index`, if valid.
     pub fn route(&self, index: usize) -> Option<Route> {
-        self.routes.iter().find(|(i, _)| *i == index).map(|(_, r)| *r)
+        self.routes
+            .iter()
+            .find(|(i, _)| *i == index)
+            .map(|(_, r)| *r)
     }
 
     /// Ingress ifIndex of VLAN `vlan` (entry 0 = untagged); 0 when out of range.
@@ -178,7 +200,11 @@ impl Tables {
         k.in_if = self.ifindex(f.vlans[0]);
         if f.mpls[0] != 0 {
             let top = f.mpls[0] >> 4;
-            k.top_label_addr = self.labels.iter().find(|l| l.label == top).map_or(0, |l| l.addr);
+            k.top_label_addr = self
+                .labels
+                .iter()
+                .find(|l| l.label == top)
+                .map_or(0, |l| l.addr);
         }
         k
     }
@@ -196,12 +222,41 @@ mod tests {
     #[test]
     fn longest_prefix_wins_and_misses_are_zero() {
         let routes = [
-            Route { prefix: a("2001:db8::"), len: 32, origin_as: 1, out_if: 10, ..Route::default() },
-            Route { prefix: a("2001:db8:1::"), len: 48, origin_as: 2, out_if: 20, next_hop: a("fe80::2") },
-            Route { prefix: a("2001:db8:1::"), len: 48, origin_as: 3, ..Route::default() },
+            Route {
+                prefix: a("2001:db8::"),
+                len: 32,
+                origin_as: 1,
+                out_if: 10,
+                ..Route::default()
+            },
+            Route {
+                prefix: a("2001:db8:1::"),
+                len: 48,
+                origin_as: 2,
+                out_if: 20,
+                next_hop: a("fe80::2"),
+            },
+            Route {
+                prefix: a("2001:db8:1::"),
+                len: 48,
+                origin_as: 3,
+                ..Route::default()
+            },
         ];
-        let t = Tables::new(&routes, &[(0, 5), (100, 6)], &[LabelEntry { label: 16, addr: 0x0a000001 }]).unwrap();
-        assert_eq!(t.lookup(&a("2001:db8:1::9")).unwrap().origin_as, 2, "longest, then lowest index");
+        let t = Tables::new(
+            &routes,
+            &[(0, 5), (100, 6)],
+            &[LabelEntry {
+                label: 16,
+                addr: 0x0a000001,
+            }],
+        )
+        .unwrap();
+        assert_eq!(
+            t.lookup(&a("2001:db8:1::9")).unwrap().origin_as,
+            2,
+            "longest, then lowest index"
+        );
         assert_eq!(t.lookup(&a("2001:db8:2::9")).unwrap().origin_as, 1);
         assert!(t.lookup(&a("2002::1")).is_none());
         let f = Ipv6Fields {
@@ -221,9 +276,15 @@ mod tests {
     #[test]
     fn capacity_and_ranges_are_checked() {
         let many = vec![Route::default(); ROUTE_ENTRIES + 1];
-        assert!(matches!(Tables::new(&many, &[], &[]), Err(TableError::Full { .. })));
+        assert!(matches!(
+            Tables::new(&many, &[], &[]),
+            Err(TableError::Full { .. })
+        ));
         assert!(Tables::new(&[], &[(4096, 1)], &[]).is_err());
-        let bad = Route { len: 129, ..Route::default() };
+        let bad = Route {
+            len: 129,
+            ..Route::default()
+        };
         assert!(Tables::new(&[bad], &[], &[]).is_err());
     }
 }
