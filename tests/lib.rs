@@ -80,3 +80,25 @@ pub fn free_udp_port() -> u16 {
         .map(|a| a.port())
         .unwrap_or(0)
 }
+
+/// Returns true when `python3` can import `module`; like [`require_tool`] otherwise.
+pub fn require_python_module(module: &str) -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return true;
+    }
+    assert!(
+        !in_ci(),
+        "python3 module {module} is required under CI=true (pip install it in .ci/run)"
+    );
+    eprintln!("SKIPPED: python3 module {module} not installed; this test runs under CI=true");
+    false
+}
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}

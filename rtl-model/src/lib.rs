@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod generate;
 pub mod hash;
 pub mod key;
 pub mod mode;

@@ -308,7 +308,11 @@ fn parse_ipv6(frame: &[u8], off: usize, f: &mut Ipv6Fields) -> Result<Parsed, Pa
     let ipv6_bytes = Some(40 + u32::from(plen.unwrap_or(0)));
     let err = |reason| ParseError { reason, ipv6_bytes };
     if first >> 4 != 6 {
-        return Err(err(ParseErrorReason::BadIpVersion));
+        // Not an IPv6 packet at all, whatever the ethertype said: no IPv6 bytes.
+        return Err(ParseError {
+            reason: ParseErrorReason::BadIpVersion,
+            ipv6_bytes: None,
+        });
     }
     let hdr = frame
         .get(off..off + 40)
