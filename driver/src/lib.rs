@@ -1,1 +1,5 @@
-//! Host driver for the nsflow flow-table engine (see issue 5).
+//! # nsflow-driver
+//!
+//! The host side of the nsflow engine: the VRP NetStream configuration language ([`vrp`]).
+
+pub mod vrp;

@@ -1,0 +1,1 @@
+//! The Huawei VRP NetStream configuration language (work in progress: see issue 6).
