@@ -7,6 +7,9 @@
 //! error on a frame tshark itself flags malformed or with an expert error. Frames tshark
 //! sees as IPv4 must be IPv4 to the parser; frames without IP must not be IPv6.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use nsflow_hwsim::capture::CaptureReader;
 use nsflow_rtl::parser::{parse, Ipv6Fields, Parsed};
 use nsflow_tests::{require_shared, require_tool, traffic_captures};

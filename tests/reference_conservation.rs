@@ -2,6 +2,9 @@
 //! aggregation mode, and its ingress counts equal tshark's own IPv6 totals of the capture
 //! (shared/tools/pcap-ipv6-totals.sh: outermost-IPv6 frames and 40 + payload length).
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use nsflow_hwsim::capture::CaptureReader;
 use nsflow_rtl::config::EngineConfig;
 use nsflow_rtl::reference::ReferenceAggregator;

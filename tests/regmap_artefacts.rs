@@ -1,6 +1,9 @@
 //! The committed register-map artefacts in docs/ are current, and the C header and the
 //! SystemRDL file are valid to a C compiler and to systemrdl-compiler (PeakRDL's front end).
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use nsflow_rtl::{generate, regs};
 use nsflow_tests::{require_python_module, require_tool, workspace_root};
 use std::process::Command;

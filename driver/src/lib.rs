@@ -1,5 +1,10 @@
 //! # nsflow-driver
 //!
-//! The host side of the nsflow engine: the VRP NetStream configuration language ([`vrp`]).
+//! The host side of the nsflow engine: backends that reach a device ([`backend`]), DMA
+//! memory and BAR access ([`dma`], [`mmio`], the only `unsafe` code of nsflow), and the
+//! VRP NetStream configuration language ([`vrp`]).
 
+pub mod backend;
+pub mod dma;
+pub mod mmio;
 pub mod vrp;

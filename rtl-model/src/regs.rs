@@ -1210,7 +1210,7 @@ bitfield! {
     pub struct RouteMeta(u32);
     impl Debug;
     /// `len`.
-    pub u8, len, set_len: 7, 0;
+    pub u8, prefix_len, set_prefix_len: 7, 0;
     /// `valid`.
     pub valid, set_valid: 8;
 }
@@ -1350,7 +1350,7 @@ mod tests {
         pm.set_dst(0xff);
         assert_eq!(pm.0, PROF_PREFIX_MIN.defined_mask());
         let mut rm = RouteMeta(0);
-        rm.set_len(0xff);
+        rm.set_prefix_len(0xff);
         rm.set_valid(true);
         assert_eq!(rm.0, ROUTE_META.defined_mask());
         assert_eq!(PROF_FIELDS.defined_mask(), crate::FieldSelect::DEFINED.0);

@@ -1,0 +1,67 @@
+//! What the driver needs from a device, and the three ways of reaching one: kernel VFIO
+//! ([`vfio`]), a vfio-user server such as `nsflow-hwsim serve` ([`vfio_user`]), and the
+//! cycle-level model in this process ([`sim`]).
+//!
+//! A backend moves 32-bit register values, maps DMA memory at device addresses, and
+//! delivers interrupts as an eventfd. Everything above it (bring-up, ring drain,
+//! regcheck) is the same code on all three.
+
+pub mod vfio;
+
+use crate::dma::{DmaError, DmaMemory};
+use crate::mmio::MmioError;
+use vmm_sys_util::eventfd::EventFd;
+
+/// A backend failure, with what was being done.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// A BAR access was refused (out of range or unaligned).
+    #[error(transparent)]
+    Mmio(#[from] MmioError),
+    /// DMA memory or IOVA space could not be had.
+    #[error(transparent)]
+    Dma(#[from] DmaError),
+    /// The kernel VFIO layer refused an operation.
+    #[error("VFIO: {context}: {message}")]
+    Vfio {
+        /// What was being done.
+        context: String,
+        /// The error.
+        message: String,
+    },
+    /// The vfio-user transport failed.
+    #[error("vfio-user: {context}: {message}")]
+    VfioUser {
+        /// What was being done.
+        context: String,
+        /// The error.
+        message: String,
+    },
+    /// An I/O error.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A device specification the driver does not understand.
+    #[error("bad device `{0}`: expected sim, vfio-user:PATH or vfio:DDDD:BB:DD.F")]
+    BadSpec(String),
+}
+
+/// A device as the driver sees it.
+pub trait Backend: Send {
+    /// Human-readable description, for reports.
+    fn describe(&self) -> String;
+    /// One 32-bit read of BAR0.
+    fn read32(&mut self, offset: u32) -> Result<u32, BackendError>;
+    /// One 32-bit write of BAR0.
+    fn write32(&mut self, offset: u32, value: u32) -> Result<(), BackendError>;
+    /// Makes `mem` reachable by the device and returns its device address (IOVA).
+    fn map_dma(&mut self, mem: &DmaMemory) -> Result<u64, BackendError>;
+    /// Withdraws a mapping made by [`Backend::map_dma`].
+    fn unmap_dma(&mut self, iova: u64, len: usize) -> Result<(), BackendError>;
+    /// The eventfd signalled on the device's interrupt, when it has one.
+    fn irq(&self) -> Option<&EventFd>;
+}
