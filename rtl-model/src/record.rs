@@ -25,6 +25,14 @@ pub const RECORD_FORMAT_VERSION: u8 = 1;
 /// Offset of the packed key inside a record.
 pub const RECORD_KEY_OFFSET: usize = 40;
 
+/// The phase bit the producer writes into the record at free-running ring index `index`
+/// of a ring of `1 << log2` entries: 1 on the first pass over the ring, 0 on the second,
+/// and so on. A consumer that finds the expected phase in a slot knows the record is new
+/// (ring memory starts zeroed, so nothing is taken for a record before the first pass).
+pub const fn phase_for(index: u32, log2: u8) -> bool {
+    (index >> log2) & 1 == 0
+}
+
 /// Why an entry left a table: the IPFIX `flowEndReason` (IE 136) codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]
@@ -202,6 +210,14 @@ mod tests {
         assert_eq!(&b[24..26], &[0xe8, 0x03]);
         assert_eq!(b[RECORD_KEY_OFFSET + 83], 17, "protocol byte of the key");
         assert_eq!(&b[RECORD_KEY_OFFSET + 79..RECORD_KEY_OFFSET + 81], &[53, 0]);
+    }
+
+    #[test]
+    fn phase_alternates_per_pass() {
+        assert!(phase_for(0, 4) && phase_for(15, 4));
+        assert!(!phase_for(16, 4) && !phase_for(31, 4));
+        assert!(phase_for(32, 4));
+        assert!(phase_for(u32::MAX >> 1, 31) && !phase_for(u32::MAX, 31));
     }
 
     #[test]
