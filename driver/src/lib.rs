@@ -7,4 +7,6 @@
 pub mod backend;
 pub mod dma;
 pub mod mmio;
+pub mod regcheck;
+pub mod ring;
 pub mod vrp;

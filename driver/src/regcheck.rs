@@ -1,0 +1,495 @@
+//! `nsflow regcheck`: the register-map validation suite for firmware teams, generated from
+//! the rtl-model map and run through any [`Backend`] (the model in-process, a vfio-user
+//! device, or silicon through VFIO).
+//!
+//! Checks, in order (OpenTitan's five CSR tests plus the map's own semantics):
+//! 1. `hw_reset`: after a soft reset every register reads its reset value (build
+//!    parameters are reported, not failed: another build may differ).
+//! 2. `rw`: RW fields read back what was written; RO fields ignore writes; WO fields read
+//!    0; reserved bits read 0 after all-ones writes, and each ignored write is counted in
+//!    `UNKNOWN_ACCESS`.
+//! 3. `bit_bash`: a walking 1 and a walking 0 through every RW bit change only that bit.
+//! 4. `aliasing`: a distinct value in every RW register, then every register read back:
+//!    no two addresses alias.
+//! 5. `mem_walk`: every entry of the route, interface and label tables written through its
+//!    window and read back.
+//! 6. `w1c`: INT_STATUS bits set by the hardware (a flush) clear only on a 1 written.
+//! 7. `unknown`: writes to offsets outside the map are ignored, read 0 and are counted.
+//!
+//! Registers whose writes act (CTRL, the window command registers, INT_STATUS, the ring
+//! doorbell) are exercised only by the checks made for them, so that the suite never
+//! resets or reprograms the device behind its own back.
+
+use crate::backend::{Backend, BackendError};
+use nsflow_rtl::regs::{self, Access, Instance};
+use nsflow_rtl::tables::{IFACE_ENTRIES, LABEL_ENTRIES, ROUTE_ENTRIES};
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+/// One check on one register.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckResult {
+    /// Check name (`hw_reset`, `rw`, ...).
+    pub check: &'static str,
+    /// Register (or table) name.
+    pub register: String,
+    /// Offset checked.
+    pub offset: u32,
+    /// Whether it passed.
+    pub pass: bool,
+    /// Value read (when meaningful).
+    pub observed: u32,
+    /// Value expected.
+    pub expected: u32,
+    /// Extra words.
+    pub note: String,
+}
+
+/// Everything regcheck found.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// Every result, in run order.
+    pub results: Vec<CheckResult>,
+}
+
+impl Report {
+    /// Results that failed.
+    pub fn failures(&self) -> impl Iterator<Item = &CheckResult> {
+        self.results.iter().filter(|r| !r.pass)
+    }
+
+    /// Whether everything passed.
+    pub fn passed(&self) -> bool {
+        self.failures().next().is_none()
+    }
+
+    /// A readable report: per check and register, pass/fail with observed vs expected,
+    /// then a summary per check.
+    pub fn render(&self, verbose: bool) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "{:<10} {:<34} {:>7}  {:<4}  {:>10}  {:>10}  note",
+            "check", "register", "offset", "", "observed", "expected"
+        );
+        for r in &self.results {
+            if verbose || !r.pass {
+                let _ = writeln!(
+                    s,
+                    "{:<10} {:<34} {:>#7x}  {:<4}  {:>#10x}  {:>#10x}  {}",
+                    r.check,
+                    r.register,
+                    r.offset,
+                    if r.pass { "pass" } else { "FAIL" },
+                    r.observed,
+                    r.expected,
+                    r.note
+                );
+            }
+        }
+        let mut checks: Vec<&str> = self.results.iter().map(|r| r.check).collect();
+        checks.dedup();
+        let _ = writeln!(s, "\nsummary:");
+        for c in checks {
+            let n = self.results.iter().filter(|r| r.check == c).count();
+            let f = self
+                .results
+                .iter()
+                .filter(|r| r.check == c && !r.pass)
+                .count();
+            let _ = writeln!(s, "  {c:<10} {n:>6} checks  {f:>4} failed");
+        }
+        let total = self.results.len();
+        let failed = self.failures().count();
+        let _ = writeln!(
+            s,
+            "  {:<10} {total:>6} checks  {failed:>4} failed: {}",
+            "all",
+            if failed == 0 { "PASS" } else { "FAIL" }
+        );
+        s
+    }
+
+    fn push(
+        &mut self,
+        check: &'static str,
+        register: &str,
+        offset: u32,
+        observed: u32,
+        expected: u32,
+        note: impl Into<String>,
+    ) {
+        self.results.push(CheckResult {
+            check,
+            register: register.to_owned(),
+            offset,
+            pass: observed == expected,
+            observed,
+            expected,
+            note: note.into(),
+        });
+    }
+}
+
+/// Registers whose writes have effects beyond storing a value.
+fn acts_on_write(i: &Instance) -> bool {
+    matches!(
+        i.reg.name,
+        "CTRL" | "ROUTE_CMD" | "IFACE_CMD" | "LABEL_CMD" | "INT_STATUS" | "RING_CONS" | "RING_SIZE"
+    )
+}
+
+/// Registers whose value the device changes by itself (clock, counters, status).
+fn volatile(i: &Instance) -> bool {
+    matches!(
+        i.reg.name,
+        "TIME_LO"
+            | "TIME_HI"
+            | "UNKNOWN_ACCESS"
+            | "STATUS"
+            | "FLUSH_COUNT"
+            | "RING_PROD"
+            | "INT_STATUS"
+    )
+}
+
+/// A deterministic pattern for register `i` (xorshift of its offset).
+fn pattern(offset: u32, salt: u32) -> u32 {
+    let mut x = offset.wrapping_mul(0x9E37_79B9) ^ salt;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    x
+}
+
+fn soft_reset(dev: &mut dyn Backend) -> Result<(), BackendError> {
+    dev.write32(
+        regs::CTRL.offset,
+        regs::CTRL.field("soft_reset").map_or(0, |f| f.mask()),
+    )
+}
+
+/// Runs the whole suite. The device is left soft-reset.
+pub fn run(dev: &mut dyn Backend) -> Result<Report, BackendError> {
+    let mut rep = Report::default();
+    let all = regs::all_registers();
+    soft_reset(dev)?;
+    hw_reset(dev, &all, &mut rep)?;
+    rw(dev, &all, &mut rep)?;
+    soft_reset(dev)?;
+    bit_bash(dev, &all, &mut rep)?;
+    soft_reset(dev)?;
+    aliasing(dev, &all, &mut rep)?;
+    soft_reset(dev)?;
+    mem_walk(dev, &mut rep)?;
+    soft_reset(dev)?;
+    w1c(dev, &mut rep)?;
+    unknown(dev, &all, &mut rep)?;
+    soft_reset(dev)?;
+    Ok(rep)
+}
+
+fn hw_reset(dev: &mut dyn Backend, all: &[Instance], rep: &mut Report) -> Result<(), BackendError> {
+    for i in all {
+        if matches!(i.reg.name, "TIME_LO" | "TIME_HI") {
+            continue;
+        }
+        let v = dev.read32(i.offset)?;
+        let build_mask: u32 = i
+            .reg
+            .fields
+            .iter()
+            .filter(|f| f.build_param)
+            .map(|f| f.mask())
+            .sum();
+        if build_mask != 0 && (v & build_mask) != (i.reg.reset() & build_mask) {
+            rep.push(
+                "hw_reset",
+                &i.name,
+                i.offset,
+                v & !build_mask,
+                i.reg.reset() & !build_mask,
+                format!(
+                    "build parameters {:#x} (default build {:#x})",
+                    v & build_mask,
+                    i.reg.reset() & build_mask
+                ),
+            );
+        } else {
+            rep.push("hw_reset", &i.name, i.offset, v, i.reg.reset(), "");
+        }
+    }
+    Ok(())
+}
+
+fn rw(dev: &mut dyn Backend, all: &[Instance], rep: &mut Report) -> Result<(), BackendError> {
+    for i in all.iter().filter(|i| !acts_on_write(i) && !volatile(i)) {
+        let before = dev.read32(i.offset)?;
+        let unknown_before = dev.read32(regs::UNKNOWN_ACCESS.offset)?;
+        dev.write32(i.offset, u32::MAX)?;
+        let v = dev.read32(i.offset)?;
+        let rw = i.reg.rw_mask();
+        let expected = (before & !rw & i.reg.defined_mask() & !i.reg.access_mask(Access::Wo)) | rw;
+        rep.push(
+            "rw",
+            &i.name,
+            i.offset,
+            v,
+            expected,
+            "all-ones: RW bits set, RO/WO/reserved bits unchanged or 0",
+        );
+        let ignored = u32::MAX != rw;
+        let unknown_after = dev.read32(regs::UNKNOWN_ACCESS.offset)?;
+        rep.push(
+            "rw",
+            &i.name,
+            regs::UNKNOWN_ACCESS.offset,
+            unknown_after.wrapping_sub(unknown_before),
+            u32::from(ignored),
+            "UNKNOWN_ACCESS counts a write touching non-RW bits",
+        );
+        if rw != 0 {
+            let p = pattern(i.offset, 0xA5A5_5A5A) & rw;
+            dev.write32(i.offset, p)?;
+            rep.push(
+                "rw",
+                &i.name,
+                i.offset,
+                dev.read32(i.offset)? & rw,
+                p,
+                "pattern read-back",
+            );
+            dev.write32(i.offset, before & rw)?;
+        }
+    }
+    Ok(())
+}
+
+fn bit_bash(dev: &mut dyn Backend, all: &[Instance], rep: &mut Report) -> Result<(), BackendError> {
+    for i in all
+        .iter()
+        .filter(|i| i.reg.rw_mask() != 0 && !acts_on_write(i))
+    {
+        let rw = i.reg.rw_mask();
+        let (mut ones, mut zeros) = (0u32, 0u32);
+        for bit in (0..32).filter(|b| rw & (1 << b) != 0) {
+            dev.write32(i.offset, 1 << bit)?;
+            if dev.read32(i.offset)? & rw != 1 << bit {
+                ones |= 1 << bit;
+            }
+            dev.write32(i.offset, rw & !(1 << bit))?;
+            if dev.read32(i.offset)? & rw != rw & !(1 << bit) {
+                zeros |= 1 << bit;
+            }
+        }
+        rep.push(
+            "bit_bash",
+            &i.name,
+            i.offset,
+            ones | zeros,
+            0,
+            "bits that did not walk cleanly",
+        );
+        dev.write32(i.offset, i.reg.reset() & rw)?;
+    }
+    Ok(())
+}
+
+fn aliasing(dev: &mut dyn Backend, all: &[Instance], rep: &mut Report) -> Result<(), BackendError> {
+    let targets: Vec<&Instance> = all
+        .iter()
+        .filter(|i| i.reg.rw_mask() != 0 && !acts_on_write(i))
+        .collect();
+    for i in &targets {
+        dev.write32(i.offset, pattern(i.offset, 0x1234_5678) & i.reg.rw_mask())?;
+    }
+    for i in &targets {
+        let want = pattern(i.offset, 0x1234_5678) & i.reg.rw_mask();
+        rep.push(
+            "aliasing",
+            &i.name,
+            i.offset,
+            dev.read32(i.offset)? & i.reg.rw_mask(),
+            want,
+            "unique value survives writes to every other register",
+        );
+    }
+    Ok(())
+}
+
+fn window_cmd(dev: &mut dyn Backend, cmd: u32, op: u32) -> Result<(), BackendError> {
+    dev.write32(cmd, op)
+}
+
+fn mem_walk(dev: &mut dyn Backend, rep: &mut Report) -> Result<(), BackendError> {
+    use regs::window_op::{READ, WRITE};
+    // Route table: prefix word 3, AS and egress ifIndex carry a value unique per entry.
+    for e in 0..ROUTE_ENTRIES as u32 {
+        dev.write32(regs::ROUTE_INDEX.offset, e)?;
+        dev.write32(regs::ROUTE_PREFIX.at(3), pattern(e, 1))?;
+        dev.write32(regs::ROUTE_AS.offset, pattern(e, 2))?;
+        dev.write32(regs::ROUTE_OUTIF.offset, pattern(e, 3))?;
+        dev.write32(regs::ROUTE_META.offset, 128)?;
+        window_cmd(dev, regs::ROUTE_CMD.offset, WRITE)?;
+    }
+    let mut bad = (0u32, 0u32, 0u32);
+    for e in 0..ROUTE_ENTRIES as u32 {
+        dev.write32(regs::ROUTE_INDEX.offset, e)?;
+        dev.write32(regs::ROUTE_AS.offset, 0)?;
+        window_cmd(dev, regs::ROUTE_CMD.offset, READ)?;
+        let got = (
+            dev.read32(regs::ROUTE_PREFIX.at(3))?,
+            dev.read32(regs::ROUTE_AS.offset)?,
+            dev.read32(regs::ROUTE_OUTIF.offset)?,
+        );
+        if got != (pattern(e, 1), pattern(e, 2), pattern(e, 3)) {
+            bad.0 += 1;
+            if bad.0 == 1 {
+                bad.1 = e;
+                bad.2 = got.1;
+            }
+        }
+    }
+    rep.push(
+        "mem_walk",
+        "route table",
+        regs::ROUTE_INDEX.offset,
+        bad.0,
+        0,
+        format!(
+            "{ROUTE_ENTRIES} entries; entries that read back wrong (first at {} read AS {:#x})",
+            bad.1, bad.2
+        ),
+    );
+    for v in 0..IFACE_ENTRIES as u32 {
+        dev.write32(regs::IFACE_INDEX.offset, v)?;
+        dev.write32(regs::IFACE_IFINDEX.offset, pattern(v, 4))?;
+        window_cmd(dev, regs::IFACE_CMD.offset, WRITE)?;
+    }
+    let mut wrong = 0;
+    for v in 0..IFACE_ENTRIES as u32 {
+        dev.write32(regs::IFACE_INDEX.offset, v)?;
+        dev.write32(regs::IFACE_IFINDEX.offset, 0)?;
+        window_cmd(dev, regs::IFACE_CMD.offset, READ)?;
+        wrong += u32::from(dev.read32(regs::IFACE_IFINDEX.offset)? != pattern(v, 4));
+    }
+    rep.push(
+        "mem_walk",
+        "interface table",
+        regs::IFACE_INDEX.offset,
+        wrong,
+        0,
+        format!("{IFACE_ENTRIES} entries; entries that read back wrong"),
+    );
+    let label_mask = regs::LABEL_VALUE.field("label").map_or(0, |f| f.mask());
+    for e in 0..LABEL_ENTRIES as u32 {
+        dev.write32(regs::LABEL_INDEX.offset, e)?;
+        dev.write32(regs::LABEL_VALUE.offset, pattern(e, 5) & label_mask)?;
+        dev.write32(regs::LABEL_ADDR.offset, pattern(e, 6))?;
+        window_cmd(dev, regs::LABEL_CMD.offset, WRITE)?;
+    }
+    let mut wrong = 0;
+    for e in 0..LABEL_ENTRIES as u32 {
+        dev.write32(regs::LABEL_INDEX.offset, e)?;
+        dev.write32(regs::LABEL_ADDR.offset, 0)?;
+        window_cmd(dev, regs::LABEL_CMD.offset, READ)?;
+        let ok = dev.read32(regs::LABEL_VALUE.offset)? & label_mask == pattern(e, 5) & label_mask
+            && dev.read32(regs::LABEL_ADDR.offset)? == pattern(e, 6);
+        wrong += u32::from(!ok);
+    }
+    rep.push(
+        "mem_walk",
+        "label table",
+        regs::LABEL_INDEX.offset,
+        wrong,
+        0,
+        format!("{LABEL_ENTRIES} entries; entries that read back wrong"),
+    );
+    Ok(())
+}
+
+fn w1c(dev: &mut dyn Backend, rep: &mut Report) -> Result<(), BackendError> {
+    let flush_done = regs::INT_STATUS.field("flush_done").map_or(0, |f| f.mask());
+    let flush = regs::CTRL.field("flush").map_or(0, |f| f.mask());
+    let before = dev.read32(regs::FLUSH_COUNT.offset)?;
+    dev.write32(regs::CTRL.offset, flush)?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while dev.read32(regs::FLUSH_COUNT.offset)? == before && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    rep.push(
+        "w1c",
+        "FLUSH_COUNT",
+        regs::FLUSH_COUNT.offset,
+        dev.read32(regs::FLUSH_COUNT.offset)?.wrapping_sub(before),
+        1,
+        "a flush completes and is counted",
+    );
+    let st = regs::INT_STATUS.offset;
+    rep.push(
+        "w1c",
+        "INT_STATUS",
+        st,
+        dev.read32(st)? & flush_done,
+        flush_done,
+        "flush_done set by hardware",
+    );
+    dev.write32(st, 0)?;
+    rep.push(
+        "w1c",
+        "INT_STATUS",
+        st,
+        dev.read32(st)? & flush_done,
+        flush_done,
+        "writing 0 leaves it set",
+    );
+    dev.write32(st, flush_done)?;
+    rep.push(
+        "w1c",
+        "INT_STATUS",
+        st,
+        dev.read32(st)? & flush_done,
+        0,
+        "writing 1 clears it",
+    );
+    Ok(())
+}
+
+fn unknown(dev: &mut dyn Backend, all: &[Instance], rep: &mut Report) -> Result<(), BackendError> {
+    // Holes: every word of BAR0 that no register occupies, sampled.
+    let used: std::collections::HashSet<u32> = all.iter().map(|i| i.offset).collect();
+    let holes: Vec<u32> = (0..regs::BAR0_SIZE / 4)
+        .map(|w| w * 4)
+        .filter(|o| !used.contains(o))
+        .step_by(37)
+        .collect();
+    let before = dev.read32(regs::UNKNOWN_ACCESS.offset)?;
+    let mut nonzero = 0;
+    for o in &holes {
+        dev.write32(*o, 0xDEAD_BEEF)?;
+        nonzero += u32::from(dev.read32(*o)? != 0);
+    }
+    rep.push(
+        "unknown",
+        "unmapped offsets",
+        0,
+        nonzero,
+        0,
+        format!(
+            "{} holes written with 0xdeadbeef; holes that read non-zero",
+            holes.len()
+        ),
+    );
+    let counted = dev
+        .read32(regs::UNKNOWN_ACCESS.offset)?
+        .wrapping_sub(before);
+    rep.push(
+        "unknown",
+        "UNKNOWN_ACCESS",
+        regs::UNKNOWN_ACCESS.offset,
+        counted,
+        holes.len() as u32,
+        "each ignored write counted",
+    );
+    Ok(())
+}
