@@ -5,6 +5,7 @@
 //! VRP NetStream configuration language ([`vrp`]).
 
 pub mod backend;
+pub mod device;
 pub mod dma;
 pub mod mmio;
 pub mod regcheck;

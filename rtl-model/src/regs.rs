@@ -1140,7 +1140,7 @@ pub fn all_registers() -> Vec<Instance> {
 bitfield! {
     /// Typed view of [`CTRL`].
     #[derive(Clone, Copy, PartialEq, Eq)]
-    pub struct Ctrl(u32);
+    pub struct Ctrl(pub u32);
     impl Debug;
     /// `enable`.
     pub enable, set_enable: 0;
@@ -1155,7 +1155,7 @@ bitfield! {
 bitfield! {
     /// Typed view of [`STATUS`].
     #[derive(Clone, Copy, PartialEq, Eq)]
-    pub struct Status(u32);
+    pub struct Status(pub u32);
     impl Debug;
     /// `flush_busy`.
     pub flush_busy, set_flush_busy: 0;
@@ -1170,7 +1170,7 @@ bitfield! {
 bitfield! {
     /// Typed view of [`INT_STATUS`] and [`INT_MASK`].
     #[derive(Clone, Copy, PartialEq, Eq)]
-    pub struct IntBits(u32);
+    pub struct IntBits(pub u32);
     impl Debug;
     /// `records`.
     pub records, set_records: 0;
@@ -1185,7 +1185,7 @@ bitfield! {
 bitfield! {
     /// Typed view of [`PROF_CTRL`].
     #[derive(Clone, Copy, PartialEq, Eq)]
-    pub struct ProfCtrl(u32);
+    pub struct ProfCtrl(pub u32);
     impl Debug;
     /// `enable`.
     pub enable, set_enable: 0;
@@ -1196,7 +1196,7 @@ bitfield! {
 bitfield! {
     /// Typed view of [`PROF_PREFIX_MIN`].
     #[derive(Clone, Copy, PartialEq, Eq)]
-    pub struct PrefixMin(u32);
+    pub struct PrefixMin(pub u32);
     impl Debug;
     /// `src`.
     pub u8, src, set_src: 7, 0;
@@ -1207,7 +1207,7 @@ bitfield! {
 bitfield! {
     /// Typed view of [`ROUTE_META`].
     #[derive(Clone, Copy, PartialEq, Eq)]
-    pub struct RouteMeta(u32);
+    pub struct RouteMeta(pub u32);
     impl Debug;
     /// `len`.
     pub u8, prefix_len, set_prefix_len: 7, 0;

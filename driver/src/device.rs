@@ -1,0 +1,529 @@
+//! Bring-up and control of one engine through any [`Backend`]: reset, identify, program
+//! the tables, timers and profiles, allocate and program the record ring, enable; then
+//! drain, flush, read statistics, reconfigure and stop.
+
+use crate::backend::{Backend, BackendError};
+use crate::dma::DmaMemory;
+use crate::ring::{RingConsumer, RingError};
+use nsflow_rtl::config::{EngineConfig, ProfileConfig};
+use nsflow_rtl::record::{Record, RECORD_BYTES, RECORD_FORMAT_VERSION};
+use nsflow_rtl::regs::{self, Ctrl, IntBits, PrefixMin, ProfCtrl, RouteMeta, Status};
+use nsflow_rtl::tables::{LabelEntry, Route, Tables, IFACE_ENTRIES, LABEL_ENTRIES, ROUTE_ENTRIES};
+use nsflow_rtl::AggregationMode;
+use std::time::{Duration, Instant};
+
+/// Why the driver gave up on a device.
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    /// The backend failed.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// The ring cannot be trusted: the device was stopped.
+    #[error("device stopped: {0}")]
+    Ring(#[from] RingError),
+    /// Not an nsflow engine, or one this driver does not support.
+    #[error("not a supported nsflow engine: {0}")]
+    Identity(String),
+    /// More profiles configured than the device has.
+    #[error("{wanted} aggregation modes enabled, the device has {have} profiles")]
+    TooManyProfiles {
+        /// Profiles needed.
+        wanted: usize,
+        /// Profiles the device has.
+        have: usize,
+    },
+    /// The device reports its error state.
+    #[error("device error state, code {0} (1 DMA fault, 2 bad ring configuration)")]
+    DeviceFault(u8),
+    /// A flush did not complete in time.
+    #[error("flush did not complete within {0:?}")]
+    FlushTimeout(Duration),
+    /// A value that does not fit the device.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// What the identification registers say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identity {
+    /// Register-map major version.
+    pub major: u32,
+    /// Minor version.
+    pub minor: u32,
+    /// Aggregation profiles.
+    pub profiles: u32,
+    /// Ring record size.
+    pub record_bytes: u32,
+    /// Record format.
+    pub record_format: u32,
+    /// Largest ring, log2.
+    pub ring_max_log2: u32,
+    /// Stage-1 sets (log2) and ways.
+    pub orig_table: (u32, u32),
+    /// Stage-2 sets (log2) and ways, per profile.
+    pub agg_table: (u32, u32),
+    /// Core clock, kHz.
+    pub clock_khz: u32,
+}
+
+/// Reads and checks the identification block.
+pub fn identify(dev: &mut dyn Backend) -> Result<Identity, DeviceError> {
+    let magic = dev.read32(regs::ID_MAGIC.offset)?;
+    if magic != regs::MAGIC {
+        return Err(DeviceError::Identity(format!(
+            "magic {magic:#010x}, expected {:#010x} (\"NSFL\")",
+            regs::MAGIC
+        )));
+    }
+    let field = |r: &regs::Register, v: u32, n: &str| r.field(n).map_or(0, |f| f.get(v));
+    let ver = dev.read32(regs::ID_VERSION.offset)?;
+    let caps = dev.read32(regs::CAP_PROFILES.offset)?;
+    let orig = dev.read32(regs::CAP_ORIG_TABLE.offset)?;
+    let agg = dev.read32(regs::CAP_AGG_TABLE.offset)?;
+    let id = Identity {
+        major: field(&regs::ID_VERSION, ver, "major"),
+        minor: field(&regs::ID_VERSION, ver, "minor"),
+        profiles: field(&regs::CAP_PROFILES, caps, "profiles"),
+        record_bytes: field(&regs::CAP_PROFILES, caps, "record_bytes"),
+        record_format: field(&regs::CAP_PROFILES, caps, "record_format"),
+        ring_max_log2: field(&regs::CAP_PROFILES, caps, "ring_max_log2"),
+        orig_table: (
+            field(&regs::CAP_ORIG_TABLE, orig, "sets_log2"),
+            field(&regs::CAP_ORIG_TABLE, orig, "ways"),
+        ),
+        agg_table: (
+            field(&regs::CAP_AGG_TABLE, agg, "sets_log2"),
+            field(&regs::CAP_AGG_TABLE, agg, "ways"),
+        ),
+        clock_khz: dev.read32(regs::CAP_CLOCK.offset)?,
+    };
+    if id.major != regs::VERSION_MAJOR {
+        return Err(DeviceError::Identity(format!(
+            "register map v{}.{}, this driver speaks v{}.x",
+            id.major,
+            id.minor,
+            regs::VERSION_MAJOR
+        )));
+    }
+    if id.record_bytes as usize != RECORD_BYTES
+        || id.record_format != u32::from(RECORD_FORMAT_VERSION)
+    {
+        return Err(DeviceError::Identity(format!(
+            "records of {} bytes, format {}; this driver reads {RECORD_BYTES}-byte format {RECORD_FORMAT_VERSION}",
+            id.record_bytes, id.record_format
+        )));
+    }
+    if id.profiles == 0 || id.profiles > regs::NUM_PROFILES || id.clock_khz == 0 {
+        return Err(DeviceError::Identity(format!(
+            "{} profiles at {} kHz",
+            id.profiles, id.clock_khz
+        )));
+    }
+    Ok(id)
+}
+
+/// 64-bit statistics, read consistently through one snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeviceStats {
+    /// Global counters, in `regs::GLOBAL_STATS` order.
+    pub global: Vec<u64>,
+    /// Per programmed profile, counters in `regs::PROFILE_STATS` order.
+    pub profiles: Vec<Vec<u64>>,
+}
+
+impl DeviceStats {
+    /// A global counter by name (0 for an unknown name).
+    pub fn global(&self, name: &str) -> u64 {
+        regs::global_stat_index(name)
+            .and_then(|i| self.global.get(i))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// A profile counter by name (0 for an unknown name or profile).
+    pub fn profile(&self, p: usize, name: &str) -> u64 {
+        regs::profile_stat_index(name)
+            .and_then(|i| self.profiles.get(p).and_then(|v| v.get(i)))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// A profile counter summed over all programmed profiles.
+    pub fn profile_total(&self, name: &str) -> u64 {
+        (0..self.profiles.len())
+            .map(|p| self.profile(p, name))
+            .sum()
+    }
+}
+
+fn read64(dev: &mut dyn Backend, lo: u32) -> Result<u64, BackendError> {
+    let l = dev.read32(lo)?;
+    let h = dev.read32(lo + 4)?;
+    Ok(u64::from(h) << 32 | u64::from(l))
+}
+
+fn ctrl_bits(f: impl Fn(&mut Ctrl)) -> u32 {
+    let mut c = Ctrl(0);
+    f(&mut c);
+    c.0
+}
+
+/// One engine, brought up and programmed.
+pub struct Device {
+    backend: Box<dyn Backend>,
+    id: Identity,
+    ring: RingConsumer,
+    ring_iova: u64,
+    modes: Vec<AggregationMode>,
+    config: EngineConfig,
+    enabled: bool,
+}
+
+impl Device {
+    /// Resets and identifies the device, allocates and maps a ring of `1 << ring_log2`
+    /// records, programs `tables` and `config`, and enables it.
+    pub fn bring_up(
+        mut backend: Box<dyn Backend>,
+        tables: &Tables,
+        config: &EngineConfig,
+        ring_log2: u8,
+    ) -> Result<Self, DeviceError> {
+        backend.write32(regs::CTRL.offset, ctrl_bits(|c| c.set_soft_reset(true)))?;
+        let id = identify(backend.as_mut())?;
+        if u32::from(ring_log2) > id.ring_max_log2 {
+            return Err(DeviceError::Invalid(format!(
+                "ring of 2^{ring_log2} records, the device takes at most 2^{}",
+                id.ring_max_log2
+            )));
+        }
+        let mem = DmaMemory::new(RingConsumer::bytes(ring_log2)).map_err(BackendError::from)?;
+        let ring = RingConsumer::new(mem, ring_log2, config.profiles.len())?;
+        let ring_iova = backend.map_dma(ring.memory())?;
+        let mut dev = Self {
+            backend,
+            id,
+            ring,
+            ring_iova,
+            modes: Vec::new(),
+            config: config.clone(),
+            enabled: false,
+        };
+        dev.program_tables(tables)?;
+        dev.program_engine(config)?;
+        dev.program_ring()?;
+        dev.enable(true)?;
+        Ok(dev)
+    }
+
+    /// The identification read at bring-up.
+    pub fn identity(&self) -> Identity {
+        self.id
+    }
+
+    /// Backend description.
+    pub fn describe(&self) -> String {
+        self.backend.describe()
+    }
+
+    /// The aggregation mode of each programmed profile slot.
+    pub fn modes(&self) -> &[AggregationMode] {
+        &self.modes
+    }
+
+    /// The configuration programmed.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Direct register access, for tests and regcheck.
+    pub fn backend(&mut self) -> &mut dyn Backend {
+        self.backend.as_mut()
+    }
+
+    fn w(&mut self, off: u32, v: u32) -> Result<(), DeviceError> {
+        Ok(self.backend.write32(off, v)?)
+    }
+
+    fn r(&mut self, off: u32) -> Result<u32, DeviceError> {
+        Ok(self.backend.read32(off)?)
+    }
+
+    /// Writes the route, interface and label tables through their windows.
+    pub fn program_tables(&mut self, t: &Tables) -> Result<(), DeviceError> {
+        use regs::window_op::{CLEAR, WRITE};
+        self.w(regs::ROUTE_CMD.offset, CLEAR)?;
+        for i in 0..ROUTE_ENTRIES {
+            let Some(r) = t.route(i) else { continue };
+            self.write_route(i as u32, &r)?;
+        }
+        for vlan in 0..IFACE_ENTRIES as u16 {
+            let ifindex = t.ifindex(vlan);
+            if ifindex != 0 {
+                self.w(regs::IFACE_INDEX.offset, u32::from(vlan))?;
+                self.w(regs::IFACE_IFINDEX.offset, ifindex)?;
+                self.w(regs::IFACE_CMD.offset, WRITE)?;
+            }
+        }
+        self.w(regs::LABEL_CMD.offset, CLEAR)?;
+        for (i, l) in t.labels().iter().enumerate().take(LABEL_ENTRIES) {
+            self.write_label(i as u32, l)?;
+        }
+        Ok(())
+    }
+
+    fn write_route(&mut self, index: u32, r: &Route) -> Result<(), DeviceError> {
+        self.w(regs::ROUTE_INDEX.offset, index)?;
+        for w in 0..4u32 {
+            let o = 4 * w as usize;
+            let word = |a: &[u8; 16]| u32::from_be_bytes([a[o], a[o + 1], a[o + 2], a[o + 3]]);
+            self.w(regs::ROUTE_PREFIX.at(w), word(&r.prefix))?;
+            self.w(regs::ROUTE_NEXTHOP.at(w), word(&r.next_hop))?;
+        }
+        let mut meta = RouteMeta(0);
+        meta.set_prefix_len(r.len);
+        meta.set_valid(true);
+        self.w(regs::ROUTE_META.offset, meta.0)?;
+        self.w(regs::ROUTE_AS.offset, r.origin_as)?;
+        self.w(regs::ROUTE_OUTIF.offset, r.out_if)?;
+        self.w(regs::ROUTE_CMD.offset, regs::window_op::WRITE)
+    }
+
+    fn write_label(&mut self, index: u32, l: &LabelEntry) -> Result<(), DeviceError> {
+        let valid = regs::LABEL_VALUE.field("valid").map_or(0, |f| f.mask());
+        self.w(regs::LABEL_INDEX.offset, index)?;
+        self.w(regs::LABEL_VALUE.offset, (l.label & 0xF_FFFF) | valid)?;
+        self.w(regs::LABEL_ADDR.offset, l.addr)?;
+        self.w(regs::LABEL_CMD.offset, regs::window_op::WRITE)
+    }
+
+    /// Programs the original-flow timers and one profile per configured mode; profiles
+    /// beyond the configuration are disabled.
+    pub fn program_engine(&mut self, c: &EngineConfig) -> Result<(), DeviceError> {
+        if c.profiles.len() > self.id.profiles as usize {
+            return Err(DeviceError::TooManyProfiles {
+                wanted: c.profiles.len(),
+                have: self.id.profiles as usize,
+            });
+        }
+        let secs = |s: u32, what: &str| -> Result<u32, DeviceError> {
+            if s == 0 || s > 0xFFFF {
+                return Err(DeviceError::Invalid(format!(
+                    "{what} of {s} s does not fit the 16-bit seconds register"
+                )));
+            }
+            Ok(s)
+        };
+        self.w(
+            regs::ORIG_ACTIVE.offset,
+            secs(c.orig_active_s, "original-flow active timeout")?,
+        )?;
+        self.w(
+            regs::ORIG_INACTIVE.offset,
+            secs(c.orig_inactive_s, "original-flow inactive timeout")?,
+        )?;
+        self.w(regs::ORIG_CTRL.offset, u32::from(c.fin_rst_aging))?;
+        for p in 0..self.id.profiles {
+            match c.profiles.get(p as usize) {
+                Some(pc) => self.write_profile(p, pc, &secs)?,
+                None => self.w(regs::PROF_CTRL.at(p), 0)?,
+            }
+        }
+        self.modes = c.profiles.iter().map(|p| p.mode).collect();
+        self.config = c.clone();
+        Ok(())
+    }
+
+    fn write_profile(
+        &mut self,
+        p: u32,
+        pc: &ProfileConfig,
+        secs: &dyn Fn(u32, &str) -> Result<u32, DeviceError>,
+    ) -> Result<(), DeviceError> {
+        self.w(regs::PROF_FIELDS.at(p), pc.select.0)?;
+        let mut pm = PrefixMin(0);
+        pm.set_src(pc.src_min.min(128));
+        pm.set_dst(pc.dst_min.min(128));
+        self.w(regs::PROF_PREFIX_MIN.at(p), pm.0)?;
+        self.w(
+            regs::PROF_ACTIVE.at(p),
+            secs(pc.active_s, "aggregation active timeout")?,
+        )?;
+        self.w(
+            regs::PROF_INACTIVE.at(p),
+            secs(pc.inactive_s, "aggregation inactive timeout")?,
+        )?;
+        let mut ctrl = ProfCtrl(0);
+        ctrl.set_mode(pc.mode.index());
+        ctrl.set_enable(true);
+        self.w(regs::PROF_CTRL.at(p), ctrl.0)
+    }
+
+    fn program_ring(&mut self) -> Result<(), DeviceError> {
+        let base = self.ring_iova;
+        let wb = base + self.ring.writeback_offset() as u64;
+        self.w(regs::RING_BASE_LO.offset, base as u32)?;
+        self.w(regs::RING_BASE_HI.offset, (base >> 32) as u32)?;
+        self.w(regs::RING_WB_LO.offset, wb as u32)?;
+        self.w(regs::RING_WB_HI.offset, (wb >> 32) as u32)?;
+        self.w(regs::RING_SIZE.offset, u32::from(self.ring.log2()))?;
+        // Records interrupt unmasked (flush_done and error too); moderation defaults.
+        let mut unmasked = IntBits(0);
+        unmasked.set_records(true);
+        unmasked.set_flush_done(true);
+        unmasked.set_error(true);
+        unmasked.set_ring_full(true);
+        self.w(
+            regs::INT_MASK.offset,
+            regs::INT_MASK.defined_mask() & !unmasked.0,
+        )
+    }
+
+    /// Sets CTRL.enable.
+    pub fn enable(&mut self, on: bool) -> Result<(), DeviceError> {
+        self.w(regs::CTRL.offset, ctrl_bits(|c| c.set_enable(on)))?;
+        self.enabled = on;
+        Ok(())
+    }
+
+    /// Fails with [`DeviceError::DeviceFault`] when the device is in its error state.
+    pub fn check_status(&mut self) -> Result<Status, DeviceError> {
+        let s = Status(self.r(regs::STATUS.offset)?);
+        if s.error() {
+            return Err(DeviceError::DeviceFault(s.error_code()));
+        }
+        Ok(s)
+    }
+
+    /// Acknowledges pending interrupt causes (W1C) and returns them.
+    pub fn ack_interrupts(&mut self) -> Result<IntBits, DeviceError> {
+        let st = self.r(regs::INT_STATUS.offset)?;
+        if st != 0 {
+            self.w(regs::INT_STATUS.offset, st)?;
+        }
+        Ok(IntBits(st))
+    }
+
+    /// Drains published records into `out` (at most `max`) and returns the doorbell.
+    /// A validation failure stops the device (CTRL.enable cleared) and is returned.
+    pub fn drain(&mut self, out: &mut Vec<Record>, max: usize) -> Result<usize, DeviceError> {
+        match self.ring.poll(out, max) {
+            Ok(n) => {
+                if n > 0 {
+                    let cons = self.ring.consumer_index();
+                    self.w(regs::RING_CONS.offset, cons)?;
+                }
+                Ok(n)
+            }
+            Err(e) => {
+                let _ = self.enable(false);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Ring consumer counters.
+    pub fn ring_counters(&self) -> crate::ring::RingCounters {
+        self.ring.counters()
+    }
+
+    /// Starts a flush and returns the flush count to wait past.
+    pub fn start_flush(&mut self) -> Result<u32, DeviceError> {
+        let before = self.r(regs::FLUSH_COUNT.offset)?;
+        self.w(
+            regs::CTRL.offset,
+            ctrl_bits(|c| {
+                c.set_flush(true);
+                c.set_enable(self.enabled);
+            }),
+        )?;
+        Ok(before)
+    }
+
+    /// Whether the flush started when FLUSH_COUNT was `before` has completed.
+    pub fn flush_complete(&mut self, before: u32) -> Result<bool, DeviceError> {
+        self.check_status()?;
+        Ok(self.r(regs::FLUSH_COUNT.offset)? != before
+            && !Status(self.r(regs::STATUS.offset)?).flush_busy())
+    }
+
+    /// Flushes the device and drains everything into `out`: on return every entry of
+    /// both stages has been exported and read.
+    pub fn flush_and_drain(
+        &mut self,
+        out: &mut Vec<Record>,
+        timeout: Duration,
+    ) -> Result<(), DeviceError> {
+        let before = self.start_flush()?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.drain(out, usize::MAX)?;
+            if self.flush_complete(before)? {
+                // Records written before the flush counted as complete are published.
+                while self.drain(out, usize::MAX)? > 0 {}
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(DeviceError::FlushTimeout(timeout));
+            }
+            std::thread::yield_now();
+        }
+    }
+
+    /// Reprograms a running device: flushes (exporting every affected flow into `out`
+    /// first, so nothing is lost), then programs the new configuration.
+    pub fn reconfigure(
+        &mut self,
+        c: &EngineConfig,
+        tables: Option<&Tables>,
+        out: &mut Vec<Record>,
+        timeout: Duration,
+    ) -> Result<(), DeviceError> {
+        self.flush_and_drain(out, timeout)?;
+        if let Some(t) = tables {
+            self.program_tables(t)?;
+        }
+        self.program_engine(c)?;
+        Ok(())
+    }
+
+    /// Latches and reads every statistic.
+    pub fn stats(&mut self) -> Result<DeviceStats, DeviceError> {
+        self.w(
+            regs::CTRL.offset,
+            ctrl_bits(|c| {
+                c.set_stats_snapshot(true);
+                c.set_enable(self.enabled);
+            }),
+        )?;
+        let mut s = DeviceStats::default();
+        for i in 0..regs::GLOBAL_STATS.len() {
+            s.global
+                .push(read64(self.backend.as_mut(), regs::global_stat(i))?);
+        }
+        for p in 0..self.modes.len() as u32 {
+            let mut v = Vec::with_capacity(regs::PROFILE_STATS.len());
+            for i in 0..regs::PROFILE_STATS.len() {
+                v.push(read64(self.backend.as_mut(), regs::profile_stat(p, i))?);
+            }
+            s.profiles.push(v);
+        }
+        Ok(s)
+    }
+
+    /// The device clock in nanoseconds (TIME_LO latches TIME_HI).
+    pub fn time_ns(&mut self) -> Result<u64, DeviceError> {
+        let lo = self.r(regs::TIME_LO.offset)?;
+        let hi = self.r(regs::TIME_HI.offset)?;
+        Ok(u64::from(hi) << 32 | u64::from(lo))
+    }
+
+    /// Stops the device: disable, flush, drain into `out`, then unmap the ring.
+    pub fn shutdown(mut self, out: &mut Vec<Record>, timeout: Duration) -> Result<(), DeviceError> {
+        self.enable(false)?;
+        self.flush_and_drain(out, timeout)?;
+        self.w(regs::RING_SIZE.offset, 0)?;
+        let len = self.ring.memory().len();
+        self.backend.unmap_dma(self.ring_iova, len)?;
+        Ok(())
+    }
+}
