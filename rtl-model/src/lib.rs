@@ -17,6 +17,7 @@ pub mod parser;
 pub mod record;
 pub mod reference;
 pub mod regs;
+pub mod sim_port;
 pub mod stage;
 pub mod tables;
 

@@ -1,0 +1,102 @@
+//! The model's traffic port: how frames reach a modelled device that runs in another
+//! process (`nsflow-hwsim serve`). Not part of the silicon contract — real hardware takes
+//! packets from its Ethernet ports — but a contract between the vfio-user backend of the
+//! driver and the model, so it lives here with the rest.
+//!
+//! The port is PCI region [`SIM_PORT_REGION`] (BAR2), [`SIM_PORT_SIZE`] bytes:
+//! - a 32-bit read at offset 0 returns how many bytes of frames the model can take now
+//!   (its injection queue's free space; 0 while the engine is holding back);
+//! - a 32-bit read at offset 4 returns the frames accepted so far (low 32 bits);
+//! - a write at offset [`SIM_PORT_DATA`] carries a batch of frames, each encoded by
+//!   [`encode_frame`]: `ts_ns` u64, pcap link type u32 ([`NO_LINK`] when the frame has no
+//!   link adapter), captured length u32, the bytes, zero padding to 8 bytes. A batch
+//!   larger than the free space is refused whole (and counted as an unknown access).
+
+/// PCI region index of the traffic port.
+pub const SIM_PORT_REGION: u32 = 2;
+/// Size of the traffic port region.
+pub const SIM_PORT_SIZE: u64 = 1 << 20;
+/// Offset of the free-space register.
+pub const SIM_PORT_FREE: u64 = 0;
+/// Offset of the accepted-frames counter.
+pub const SIM_PORT_ACCEPTED: u64 = 4;
+/// Offset where frame batches are written.
+pub const SIM_PORT_DATA: u64 = 64;
+/// Link-type value meaning "no link adapter for this frame".
+pub const NO_LINK: u32 = u32::MAX;
+/// Bytes of a frame header in a batch.
+pub const FRAME_HEADER: usize = 16;
+
+/// Appends one frame to a batch.
+pub fn encode_frame(out: &mut Vec<u8>, ts_ns: u64, linktype: u32, data: &[u8]) {
+    out.extend_from_slice(&ts_ns.to_le_bytes());
+    out.extend_from_slice(&linktype.to_le_bytes());
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out.extend_from_slice(data);
+    out.resize(out.len().next_multiple_of(8), 0);
+}
+
+/// Bytes one frame takes in a batch.
+pub fn encoded_len(data_len: usize) -> usize {
+    (FRAME_HEADER + data_len).next_multiple_of(8)
+}
+
+/// Why a batch is malformed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed frame batch at byte {offset}: {reason}")]
+pub struct BatchError {
+    /// Where.
+    pub offset: usize,
+    /// What.
+    pub reason: &'static str,
+}
+
+/// Decodes a batch into (ts_ns, linktype, bytes) frames; never panics.
+pub fn decode_batch(mut b: &[u8]) -> Result<Vec<(u64, u32, &[u8])>, BatchError> {
+    let total = b.len();
+    let mut v = Vec::new();
+    while !b.is_empty() {
+        let offset = total - b.len();
+        let err = |reason| BatchError { offset, reason };
+        let h = b.get(..FRAME_HEADER).ok_or(err("truncated frame header"))?;
+        let ts = u64::from_le_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]]);
+        let link = u32::from_le_bytes([h[8], h[9], h[10], h[11]]);
+        let len = u32::from_le_bytes([h[12], h[13], h[14], h[15]]) as usize;
+        let data = b
+            .get(FRAME_HEADER..FRAME_HEADER + len)
+            .ok_or(err("frame longer than the batch"))?;
+        v.push((ts, link, data));
+        let step = encoded_len(len).min(b.len());
+        b = &b[step..];
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn batch_round_trip_and_layout() {
+        let mut b = Vec::new();
+        encode_frame(&mut b, 7, 1, &[1, 2, 3]);
+        encode_frame(&mut b, 9, NO_LINK, &[]);
+        assert_eq!(b.len(), 24 + 16);
+        assert_eq!(&b[..8], &7u64.to_le_bytes());
+        assert_eq!(&b[12..16], &3u32.to_le_bytes());
+        let f = decode_batch(&b).unwrap();
+        assert_eq!(f, vec![(7, 1, &[1u8, 2, 3][..]), (9, NO_LINK, &[][..])]);
+        assert!(decode_batch(&b[..10]).is_err());
+        let mut long = b.clone();
+        long[12] = 200;
+        assert!(decode_batch(&long).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn decode_never_panics(b in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = decode_batch(&b);
+        }
+    }
+}
