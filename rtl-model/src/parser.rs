@@ -43,6 +43,18 @@ impl LinkType {
             _ => None,
         }
     }
+
+    /// The pcap link-type number of this adapter (the canonical one where several map
+    /// to it).
+    pub const fn to_pcap(self) -> u32 {
+        match self {
+            Self::Ethernet => 1,
+            Self::RawIp => 101,
+            Self::LinuxSll => 113,
+            Self::LinuxSll2 => 276,
+            Self::Null => 0,
+        }
+    }
 }
 
 /// Why a frame could not be keyed. Each reason has its own device counter.

@@ -7,9 +7,11 @@
 //! regcheck) is the same code on all three.
 
 pub mod vfio;
+pub mod vfio_user;
 
 use crate::dma::{DmaError, DmaMemory};
 use crate::mmio::MmioError;
+use nsflow_hwsim::capture::Frame;
 use vmm_sys_util::eventfd::EventFd;
 
 /// A backend failure, with what was being done.
@@ -64,4 +66,15 @@ pub trait Backend: Send {
     fn unmap_dma(&mut self, iova: u64, len: usize) -> Result<(), BackendError>;
     /// The eventfd signalled on the device's interrupt, when it has one.
     fn irq(&self) -> Option<&EventFd>;
+    /// Where frames enter a modelled device; `None` on silicon (its ports take packets).
+    fn traffic(&mut self) -> Option<&mut dyn TrafficPort> {
+        None
+    }
+}
+
+/// The ingress of a modelled device: frames offered with their capture timestamps.
+pub trait TrafficPort {
+    /// Offers frames in order; returns how many the device took (0 while it is holding
+    /// back, e.g. with its record ring full). The caller offers the rest later.
+    fn offer(&mut self, frames: &[Frame]) -> Result<usize, BackendError>;
 }
