@@ -51,8 +51,19 @@ pub struct BatchError {
     pub reason: &'static str,
 }
 
-/// Decodes a batch into (ts_ns, linktype, bytes) frames; never panics.
-pub fn decode_batch(mut b: &[u8]) -> Result<Vec<(u64, u32, &[u8])>, BatchError> {
+/// One frame of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchFrame<'a> {
+    /// Capture time, ns.
+    pub ts_ns: u64,
+    /// pcap link type, or [`NO_LINK`].
+    pub linktype: u32,
+    /// The frame's bytes.
+    pub data: &'a [u8],
+}
+
+/// Decodes a batch into frames; never panics.
+pub fn decode_batch(mut b: &[u8]) -> Result<Vec<BatchFrame<'_>>, BatchError> {
     let total = b.len();
     let mut v = Vec::new();
     while !b.is_empty() {
@@ -65,7 +76,11 @@ pub fn decode_batch(mut b: &[u8]) -> Result<Vec<(u64, u32, &[u8])>, BatchError> 
         let data = b
             .get(FRAME_HEADER..FRAME_HEADER + len)
             .ok_or(err("frame longer than the batch"))?;
-        v.push((ts, link, data));
+        v.push(BatchFrame {
+            ts_ns: ts,
+            linktype: link,
+            data,
+        });
         let step = encoded_len(len).min(b.len());
         b = &b[step..];
     }
@@ -86,7 +101,21 @@ mod tests {
         assert_eq!(&b[..8], &7u64.to_le_bytes());
         assert_eq!(&b[12..16], &3u32.to_le_bytes());
         let f = decode_batch(&b).unwrap();
-        assert_eq!(f, vec![(7, 1, &[1u8, 2, 3][..]), (9, NO_LINK, &[][..])]);
+        assert_eq!(
+            f,
+            vec![
+                BatchFrame {
+                    ts_ns: 7,
+                    linktype: 1,
+                    data: &[1u8, 2, 3][..]
+                },
+                BatchFrame {
+                    ts_ns: 9,
+                    linktype: NO_LINK,
+                    data: &[][..]
+                }
+            ]
+        );
         assert!(decode_batch(&b[..10]).is_err());
         let mut long = b.clone();
         long[12] = 200;
