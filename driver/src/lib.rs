@@ -7,6 +7,8 @@
 pub mod backend;
 pub mod device;
 pub mod dma;
+pub mod irq;
+pub mod drain;
 pub mod mmio;
 pub mod regcheck;
 pub mod ring;

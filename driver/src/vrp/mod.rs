@@ -1,1 +1,51 @@
-//! The Huawei VRP NetStream configuration language (work in progress: see issue 6).
+//! The Huawei VRP NetStream configuration language, as nsflow reads it (issue 6).
+//!
+//! A configuration is a sequence of VRP commands (`system-view`, `ipv6 netstream …`,
+//! `ipv6 netstream aggregation MODE` and its view, `undo …`, `commit`). Nothing takes
+//! effect before `commit`, which checks the whole candidate and returns a [`Diff`] of the
+//! device programming and export plans. The resolved views the rest of nsflow uses are
+//! [`Config::engine_config`] (the device) and [`Config::export_plans`] (the exporters).
+//! The route file given on the command line is read by [`parse_routes`].
+//! `docs/config.md` documents every command, range, default and error.
+//!
+//! | module | holds |
+//! |---|---|
+//! | [`lexer`] | tokens with columns, comment lines |
+//! | [`cursor`] | keyword choice, typed values, expected words (errors and `?` help) |
+//! | [`command`] | the grammar of each view: a line to a [`Command`] |
+//! | [`model`] | the configuration data, ranges, `commit`'s whole-configuration check |
+//! | [`resolve`] | engine configuration, export plans (precedence A1/A2), warnings, diff |
+//! | [`session`] | views, candidate and running configuration, scripts, prompt, help |
+//! | [`display`] | `display current-configuration` |
+//! | [`error`] | VRP error messages with caret |
+//! | [`routes`] | the route/interface/label file |
+//!
+//! Entry points never panic, whatever the input.
+
+pub mod command;
+pub mod cursor;
+pub mod display;
+pub mod error;
+pub mod lexer;
+pub mod model;
+pub mod resolve;
+pub mod routes;
+pub mod session;
+
+pub use command::{parse, Command, View};
+pub use display::render;
+pub use error::{ErrorKind, Errors, VrpError};
+pub use model::Config;
+pub use resolve::{Diff, ExportPlan, Warning};
+pub use routes::{parse_routes, RouteTables};
+pub use session::{CommitReport, Response, Session};
+
+/// Reads a configuration file (as [`Session::execute_script`] does, from an empty
+/// configuration) and returns the committed configuration with the commit's warnings.
+pub fn parse_config(text: &str) -> Result<(Config, Vec<Warning>), Errors> {
+    let (session, report) = Session::from_script(text)?;
+    Ok((session.running().clone(), report.warnings))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,148 @@
+//! The drain task: wakes on the device's interrupt (or on a polling interval, so a lost
+//! interrupt costs latency, never records), drains the ring under the device lock, and
+//! hands the records to a bounded channel — when the exporter is slow the channel fills,
+//! the task waits, the ring fills and the device holds records back: backpressure all
+//! the way, never an unbounded queue.
+
+use crate::device::{Device, DeviceError};
+use crate::irq::Irq;
+use nsflow_rtl::record::Record;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use vmm_sys_util::eventfd::EventFd;
+
+/// How the drain task behaves.
+#[derive(Debug, Clone, Copy)]
+pub struct DrainConfig {
+    /// Poll the ring at least this often, interrupt or not.
+    pub poll_interval: Duration,
+    /// Records taken per lock of the device.
+    pub batch: usize,
+    /// How long a final flush may take.
+    pub flush_timeout: Duration,
+}
+
+impl Default for DrainConfig {
+    fn default() -> Self {
+        Self {
+            poll_interval: Duration::from_millis(10),
+            batch: 4096,
+            flush_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What the drain task did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DrainSummary {
+    /// Records handed on.
+    pub records: u64,
+    /// Wake-ups by interrupt.
+    pub interrupts: u64,
+    /// Wake-ups by the polling interval.
+    pub polls: u64,
+}
+
+/// Why the drain task stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum DrainError {
+    /// The device failed or was stopped for a bad ring.
+    #[error(transparent)]
+    Device(#[from] DeviceError),
+    /// The receiving side went away.
+    #[error("the record consumer has gone away")]
+    Closed,
+    /// The interrupt eventfd could not be registered with the runtime.
+    #[error("interrupt eventfd: {0}")]
+    Irq(std::io::Error),
+}
+
+/// The shared device handle: the drain task, the traffic source and the control path
+/// take turns through this lock.
+pub type SharedDevice = Arc<Mutex<Device>>;
+
+/// Locks the device; a poisoned lock (a panicked holder) is still usable for draining.
+pub fn lock(dev: &SharedDevice) -> MutexGuard<'_, Device> {
+    dev.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn drain_once(dev: &SharedDevice, batch: usize) -> Result<Vec<Record>, DeviceError> {
+    let mut d = lock(dev);
+    d.ack_interrupts()?;
+    let mut out = Vec::new();
+    d.drain(&mut out, batch)?;
+    d.check_status()?;
+    Ok(out)
+}
+
+/// Runs until `stop` turns true, then flushes the device, drains everything and returns.
+/// Each non-empty batch is sent on `sink` (waiting while it is full).
+pub async fn run(
+    dev: SharedDevice,
+    irq: Option<EventFd>,
+    cfg: DrainConfig,
+    sink: mpsc::Sender<Vec<Record>>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<DrainSummary, DrainError> {
+    let irq = match irq {
+        Some(e) => Some(Irq::new(e).map_err(DrainError::Irq)?),
+        None => None,
+    };
+    let mut sum = DrainSummary::default();
+    let mut ticker = tokio::time::interval(cfg.poll_interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        tokio::select! {
+            r = async {
+                match &irq {
+                    Some(i) => i.wait().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                if r.is_ok() {
+                    sum.interrupts += 1;
+                }
+            }
+            _ = ticker.tick() => sum.polls += 1,
+            _ = stop.changed() => {}
+        }
+        loop {
+            let recs = drain_once(&dev, cfg.batch)?;
+            if recs.is_empty() {
+                break;
+            }
+            sum.records += recs.len() as u64;
+            sink.send(recs).await.map_err(|_| DrainError::Closed)?;
+        }
+    }
+    // Graceful stop: flush both stages and drain until the flush has completed, sending
+    // as we go so that a small ring cannot stall the flush.
+    let before = lock(&dev).start_flush()?;
+    let deadline = tokio::time::Instant::now() + cfg.flush_timeout;
+    loop {
+        let recs = drain_once(&dev, cfg.batch)?;
+        if !recs.is_empty() {
+            sum.records += recs.len() as u64;
+            sink.send(recs).await.map_err(|_| DrainError::Closed)?;
+            continue;
+        }
+        if lock(&dev).flush_complete(before)? {
+            let recs = drain_once(&dev, usize::MAX)?;
+            if recs.is_empty() {
+                break;
+            }
+            sum.records += recs.len() as u64;
+            sink.send(recs).await.map_err(|_| DrainError::Closed)?;
+            continue;
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(DeviceError::FlushTimeout(cfg.flush_timeout).into());
+        }
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    }
+    Ok(sum)
+}

@@ -1,0 +1,591 @@
+//! The grammar: one line, in one view, to a typed [`Command`], or an error whose caret points
+//! at the token that is wrong. The same code answers `?` help (see [`super::cursor`]).
+//!
+//! `undo` of a setting parses to the setting with its default value, so that the model has
+//! one operation per setting.
+
+use super::cursor::{kw, unlisted, AddrSpec, Cursor, Kw};
+use super::error::{CommandError, ErrorKind};
+use super::model::{
+    ActiveTimeout, AggregationConfig, AggregationSetting, Direction, ExportChange, ExportHost,
+    ExportVersion, FieldWidth, MplsAware, SystemConfig, SystemSetting, ACTIVE_MINUTES,
+    ACTIVE_SECONDS, DSCP, INACTIVE_SECONDS, MASK_LENGTH, OPTION_PACKETS, PORT, TEMPLATE_MINUTES,
+    VPN_NAME,
+};
+use nsflow_rtl::AggregationMode;
+use std::net::IpAddr;
+
+/// A VRP view: which commands a line can be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum View {
+    /// `<nsflow>`: after login; `system-view` leaves it.
+    User,
+    /// `[~nsflow]`: global NetStream settings.
+    System,
+    /// `[~nsflow-aggregation-ipv6-MODE]`: one aggregation mode's settings.
+    Aggregation(AggregationMode),
+}
+
+impl View {
+    /// The view a command falls back to when it is not a command of this one (VRP runs a
+    /// command of an enclosing view and moves there).
+    pub const fn parent(self) -> Option<View> {
+        match self {
+            Self::User => None,
+            Self::System => Some(Self::User),
+            Self::Aggregation(_) => Some(Self::System),
+        }
+    }
+}
+
+/// Which configuration `display` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shown {
+    /// `display current-configuration`: the running configuration.
+    Running,
+    /// `display configuration candidate`: the candidate being edited.
+    Candidate,
+}
+
+/// One command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `system-view`: enter the system view.
+    SystemView,
+    /// `quit`: back one view (from the user view: end the session).
+    Quit,
+    /// `return`: back to the user view.
+    Return,
+    /// `commit`: check the candidate and make it the running configuration.
+    Commit,
+    /// `display current-configuration` / `display configuration candidate`.
+    Display(Shown),
+    /// `ipv6 netstream aggregation MODE`: create (if needed) and enter the mode's view.
+    EnterAggregation(AggregationMode),
+    /// `undo ipv6 netstream aggregation MODE`: delete the mode's view.
+    DeleteAggregation(AggregationMode),
+    /// A system-view setting (`undo` gives its default).
+    System(SystemSetting),
+    /// A setting of the aggregation view of this mode (`undo` gives its default).
+    Aggregation(AggregationMode, AggregationSetting),
+    /// A host or source change in the system view (`None`) or a mode's aggregation view.
+    Export(Option<AggregationMode>, ExportChange),
+}
+
+/// A parsed command and the column of its main operand (the host or source address, the
+/// mode), where an error found when the command is executed points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed {
+    /// The command.
+    pub command: Command,
+    /// 1-based column of its main operand.
+    pub focus: usize,
+}
+
+/// Parses `line` as a command of `view` (no fallback to other views; see
+/// [`super::session::Session::feed_line`] for that).
+pub fn parse(view: View, line: &str) -> Result<Parsed, CommandError> {
+    parse_with(view, &mut Cursor::new(line))
+}
+
+/// Parses from `cur`, leaving in it what was acceptable where parsing stopped.
+pub(crate) fn parse_with(view: View, cur: &mut Cursor<'_>) -> Result<Parsed, CommandError> {
+    let mut focus = cur.column();
+    let command = match view {
+        View::User => user(cur)?,
+        View::System => system(cur, &mut focus)?,
+        View::Aggregation(mode) => aggregation(mode, cur, &mut focus)?,
+    };
+    Ok(Parsed { command, focus })
+}
+
+#[derive(Debug, Clone, Copy)]
+enum First {
+    SystemView,
+    Display,
+    Quit,
+    Return,
+    Commit,
+    Ipv6,
+    Undo,
+    Enable,
+    Export,
+    Template,
+    Mask,
+}
+
+const SYSTEM_VIEW: Kw<First> = kw("system-view", "Enter the system view", First::SystemView);
+const DISPLAY: Kw<First> = kw("display", "Display the configuration", First::Display);
+const QUIT: Kw<First> = kw("quit", "Exit from the current view", First::Quit);
+const RETURN: Kw<First> = kw("return", "Return to the user view", First::Return);
+const COMMIT: Kw<First> = kw(
+    "commit",
+    "Commit the candidate configuration",
+    First::Commit,
+);
+const IPV6: Kw<First> = kw("ipv6", "IPv6 NetStream", First::Ipv6);
+const UNDO: Kw<First> = kw("undo", "Restore a default or delete a setting", First::Undo);
+
+fn user(cur: &mut Cursor<'_>) -> Result<Command, CommandError> {
+    let c = match cur.keyword(&[SYSTEM_VIEW, DISPLAY, QUIT])? {
+        First::SystemView => Command::SystemView,
+        First::Display => display(cur)?,
+        _ => Command::Quit,
+    };
+    cur.end()?;
+    Ok(c)
+}
+
+fn display(cur: &mut Cursor<'_>) -> Result<Command, CommandError> {
+    let shown = cur.keyword(&[
+        kw(
+            "current-configuration",
+            "The running configuration",
+            Shown::Running,
+        ),
+        kw("configuration", "A configuration", Shown::Candidate),
+    ])?;
+    if shown == Shown::Candidate {
+        cur.keyword(&[kw(
+            "candidate",
+            "The candidate configuration (not yet committed)",
+            (),
+        )])?;
+    }
+    Ok(Command::Display(shown))
+}
+
+/// Commands every configuration view has: `commit`, `display`, `quit`, `return`.
+fn common(first: First, cur: &mut Cursor<'_>) -> Result<Command, CommandError> {
+    let c = match first {
+        First::Commit => Command::Commit,
+        First::Display => display(cur)?,
+        First::Quit => Command::Quit,
+        _ => Command::Return,
+    };
+    cur.end()?;
+    Ok(c)
+}
+
+fn system(cur: &mut Cursor<'_>, focus: &mut usize) -> Result<Command, CommandError> {
+    let first = cur.keyword(&[IPV6, UNDO, COMMIT, DISPLAY, QUIT, RETURN])?;
+    let undo = matches!(first, First::Undo);
+    match first {
+        First::Ipv6 | First::Undo => {
+            if undo {
+                cur.keyword(&[IPV6])?;
+            }
+            netstream(cur)?;
+            system_netstream(cur, undo, focus)
+        }
+        other => common(other, cur),
+    }
+}
+
+fn netstream(cur: &mut Cursor<'_>) -> Result<(), CommandError> {
+    cur.keyword(&[kw("netstream", "NetStream", ())])
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Word {
+    Export,
+    Aggregation,
+    Timeout,
+    AsMode,
+    MplsAware,
+    Host,
+    Source,
+    Template,
+    IndexSwitch,
+    SequenceNumber,
+    Option,
+    RefreshRate,
+    TimeoutRate,
+}
+
+const HOST: Kw<Word> = kw("host", "Collector (destination) of the export", Word::Host);
+const SOURCE: Kw<Word> = kw(
+    "source",
+    "Source address and port of the export",
+    Word::Source,
+);
+
+fn system_netstream(
+    cur: &mut Cursor<'_>,
+    undo: bool,
+    focus: &mut usize,
+) -> Result<Command, CommandError> {
+    let d = SystemConfig::default();
+    let setting = match cur.keyword(&[
+        kw("export", "Export settings", Word::Export),
+        kw("aggregation", "Aggregated flows", Word::Aggregation),
+        kw("timeout", "Aging of original flows", Word::Timeout),
+        kw("as-mode", "Width of AS fields", Word::AsMode),
+        kw(
+            "mpls-aware",
+            "What is sampled of MPLS packets",
+            Word::MplsAware,
+        ),
+    ])? {
+        Word::Export => match cur.keyword(&[
+            HOST,
+            SOURCE,
+            kw("template", "Templates and options", Word::Template),
+            kw("index-switch", "Width of ifIndex fields", Word::IndexSwitch),
+        ])? {
+            w @ (Word::Host | Word::Source) => return export(cur, None, w, undo, focus),
+            Word::Template => match cur.keyword(&[
+                kw(
+                    "sequence-number",
+                    "IPFIX sequence numbers of template packets",
+                    Word::SequenceNumber,
+                ),
+                kw("option", "Options template and data", Word::Option),
+            ])? {
+                Word::SequenceNumber => {
+                    cur.keyword(&[kw(
+                        "fixed",
+                        "Template packets do not advance the sequence number (RFC 7011)",
+                        (),
+                    )])?;
+                    cur.end()?;
+                    SystemSetting::SequenceFixed(!undo)
+                }
+                _ => match cur.keyword(&[
+                    kw(
+                        "refresh-rate",
+                        "Re-send options every this many packets",
+                        Word::RefreshRate,
+                    ),
+                    kw(
+                        "timeout-rate",
+                        "Re-send options every this many minutes",
+                        Word::TimeoutRate,
+                    ),
+                ])? {
+                    Word::RefreshRate => SystemSetting::OptionRefreshRate(value(
+                        cur,
+                        undo,
+                        d.option_refresh_packets,
+                        |c| c.int(&OPTION_PACKETS, "Packets between options refreshes"),
+                    )?),
+                    _ => SystemSetting::OptionTimeoutRate(value(
+                        cur,
+                        undo,
+                        d.option_timeout_min,
+                        |c| c.int(&TEMPLATE_MINUTES, "Minutes between options refreshes"),
+                    )?),
+                },
+            },
+            _ => SystemSetting::IndexSwitch(value(cur, undo, d.index_switch, width)?),
+        },
+        Word::Aggregation => {
+            let mut table: Vec<Kw<Option<AggregationMode>>> = AggregationMode::ALL
+                .iter()
+                .map(|m| kw(m.name(), mode_help(*m), Some(*m)))
+                .collect();
+            table.push(kw("timeout", "Aging of aggregated flows", None));
+            *focus = cur.column();
+            match cur.keyword(&table)? {
+                Some(mode) => {
+                    cur.end()?;
+                    return Ok(if undo {
+                        Command::DeleteAggregation(mode)
+                    } else {
+                        Command::EnterAggregation(mode)
+                    });
+                }
+                None => timeout(cur, undo, true)?,
+            }
+        }
+        Word::Timeout => timeout(cur, undo, false)?,
+        Word::AsMode => SystemSetting::AsMode(value(cur, undo, d.as_mode, width)?),
+        _ => SystemSetting::MplsAware(value(cur, undo, d.mpls_aware, |c| {
+            c.keyword(&[
+                kw("label-only", "Sample labels only", MplsAware::LabelOnly),
+                kw(
+                    "ip-only",
+                    "Sample inner IP only (default)",
+                    MplsAware::IpOnly,
+                ),
+                kw(
+                    "label-and-ip",
+                    "Sample labels and inner IP",
+                    MplsAware::LabelAndIp,
+                ),
+            ])
+        })?),
+    };
+    Ok(Command::System(setting))
+}
+
+/// The value of a setting: read it, or with `undo` take the default; then the line ends.
+fn value<T>(
+    cur: &mut Cursor<'_>,
+    undo: bool,
+    default: T,
+    read: impl FnOnce(&mut Cursor<'_>) -> Result<T, CommandError>,
+) -> Result<T, CommandError> {
+    let v = if undo { default } else { read(cur)? };
+    cur.end()?;
+    Ok(v)
+}
+
+/// `active {MIN | interval-second S}` or `inactive S` after `timeout`: the aggregation
+/// timers (`aggregated`) or the original-flow ones.
+fn timeout(
+    cur: &mut Cursor<'_>,
+    undo: bool,
+    aggregated: bool,
+) -> Result<SystemSetting, CommandError> {
+    let d = SystemConfig::default();
+    let is_active = cur.keyword(&[
+        kw("active", "Active aging time", true),
+        kw("inactive", "Inactive aging time", false),
+    ])?;
+    Ok(match (is_active, aggregated) {
+        (true, true) => {
+            SystemSetting::AggregationActive(value(cur, undo, d.aggregation_active, active)?)
+        }
+        (true, false) => {
+            SystemSetting::OriginalActive(value(cur, undo, d.original_active, active)?)
+        }
+        (false, true) => SystemSetting::AggregationInactive(value(
+            cur,
+            undo,
+            d.aggregation_inactive_s,
+            inactive,
+        )?),
+        (false, false) => {
+            SystemSetting::OriginalInactive(value(cur, undo, d.original_inactive_s, inactive)?)
+        }
+    })
+}
+
+fn active(cur: &mut Cursor<'_>) -> Result<ActiveTimeout, CommandError> {
+    if cur
+        .opt_keyword(&[kw("interval-second", "Active aging time in seconds", ())])?
+        .is_some()
+    {
+        Ok(ActiveTimeout::Seconds(
+            cur.int(&ACTIVE_SECONDS, "Active aging time, seconds")?,
+        ))
+    } else {
+        Ok(ActiveTimeout::Minutes(
+            cur.int(&ACTIVE_MINUTES, "Active aging time, minutes")?,
+        ))
+    }
+}
+
+fn inactive(cur: &mut Cursor<'_>) -> Result<u16, CommandError> {
+    cur.int(&INACTIVE_SECONDS, "Inactive aging time, seconds")
+}
+
+fn width(cur: &mut Cursor<'_>) -> Result<FieldWidth, CommandError> {
+    cur.keyword(&[
+        kw("16", "16-bit field (default)", FieldWidth::Bits16),
+        kw("32", "32-bit field", FieldWidth::Bits32),
+    ])
+}
+
+fn mode_help(m: AggregationMode) -> &'static str {
+    match m {
+        AggregationMode::As => "Source/destination AS and in/out ifIndex",
+        AggregationMode::AsTos => "`as` plus ToS",
+        AggregationMode::BgpNexthopTos => "BGP next hop, ASes, in/out ifIndex and ToS",
+        AggregationMode::DestinationPrefix => "Destination prefix, AS and outbound ifIndex",
+        AggregationMode::DestinationPrefixTos => "`destination-prefix` plus ToS",
+        AggregationMode::IndexTos => "In/out ifIndex and ToS",
+        AggregationMode::MplsLabel => "Top three MPLS labels and top-label address",
+        AggregationMode::Prefix => "Source/destination prefixes, ASes and ifIndexes",
+        AggregationMode::PrefixTos => "`prefix` plus ToS",
+        AggregationMode::ProtocolPort => "Protocol and ports",
+        AggregationMode::ProtocolPortTos => "Protocol, ports, ToS and in/out ifIndex",
+        AggregationMode::SourcePrefix => "Source prefix, AS and inbound ifIndex",
+        AggregationMode::SourcePrefixTos => "`source-prefix` plus ToS",
+        AggregationMode::VlanId => "Outer VLAN ID and inbound ifIndex",
+    }
+}
+
+const IPV6_WORD: [Kw<()>; 1] = [kw("ipv6", "An IPv6 address follows", ())];
+const HOST_V4: AddrSpec = AddrSpec {
+    word: "<ipv4-address>",
+    help: "IPv4 address of the collector",
+    other_family: "an IPv6 collector address is written after the `ipv6` keyword: `ipv6 netstream export host ipv6 ADDRESS PORT`",
+};
+const HOST_V6: AddrSpec = AddrSpec {
+    word: "<ipv6-address>",
+    help: "IPv6 address of the collector",
+    other_family: "after `ipv6` the collector address must be IPv6; an IPv4 collector is written without `ipv6`",
+};
+const SOURCE_V4: AddrSpec = AddrSpec {
+    word: "<ipv4-address>",
+    help: "IPv4 source address of the export",
+    other_family: "an IPv6 source address is written after the `ipv6` keyword: `ipv6 netstream export source ipv6 ADDRESS`",
+};
+const SOURCE_V6: AddrSpec = AddrSpec {
+    word: "<ipv6-address>",
+    help: "IPv6 source address of the export",
+    other_family:
+        "after `ipv6` the source address must be IPv6; an IPv4 source is written without `ipv6`",
+};
+
+/// `host …` or `source …` (`word`) after `ipv6 netstream export`, in the system or an
+/// aggregation view.
+fn export(
+    cur: &mut Cursor<'_>,
+    scope: Option<AggregationMode>,
+    word: Word,
+    undo: bool,
+    focus: &mut usize,
+) -> Result<Command, CommandError> {
+    let is_host = matches!(word, Word::Host);
+    let v6 = cur.opt_keyword(&IPV6_WORD)?.is_some();
+    *focus = cur.column();
+    let addr = match (v6, is_host) {
+        (false, true) => IpAddr::V4(cur.ipv4(&HOST_V4)?),
+        (true, true) => IpAddr::V6(cur.ipv6(&HOST_V6)?),
+        (false, false) => IpAddr::V4(cur.ipv4(&SOURCE_V4)?),
+        (true, false) => IpAddr::V6(cur.ipv6(&SOURCE_V6)?),
+    };
+    if addr.is_unspecified() || (!is_host && addr.is_multicast()) {
+        return Err(cur.refuse_last(
+            ErrorKind::WrongParameter,
+            format!(
+                "{addr} cannot be {}",
+                if is_host {
+                    "a collector address"
+                } else {
+                    "a source address (unspecified or multicast)"
+                }
+            ),
+        ));
+    }
+    if !is_host {
+        let change = if undo {
+            ExportChange::RemoveSource(addr)
+        } else {
+            let port = cur.opt_int(&PORT, "Source UDP port (default 40000)")?;
+            ExportChange::SetSource { addr, port }
+        };
+        cur.end()?;
+        return Ok(Command::Export(scope, change));
+    }
+    let port = cur.int(&PORT, "Collector UDP port")?;
+    let vpn_instance = match cur.opt_keyword(&[kw(
+        "vpn-instance",
+        "VPN instance the collector is reached in",
+        (),
+    )])? {
+        Some(()) => Some(cur.name(&VPN_NAME, "VPN instance name (case-sensitive)")?),
+        None => None,
+    };
+    let change = if undo {
+        ExportChange::RemoveHost {
+            addr,
+            port,
+            vpn_instance,
+        }
+    } else {
+        let dscp = match cur.opt_keyword(&[kw("dscp", "DSCP of the export packets", ())])? {
+            Some(()) => cur.int(&DSCP, "DSCP (0 = unmarked, the default)")?,
+            None => 0,
+        };
+        ExportChange::AddHost(ExportHost {
+            addr,
+            port,
+            vpn_instance,
+            dscp,
+        })
+    };
+    cur.end()?;
+    Ok(Command::Export(scope, change))
+}
+
+fn aggregation(
+    mode: AggregationMode,
+    cur: &mut Cursor<'_>,
+    focus: &mut usize,
+) -> Result<Command, CommandError> {
+    let mask = Kw {
+        word: "mask",
+        help: "Minimum prefix length (prefix modes)",
+        value: First::Mask,
+        listed: mode.is_prefix_mode(),
+    };
+    let enable = kw("enable", "Enable this aggregation mode", First::Enable);
+    let export_kw = kw("export", "Export format", First::Export);
+    let template = kw("template", "Template refresh", First::Template);
+    let first = cur.keyword(&[
+        enable, export_kw, template, mask, IPV6, UNDO, COMMIT, DISPLAY, QUIT, RETURN,
+    ])?;
+    let (undo, first) = match first {
+        First::Undo => (
+            true,
+            cur.keyword(&[enable, export_kw, template, mask, IPV6])?,
+        ),
+        other => (false, other),
+    };
+    let d = AggregationConfig::default();
+    let setting = match first {
+        First::Enable => {
+            cur.end()?;
+            AggregationSetting::Enable(!undo)
+        }
+        First::Export => {
+            cur.keyword(&[kw("version", "Export format", ())])?;
+            AggregationSetting::ExportVersion(value(cur, undo, d.version, |c| {
+                c.keyword(&[
+                    kw("9", "NetFlow v9 (default)", Some(ExportVersion::V9)),
+                    kw("ipfix", "IPFIX", Some(ExportVersion::Ipfix)),
+                    unlisted("5", None),
+                    unlisted("8", None),
+                ])?
+                .ok_or_else(|| {
+                    c.refuse_last(
+                        ErrorKind::WrongParameter,
+                        "IPv6 aggregated flows can only be exported as V9 or IPFIX; V5 and V8 are IPv4 formats",
+                    )
+                })
+            })?)
+        }
+        First::Template => {
+            cur.keyword(&[kw("timeout-rate", "Template refresh interval", ())])?;
+            AggregationSetting::TemplateTimeoutRate(value(
+                cur,
+                undo,
+                d.template_timeout_min,
+                |c| c.int(&TEMPLATE_MINUTES, "Minutes between template refreshes"),
+            )?)
+        }
+        First::Mask => {
+            if !mode.is_prefix_mode() {
+                return Err(cur.refuse_last(
+                    ErrorKind::Unrecognized,
+                    format!(
+                        "`mask` applies only to the prefix modes (destination-prefix, destination-prefix-tos, prefix, prefix-tos, source-prefix, source-prefix-tos); this is the `{mode}` view"
+                    ),
+                ));
+            }
+            let dir = cur.keyword(&[
+                kw("source", "Source prefix", Direction::Source),
+                kw("destination", "Destination prefix", Direction::Destination),
+            ])?;
+            cur.keyword(&[kw("minimum", "Minimum prefix length", ())])?;
+            AggregationSetting::Mask(
+                dir,
+                value(cur, undo, None, |c| {
+                    c.int(&MASK_LENGTH, "Minimum prefix length").map(Some)
+                })?,
+            )
+        }
+        First::Ipv6 => {
+            netstream(cur)?;
+            cur.keyword(&[kw("export", "Export settings", ())])?;
+            let w = cur.keyword(&[HOST, SOURCE])?;
+            return export(cur, Some(mode), w, undo, focus);
+        }
+        other => return common(other, cur),
+    };
+    Ok(Command::Aggregation(mode, setting))
+}

@@ -1,0 +1,233 @@
+//! `display current-configuration`: the canonical VRP text of a configuration. Fixed order
+//! (system view, then one section per aggregation view in mode order), defaults omitted,
+//! `#` between sections, `return` at the end. Every line is a command that parses back to
+//! the setting it shows, so reading the text back gives the same configuration.
+
+use super::model::{
+    ActiveTimeout, AggregationConfig, AggregationSetting, Config, Direction, ExportChange,
+    ExportVersion, FieldWidth, MplsAware, SystemConfig, SystemSetting, ViewExport,
+};
+use std::fmt;
+use std::net::IpAddr;
+
+/// The configuration as `display current-configuration` prints it.
+pub fn render(config: &Config) -> String {
+    let mut out = String::from("#\n");
+    let system = system_lines(&config.system);
+    if !system.is_empty() {
+        for l in system {
+            out.push_str(&l);
+            out.push('\n');
+        }
+        out.push_str("#\n");
+    }
+    for (mode, agg) in &config.aggregations {
+        out.push_str(&format!("ipv6 netstream aggregation {mode}\n"));
+        for l in aggregation_lines(agg) {
+            out.push(' ');
+            out.push_str(&l);
+            out.push('\n');
+        }
+        out.push_str("#\n");
+    }
+    out.push_str("return\n");
+    out
+}
+
+fn system_lines(s: &SystemConfig) -> Vec<String> {
+    let defaults = SystemConfig::default().settings();
+    let mut lines: Vec<String> = s
+        .settings()
+        .into_iter()
+        .zip(defaults)
+        .filter(|(v, d)| v != d)
+        .map(|(v, _)| v.to_string())
+        .collect();
+    lines.extend(export_lines(&s.export));
+    lines
+}
+
+fn aggregation_lines(a: &AggregationConfig) -> Vec<String> {
+    let defaults = AggregationConfig::default().settings();
+    let mut lines: Vec<String> = a
+        .settings()
+        .into_iter()
+        .zip(defaults)
+        .filter(|(v, d)| v != d)
+        .map(|(v, _)| v.to_string())
+        .collect();
+    lines.extend(export_lines(&a.export));
+    lines
+}
+
+/// Sources (IPv4, then IPv6), then hosts in configuration order.
+fn export_lines(v: &ViewExport) -> Vec<String> {
+    let sources = [
+        v.source_v4.map(|s| (IpAddr::V4(s.addr), s.port)),
+        v.source_v6.map(|s| (IpAddr::V6(s.addr), s.port)),
+    ];
+    sources
+        .into_iter()
+        .flatten()
+        .map(|(addr, port)| ExportChange::SetSource { addr, port })
+        .chain(v.hosts.iter().cloned().map(ExportChange::AddHost))
+        .map(|c| c.to_string())
+        .collect()
+}
+
+/// `ipv6 ` before an IPv6 address, nothing before an IPv4 one.
+fn family(addr: &IpAddr) -> &'static str {
+    if addr.is_ipv6() {
+        "ipv6 "
+    } else {
+        ""
+    }
+}
+
+impl fmt::Display for ExportChange {
+    /// The command that makes this change.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::AddHost(h) => {
+                write!(
+                    f,
+                    "ipv6 netstream export host {}{} {}",
+                    family(&h.addr),
+                    h.addr,
+                    h.port
+                )?;
+                if let Some(v) = &h.vpn_instance {
+                    write!(f, " vpn-instance {v}")?;
+                }
+                if h.dscp != 0 {
+                    write!(f, " dscp {}", h.dscp)?;
+                }
+                Ok(())
+            }
+            Self::RemoveHost {
+                addr,
+                port,
+                vpn_instance,
+            } => {
+                write!(
+                    f,
+                    "undo ipv6 netstream export host {}{addr} {port}",
+                    family(addr)
+                )?;
+                if let Some(v) = vpn_instance {
+                    write!(f, " vpn-instance {v}")?;
+                }
+                Ok(())
+            }
+            Self::SetSource { addr, port } => {
+                write!(f, "ipv6 netstream export source {}{addr}", family(addr))?;
+                if let Some(p) = port {
+                    write!(f, " {p}")?;
+                }
+                Ok(())
+            }
+            Self::RemoveSource(addr) => {
+                write!(
+                    f,
+                    "undo ipv6 netstream export source {}{addr}",
+                    family(addr)
+                )
+            }
+        }
+    }
+}
+
+impl fmt::Display for ActiveTimeout {
+    /// `MIN` or `interval-second S`, as after `timeout active`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Minutes(m) => write!(f, "{m}"),
+            Self::Seconds(s) => write!(f, "interval-second {s}"),
+        }
+    }
+}
+
+impl fmt::Display for FieldWidth {
+    /// `16` or `32`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Bits16 => "16",
+            Self::Bits32 => "32",
+        })
+    }
+}
+
+impl fmt::Display for MplsAware {
+    /// The keyword of `ipv6 netstream mpls-aware`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::LabelOnly => "label-only",
+            Self::IpOnly => "ip-only",
+            Self::LabelAndIp => "label-and-ip",
+        })
+    }
+}
+
+impl fmt::Display for ExportVersion {
+    /// `9` or `ipfix`, as after `export version`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::V9 => "9",
+            Self::Ipfix => "ipfix",
+        })
+    }
+}
+
+impl fmt::Display for Direction {
+    /// `source` or `destination`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Source => "source",
+            Self::Destination => "destination",
+        })
+    }
+}
+
+impl fmt::Display for SystemSetting {
+    /// The system-view command that sets this value.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::OriginalActive(t) => write!(f, "ipv6 netstream timeout active {t}"),
+            Self::OriginalInactive(s) => write!(f, "ipv6 netstream timeout inactive {s}"),
+            Self::AsMode(w) => write!(f, "ipv6 netstream as-mode {w}"),
+            Self::IndexSwitch(w) => write!(f, "ipv6 netstream export index-switch {w}"),
+            Self::MplsAware(m) => write!(f, "ipv6 netstream mpls-aware {m}"),
+            Self::SequenceFixed(on) => write!(
+                f,
+                "{}ipv6 netstream export template sequence-number fixed",
+                if *on { "" } else { "undo " }
+            ),
+            Self::OptionRefreshRate(p) => {
+                write!(f, "ipv6 netstream export template option refresh-rate {p}")
+            }
+            Self::OptionTimeoutRate(t) => {
+                write!(f, "ipv6 netstream export template option timeout-rate {t}")
+            }
+            Self::AggregationActive(t) => {
+                write!(f, "ipv6 netstream aggregation timeout active {t}")
+            }
+            Self::AggregationInactive(s) => {
+                write!(f, "ipv6 netstream aggregation timeout inactive {s}")
+            }
+        }
+    }
+}
+
+impl fmt::Display for AggregationSetting {
+    /// The aggregation-view command that sets this value.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Enable(true) => f.write_str("enable"),
+            Self::Enable(false) => f.write_str("undo enable"),
+            Self::ExportVersion(v) => write!(f, "export version {v}"),
+            Self::TemplateTimeoutRate(t) => write!(f, "template timeout-rate {t}"),
+            Self::Mask(d, Some(l)) => write!(f, "mask {d} minimum {l}"),
+            Self::Mask(d, None) => write!(f, "undo mask {d} minimum"),
+        }
+    }
+}

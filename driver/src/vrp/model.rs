@@ -1,0 +1,800 @@
+//! The NetStream configuration as data: the system view's settings, one
+//! [`AggregationConfig`] per `ipv6 netstream aggregation MODE` view, the export hosts and
+//! sources of each view, the parameter ranges, and the whole-configuration check that
+//! `commit` runs ([`Config::validate`]).
+//!
+//! Every setting is held with its value, defaults included, so that `undo` is "set the
+//! default" and two configurations that behave the same compare equal.
+
+use super::cursor::Limit;
+use nsflow_rtl::AggregationMode;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// Collector and source UDP ports.
+pub const PORT: Limit = Limit {
+    what: "UDP port",
+    min: 1,
+    max: 65535,
+};
+/// `dscp` of an export host (0 = unmarked, the default; A16).
+pub const DSCP: Limit = Limit {
+    what: "DSCP",
+    min: 0,
+    max: 63,
+};
+/// Length of a `vpn-instance` name (A16).
+pub const VPN_NAME: Limit = Limit {
+    what: "vpn-instance-name",
+    min: 1,
+    max: 31,
+};
+/// `template timeout-rate` and `template option timeout-rate`, minutes (A5, A15).
+pub const TEMPLATE_MINUTES: Limit = Limit {
+    what: "timeout-rate (minutes)",
+    min: 1,
+    max: 3600,
+};
+/// `timeout active MIN`, minutes (A4).
+pub const ACTIVE_MINUTES: Limit = Limit {
+    what: "active timeout (minutes)",
+    min: 1,
+    max: 60,
+};
+/// `timeout active interval-second S`, seconds (A4).
+pub const ACTIVE_SECONDS: Limit = Limit {
+    what: "active timeout interval-second (seconds)",
+    min: 15,
+    max: 59,
+};
+/// `timeout inactive S`, seconds, for aggregated and original flows (A4, §5).
+pub const INACTIVE_SECONDS: Limit = Limit {
+    what: "inactive timeout (seconds)",
+    min: 5,
+    max: 600,
+};
+/// `template option refresh-rate P`, packets (A15).
+pub const OPTION_PACKETS: Limit = Limit {
+    what: "refresh-rate (packets)",
+    min: 1,
+    max: 600,
+};
+/// `mask {source|destination} minimum L` (N4).
+pub const MASK_LENGTH: Limit = Limit {
+    what: "mask length",
+    min: 1,
+    max: 128,
+};
+/// Export hosts per view (A16).
+pub const MAX_HOSTS: usize = 8;
+/// UDP source port when `export source` gives none (A2).
+pub const DEFAULT_SOURCE_PORT: u16 = 40000;
+
+/// `export version` of an aggregation view. IPv6 aggregated flows can only be exported as
+/// v9 or IPFIX.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ExportVersion {
+    /// NetFlow v9 (RFC 3954), the default.
+    #[default]
+    V9,
+    /// IPFIX (RFC 7011).
+    Ipfix,
+}
+
+/// Width of the AS (`as-mode`) or ifIndex (`index-switch`) fields (A9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum FieldWidth {
+    /// 16 bits, 2 octets: the default.
+    #[default]
+    Bits16,
+    /// 32 bits, 4 octets.
+    Bits32,
+}
+
+impl FieldWidth {
+    /// The field's length in octets (2 or 4).
+    pub const fn octets(self) -> u8 {
+        match self {
+            Self::Bits16 => 2,
+            Self::Bits32 => 4,
+        }
+    }
+}
+
+/// `ipv6 netstream mpls-aware`: what is sampled of MPLS packets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum MplsAware {
+    /// Labels only.
+    LabelOnly,
+    /// Inner IP only: the default; `mpls-label` aggregation cannot work with it (A12).
+    #[default]
+    IpOnly,
+    /// Labels and inner IP.
+    LabelAndIp,
+}
+
+/// An active timeout: `timeout active MIN` or `timeout active interval-second S`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ActiveTimeout {
+    /// Minutes, 1–60.
+    Minutes(u16),
+    /// Seconds, 15–59.
+    Seconds(u16),
+}
+
+impl Default for ActiveTimeout {
+    fn default() -> Self {
+        Self::Minutes(30)
+    }
+}
+
+impl ActiveTimeout {
+    /// The timeout in seconds.
+    pub fn seconds(self) -> u32 {
+        match self {
+            Self::Minutes(m) => u32::from(m) * 60,
+            Self::Seconds(s) => u32::from(s),
+        }
+    }
+}
+
+/// Which address `mask … minimum` applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// `mask source minimum`.
+    Source,
+    /// `mask destination minimum`.
+    Destination,
+}
+
+/// One `ipv6 netstream export host` entry: a collector.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ExportHost {
+    /// Collector address (IPv4 typed bare, IPv6 after the `ipv6` keyword).
+    pub addr: IpAddr,
+    /// Collector UDP port, 1–65535.
+    pub port: u16,
+    /// VPN instance the export is sent in (1–31 characters, case-sensitive).
+    pub vpn_instance: Option<String>,
+    /// DSCP of the export packets, 0–63 (0 = unmarked, the default).
+    pub dscp: u8,
+}
+
+impl ExportHost {
+    /// Whether this is the collector at `addr`, `port`, `vpn_instance`: those identify a
+    /// host; typing it again with another DSCP changes its DSCP.
+    pub fn is(&self, addr: IpAddr, port: u16, vpn_instance: &Option<String>) -> bool {
+        self.addr == addr && self.port == port && self.vpn_instance == *vpn_instance
+    }
+}
+
+/// One `ipv6 netstream export source` entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Source<A> {
+    /// Source address.
+    pub addr: A,
+    /// Source UDP port; `None` means [`DEFAULT_SOURCE_PORT`].
+    pub port: Option<u16>,
+}
+
+/// The export hosts and sources one view holds (system view or an aggregation view).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ViewExport {
+    /// Hosts in the order they were configured, at most [`MAX_HOSTS`].
+    pub hosts: Vec<ExportHost>,
+    /// The IPv4 source (`export source ADDR`), used for IPv4 hosts.
+    pub source_v4: Option<Source<Ipv4Addr>>,
+    /// The IPv6 source (`export source ipv6 ADDR`), used for IPv6 hosts.
+    pub source_v6: Option<Source<Ipv6Addr>>,
+}
+
+/// A change to the hosts or sources of a view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExportChange {
+    /// `ipv6 netstream export host …`: add a host, or change the DSCP of the same collector.
+    AddHost(ExportHost),
+    /// `undo ipv6 netstream export host [ipv6] ADDR PORT [vpn-instance NAME]`.
+    RemoveHost {
+        /// Collector address.
+        addr: IpAddr,
+        /// Collector port.
+        port: u16,
+        /// VPN instance.
+        vpn_instance: Option<String>,
+    },
+    /// `ipv6 netstream export source {ADDR | ipv6 ADDR} [PORT]`: replaces that family's source.
+    SetSource {
+        /// Source address; its family selects the slot.
+        addr: IpAddr,
+        /// Source port.
+        port: Option<u16>,
+    },
+    /// `undo ipv6 netstream export source {ADDR | ipv6 ADDR}`.
+    RemoveSource(IpAddr),
+}
+
+/// Why a change could not be made to a view.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApplyError {
+    /// A 9th host.
+    #[error("this view already has {MAX_HOSTS} export hosts, the most a view can have; remove one first")]
+    TooManyHosts,
+    /// `undo` of a host that is not configured.
+    #[error("no export host {0} is configured in this view")]
+    NoSuchHost(String),
+    /// `undo` of a source that is not configured.
+    #[error("the export source {0} is not configured in this view")]
+    NoSuchSource(IpAddr),
+    /// `undo ipv6 netstream aggregation MODE` of a view that does not exist.
+    #[error("no ipv6 netstream aggregation {0} view is configured")]
+    NoSuchAggregation(AggregationMode),
+}
+
+impl ViewExport {
+    /// Applies one change.
+    pub fn apply(&mut self, change: &ExportChange) -> Result<(), ApplyError> {
+        match change {
+            ExportChange::AddHost(h) => {
+                if let Some(old) = self
+                    .hosts
+                    .iter_mut()
+                    .find(|o| o.is(h.addr, h.port, &h.vpn_instance))
+                {
+                    old.dscp = h.dscp;
+                } else if self.hosts.len() >= MAX_HOSTS {
+                    return Err(ApplyError::TooManyHosts);
+                } else {
+                    self.hosts.push(h.clone());
+                }
+            }
+            ExportChange::RemoveHost {
+                addr,
+                port,
+                vpn_instance,
+            } => {
+                let before = self.hosts.len();
+                self.hosts.retain(|h| !h.is(*addr, *port, vpn_instance));
+                if self.hosts.len() == before {
+                    let vpn = vpn_instance
+                        .as_ref()
+                        .map_or(String::new(), |v| format!(" vpn-instance {v}"));
+                    return Err(ApplyError::NoSuchHost(format!("{addr} {port}{vpn}")));
+                }
+            }
+            ExportChange::SetSource { addr, port } => match addr {
+                IpAddr::V4(a) => {
+                    self.source_v4 = Some(Source {
+                        addr: *a,
+                        port: *port,
+                    })
+                }
+                IpAddr::V6(a) => {
+                    self.source_v6 = Some(Source {
+                        addr: *a,
+                        port: *port,
+                    })
+                }
+            },
+            ExportChange::RemoveSource(addr) => {
+                let removed = match addr {
+                    IpAddr::V4(a) => take_if(&mut self.source_v4, |s| s.addr == *a),
+                    IpAddr::V6(a) => take_if(&mut self.source_v6, |s| s.addr == *a),
+                };
+                if !removed {
+                    return Err(ApplyError::NoSuchSource(*addr));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the view has no source of either family.
+    pub fn has_no_source(&self) -> bool {
+        self.source_v4.is_none() && self.source_v6.is_none()
+    }
+}
+
+fn take_if<T>(slot: &mut Option<T>, pred: impl Fn(&T) -> bool) -> bool {
+    if slot.as_ref().is_some_and(pred) {
+        *slot = None;
+        true
+    } else {
+        false
+    }
+}
+
+/// A setting of the system view. `undo` of a setting is the setting with its default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SystemSetting {
+    /// `ipv6 netstream timeout active` (original flows).
+    OriginalActive(ActiveTimeout),
+    /// `ipv6 netstream timeout inactive S` (original flows).
+    OriginalInactive(u16),
+    /// `ipv6 netstream as-mode {16|32}`.
+    AsMode(FieldWidth),
+    /// `ipv6 netstream export index-switch {16|32}`.
+    IndexSwitch(FieldWidth),
+    /// `ipv6 netstream mpls-aware …`.
+    MplsAware(MplsAware),
+    /// `ipv6 netstream export template sequence-number fixed`.
+    SequenceFixed(bool),
+    /// `ipv6 netstream export template option refresh-rate P`.
+    OptionRefreshRate(u16),
+    /// `ipv6 netstream export template option timeout-rate T`.
+    OptionTimeoutRate(u16),
+    /// `ipv6 netstream aggregation timeout active` (global aggregation timer).
+    AggregationActive(ActiveTimeout),
+    /// `ipv6 netstream aggregation timeout inactive S`.
+    AggregationInactive(u16),
+}
+
+/// A setting of an aggregation view. `undo` of a setting is the setting with its default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AggregationSetting {
+    /// `enable`.
+    Enable(bool),
+    /// `export version {9|ipfix}`.
+    ExportVersion(ExportVersion),
+    /// `template timeout-rate T`.
+    TemplateTimeoutRate(u16),
+    /// `mask {source|destination} minimum L` (prefix modes only).
+    Mask(Direction, Option<u8>),
+}
+
+/// The system view's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemConfig {
+    /// Original-flow active timeout (default 30 min).
+    pub original_active: ActiveTimeout,
+    /// Original-flow inactive timeout, seconds (default 30).
+    pub original_inactive_s: u16,
+    /// AS field width (default 16 bits).
+    pub as_mode: FieldWidth,
+    /// ifIndex field width (default 16 bits).
+    pub index_switch: FieldWidth,
+    /// MPLS sampling (default ip-only).
+    pub mpls_aware: MplsAware,
+    /// IPFIX template sequence numbers fixed (A6; default off).
+    pub sequence_fixed: bool,
+    /// Options data re-sent every this many packets (default 20).
+    pub option_refresh_packets: u16,
+    /// Options data re-sent every this many minutes (default 30).
+    pub option_timeout_min: u16,
+    /// Aggregation active timeout (default 30 min).
+    pub aggregation_active: ActiveTimeout,
+    /// Aggregation inactive timeout, seconds (default 300).
+    pub aggregation_inactive_s: u16,
+    /// The system view's hosts and sources.
+    pub export: ViewExport,
+}
+
+impl Default for SystemConfig {
+    fn default() -> Self {
+        Self {
+            original_active: ActiveTimeout::Minutes(30),
+            original_inactive_s: 30,
+            as_mode: FieldWidth::Bits16,
+            index_switch: FieldWidth::Bits16,
+            mpls_aware: MplsAware::IpOnly,
+            sequence_fixed: false,
+            option_refresh_packets: 20,
+            option_timeout_min: 30,
+            aggregation_active: ActiveTimeout::Minutes(30),
+            aggregation_inactive_s: 300,
+            export: ViewExport::default(),
+        }
+    }
+}
+
+impl SystemConfig {
+    /// Applies one setting.
+    pub fn apply(&mut self, s: SystemSetting) {
+        match s {
+            SystemSetting::OriginalActive(t) => self.original_active = t,
+            SystemSetting::OriginalInactive(v) => self.original_inactive_s = v,
+            SystemSetting::AsMode(w) => self.as_mode = w,
+            SystemSetting::IndexSwitch(w) => self.index_switch = w,
+            SystemSetting::MplsAware(m) => self.mpls_aware = m,
+            SystemSetting::SequenceFixed(b) => self.sequence_fixed = b,
+            SystemSetting::OptionRefreshRate(v) => self.option_refresh_packets = v,
+            SystemSetting::OptionTimeoutRate(v) => self.option_timeout_min = v,
+            SystemSetting::AggregationActive(t) => self.aggregation_active = t,
+            SystemSetting::AggregationInactive(v) => self.aggregation_inactive_s = v,
+        }
+    }
+
+    /// Every setting (export excluded), in the canonical display order.
+    pub fn settings(&self) -> [SystemSetting; 10] {
+        [
+            SystemSetting::OriginalActive(self.original_active),
+            SystemSetting::OriginalInactive(self.original_inactive_s),
+            SystemSetting::AsMode(self.as_mode),
+            SystemSetting::IndexSwitch(self.index_switch),
+            SystemSetting::MplsAware(self.mpls_aware),
+            SystemSetting::SequenceFixed(self.sequence_fixed),
+            SystemSetting::OptionRefreshRate(self.option_refresh_packets),
+            SystemSetting::OptionTimeoutRate(self.option_timeout_min),
+            SystemSetting::AggregationActive(self.aggregation_active),
+            SystemSetting::AggregationInactive(self.aggregation_inactive_s),
+        ]
+    }
+}
+
+/// One `ipv6 netstream aggregation MODE` view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AggregationConfig {
+    /// `enable`: without it the view has no effect.
+    pub enabled: bool,
+    /// Export format (default v9).
+    pub version: ExportVersion,
+    /// Template refresh interval, minutes (default 30).
+    pub template_timeout_min: u16,
+    /// `mask source minimum` (prefix modes).
+    pub mask_source: Option<u8>,
+    /// `mask destination minimum` (prefix modes).
+    pub mask_destination: Option<u8>,
+    /// The view's hosts and sources.
+    pub export: ViewExport,
+}
+
+impl Default for AggregationConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            version: ExportVersion::V9,
+            template_timeout_min: 30,
+            mask_source: None,
+            mask_destination: None,
+            export: ViewExport::default(),
+        }
+    }
+}
+
+impl AggregationConfig {
+    /// Applies one setting.
+    pub fn apply(&mut self, s: AggregationSetting) {
+        match s {
+            AggregationSetting::Enable(b) => self.enabled = b,
+            AggregationSetting::ExportVersion(v) => self.version = v,
+            AggregationSetting::TemplateTimeoutRate(v) => self.template_timeout_min = v,
+            AggregationSetting::Mask(Direction::Source, l) => self.mask_source = l,
+            AggregationSetting::Mask(Direction::Destination, l) => self.mask_destination = l,
+        }
+    }
+
+    /// Every setting (export excluded), in the canonical display order.
+    pub fn settings(&self) -> [AggregationSetting; 5] {
+        [
+            AggregationSetting::Enable(self.enabled),
+            AggregationSetting::ExportVersion(self.version),
+            AggregationSetting::TemplateTimeoutRate(self.template_timeout_min),
+            AggregationSetting::Mask(Direction::Source, self.mask_source),
+            AggregationSetting::Mask(Direction::Destination, self.mask_destination),
+        ]
+    }
+}
+
+/// A whole NetStream configuration: what is running, or the candidate being edited.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Config {
+    /// The system view.
+    pub system: SystemConfig,
+    /// The aggregation views that exist (enabled or not), by mode.
+    pub aggregations: BTreeMap<AggregationMode, AggregationConfig>,
+}
+
+/// A rule `commit` found broken. Commands keep ranges and the host limit by themselves;
+/// the range and limit rules catch configurations built in code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Violation {
+    /// `mpls-label` is enabled while `ipv6 netstream mpls-aware` is ip-only (A12).
+    #[error("ipv6 netstream aggregation mpls-label is enabled, but it needs `ipv6 netstream mpls-aware label-only` or `label-and-ip` in the system view (the default, ip-only, samples no labels)")]
+    MplsLabelNeedsMplsAware,
+    /// More than [`MAX_HOSTS`] hosts in a view.
+    #[error("{view}: {count} export hosts, at most {MAX_HOSTS} per view")]
+    TooManyHosts {
+        /// The view.
+        view: String,
+        /// How many hosts it has.
+        count: usize,
+    },
+    /// A value outside its range.
+    #[error("{view}: {detail}")]
+    OutOfRange {
+        /// The view.
+        view: String,
+        /// What and the range.
+        detail: String,
+    },
+    /// `mask` set in a mode that keys on no prefix.
+    #[error("ipv6 netstream aggregation {0}: mask applies only to the prefix modes")]
+    MaskInNonPrefixMode(AggregationMode),
+}
+
+impl Config {
+    /// Checks every rule `commit` enforces; all broken rules are returned.
+    pub fn validate(&self) -> Result<(), Vec<Violation>> {
+        let mut v = Vec::new();
+        let sys = &self.system;
+        let sys_name = "system view";
+        let mut range = |view: &str, limit: &Limit, value: u64| {
+            if let Err(detail) = limit.check(value) {
+                v.push(Violation::OutOfRange {
+                    view: view.to_owned(),
+                    detail,
+                });
+            }
+        };
+        let mut names = Vec::new();
+        for t in [sys.original_active, sys.aggregation_active] {
+            match t {
+                ActiveTimeout::Minutes(m) => range(sys_name, &ACTIVE_MINUTES, m.into()),
+                ActiveTimeout::Seconds(s) => range(sys_name, &ACTIVE_SECONDS, s.into()),
+            }
+        }
+        range(sys_name, &INACTIVE_SECONDS, sys.original_inactive_s.into());
+        range(
+            sys_name,
+            &INACTIVE_SECONDS,
+            sys.aggregation_inactive_s.into(),
+        );
+        range(sys_name, &OPTION_PACKETS, sys.option_refresh_packets.into());
+        range(sys_name, &TEMPLATE_MINUTES, sys.option_timeout_min.into());
+        let views = std::iter::once((sys_name.to_owned(), &sys.export)).chain(
+            self.aggregations
+                .iter()
+                .map(|(m, a)| (format!("ipv6 netstream aggregation {m}"), &a.export)),
+        );
+        let mut too_many = Vec::new();
+        for (name, export) in views {
+            if export.hosts.len() > MAX_HOSTS {
+                too_many.push(Violation::TooManyHosts {
+                    view: name.clone(),
+                    count: export.hosts.len(),
+                });
+            }
+            for h in &export.hosts {
+                range(&name, &PORT, h.port.into());
+                range(&name, &DSCP, h.dscp.into());
+                if let Some(detail) = h
+                    .vpn_instance
+                    .as_ref()
+                    .and_then(|vpn| VPN_NAME.check_name(vpn).err())
+                {
+                    names.push(Violation::OutOfRange {
+                        view: name.clone(),
+                        detail,
+                    });
+                }
+            }
+            let ports = [
+                export.source_v4.and_then(|s| s.port),
+                export.source_v6.and_then(|s| s.port),
+            ];
+            for p in ports.into_iter().flatten() {
+                range(&name, &PORT, p.into());
+            }
+        }
+        let mut mask_misuse = Vec::new();
+        for (mode, a) in &self.aggregations {
+            let name = format!("ipv6 netstream aggregation {mode}");
+            range(&name, &TEMPLATE_MINUTES, a.template_timeout_min.into());
+            for m in [a.mask_source, a.mask_destination].into_iter().flatten() {
+                range(&name, &MASK_LENGTH, m.into());
+            }
+            if !mode.is_prefix_mode() && (a.mask_source.is_some() || a.mask_destination.is_some()) {
+                mask_misuse.push(Violation::MaskInNonPrefixMode(*mode));
+            }
+        }
+        v.extend(names);
+        v.extend(too_many);
+        v.extend(mask_misuse);
+        if self.mpls_label_needs_mpls_aware() {
+            v.push(Violation::MplsLabelNeedsMplsAware);
+        }
+        if v.is_empty() {
+            Ok(())
+        } else {
+            Err(v)
+        }
+    }
+
+    fn mpls_label_needs_mpls_aware(&self) -> bool {
+        self.system.mpls_aware == MplsAware::IpOnly
+            && self
+                .aggregations
+                .get(&AggregationMode::MplsLabel)
+                .is_some_and(|a| a.enabled)
+    }
+
+    /// The modes whose views are enabled, in mode order.
+    pub fn enabled_modes(&self) -> impl Iterator<Item = (AggregationMode, &AggregationConfig)> {
+        self.aggregations
+            .iter()
+            .filter(|(_, a)| a.enabled)
+            .map(|(m, a)| (*m, a))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(last: u8, port: u16) -> ExportHost {
+        ExportHost {
+            addr: IpAddr::V4(Ipv4Addr::new(127, 0, 0, last)),
+            port,
+            vpn_instance: None,
+            dscp: 0,
+        }
+    }
+
+    #[test]
+    fn hosts_are_identified_by_address_port_and_vpn() {
+        let mut v = ViewExport::default();
+        v.apply(&ExportChange::AddHost(host(1, 9995))).unwrap();
+        v.apply(&ExportChange::AddHost(ExportHost {
+            dscp: 10,
+            ..host(1, 9995)
+        }))
+        .unwrap();
+        assert_eq!(v.hosts.len(), 1);
+        assert_eq!(v.hosts[0].dscp, 10);
+        v.apply(&ExportChange::AddHost(ExportHost {
+            vpn_instance: Some("A".into()),
+            ..host(1, 9995)
+        }))
+        .unwrap();
+        assert_eq!(v.hosts.len(), 2);
+        for p in 1..=6 {
+            v.apply(&ExportChange::AddHost(host(2, p))).unwrap();
+        }
+        assert_eq!(
+            v.apply(&ExportChange::AddHost(host(3, 1))),
+            Err(ApplyError::TooManyHosts)
+        );
+        // Changing an existing host is fine at the limit.
+        v.apply(&ExportChange::AddHost(host(2, 1))).unwrap();
+        let rm = |port| ExportChange::RemoveHost {
+            addr: host(2, 0).addr,
+            port,
+            vpn_instance: None,
+        };
+        v.apply(&rm(1)).unwrap();
+        assert!(matches!(v.apply(&rm(1)), Err(ApplyError::NoSuchHost(_))));
+        let e = v
+            .apply(&ExportChange::RemoveHost {
+                addr: host(2, 0).addr,
+                port: 2,
+                vpn_instance: Some("B".into()),
+            })
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "no export host 127.0.0.2 2 vpn-instance B is configured in this view"
+        );
+    }
+
+    #[test]
+    fn one_source_per_family() {
+        let mut v = ViewExport::default();
+        let a4: IpAddr = "10.0.0.1".parse().unwrap();
+        let b4: IpAddr = "10.0.0.2".parse().unwrap();
+        let a6: IpAddr = "::1".parse().unwrap();
+        assert!(v.has_no_source());
+        v.apply(&ExportChange::SetSource {
+            addr: a4,
+            port: None,
+        })
+        .unwrap();
+        v.apply(&ExportChange::SetSource {
+            addr: b4,
+            port: Some(7),
+        })
+        .unwrap();
+        v.apply(&ExportChange::SetSource {
+            addr: a6,
+            port: None,
+        })
+        .unwrap();
+        assert_eq!(v.source_v4.unwrap().addr.to_string(), "10.0.0.2");
+        assert_eq!(v.source_v4.unwrap().port, Some(7));
+        assert_eq!(
+            v.apply(&ExportChange::RemoveSource(a4)),
+            Err(ApplyError::NoSuchSource(a4))
+        );
+        v.apply(&ExportChange::RemoveSource(b4)).unwrap();
+        v.apply(&ExportChange::RemoveSource(a6)).unwrap();
+        assert!(v.has_no_source());
+    }
+
+    #[test]
+    fn defaults_and_settings_cover_every_field() {
+        let s = SystemConfig::default();
+        assert_eq!(s.original_active.seconds(), 1800);
+        assert_eq!(ActiveTimeout::Seconds(20).seconds(), 20);
+        let mut t = s.clone();
+        for x in s.settings() {
+            t.apply(x);
+        }
+        assert_eq!(t, s);
+        let a = AggregationConfig::default();
+        let mut b = AggregationConfig {
+            enabled: true,
+            mask_source: Some(3),
+            ..a.clone()
+        };
+        for x in a.settings() {
+            b.apply(x);
+        }
+        assert_eq!(a, b);
+        assert_eq!(FieldWidth::Bits16.octets(), 2);
+        assert_eq!(FieldWidth::Bits32.octets(), 4);
+    }
+
+    #[test]
+    fn validate_reports_every_broken_rule() {
+        assert_eq!(Config::default().validate(), Ok(()));
+        let mut c = Config::default();
+        c.system.original_inactive_s = 4;
+        c.system.aggregation_active = ActiveTimeout::Seconds(60);
+        c.system.original_active = ActiveTimeout::Minutes(61);
+        c.system.option_refresh_packets = 0;
+        c.system.option_timeout_min = 3601;
+        c.system.export.hosts = (0..9).map(|i| host(1, 100 + i)).collect();
+        c.system.export.hosts[0].port = 0;
+        c.system.export.hosts[1].dscp = 64;
+        c.system.export.hosts[2].vpn_instance = Some(String::new());
+        c.system.export.hosts[3].vpn_instance = Some("a b".into());
+        c.system.export.source_v6 = Some(Source {
+            addr: Ipv6Addr::LOCALHOST,
+            port: Some(0),
+        });
+        c.aggregations.insert(
+            AggregationMode::As,
+            AggregationConfig {
+                enabled: true,
+                template_timeout_min: 0,
+                mask_source: Some(0),
+                ..AggregationConfig::default()
+            },
+        );
+        c.aggregations.insert(
+            AggregationMode::MplsLabel,
+            AggregationConfig {
+                enabled: true,
+                ..AggregationConfig::default()
+            },
+        );
+        let v = c.validate().unwrap_err();
+        let out_of_range = v
+            .iter()
+            .filter(|x| matches!(x, Violation::OutOfRange { .. }))
+            .count();
+        assert_eq!(out_of_range, 12, "{v:#?}");
+        assert!(v.contains(&Violation::TooManyHosts {
+            view: "system view".into(),
+            count: 9
+        }));
+        assert!(v.contains(&Violation::MaskInNonPrefixMode(AggregationMode::As)));
+        assert!(v.contains(&Violation::MplsLabelNeedsMplsAware));
+        c = Config::default();
+        c.aggregations.insert(
+            AggregationMode::MplsLabel,
+            AggregationConfig {
+                enabled: true,
+                ..AggregationConfig::default()
+            },
+        );
+        c.system.mpls_aware = MplsAware::LabelOnly;
+        assert_eq!(c.validate(), Ok(()));
+        c.system.mpls_aware = MplsAware::LabelAndIp;
+        assert_eq!(c.validate(), Ok(()));
+        c.aggregations
+            .get_mut(&AggregationMode::MplsLabel)
+            .unwrap()
+            .enabled = false;
+        c.system.mpls_aware = MplsAware::IpOnly;
+        assert_eq!(c.validate(), Ok(()), "a disabled mpls-label view is fine");
+    }
+}
