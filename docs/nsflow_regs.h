@@ -249,7 +249,7 @@
 #define NSFLOW_ROUTE_META 0x130u
 #define NSFLOW_ROUTE_META_RESET 0x00000000u
 #define NSFLOW_ROUTE_META_LEN_SHIFT 0u
-#define NSFLOW_ROUTE_META_LEN_MASK 0x000000ffu /* RW Prefix length 0..128 (larger values are stored as 128) */
+#define NSFLOW_ROUTE_META_LEN_MASK 0x000000ffu /* RW Prefix length 0..128 (an entry written with more holds 128) */
 #define NSFLOW_ROUTE_META_VALID_SHIFT 8u
 #define NSFLOW_ROUTE_META_VALID_MASK 0x00000100u /* RW Entry takes part in lookups */
 

@@ -725,7 +725,7 @@ pub const ROUTE_META: Register = reg(
             8,
             Rw,
             0,
-            "Prefix length 0..128 (larger values are stored as 128)",
+            "Prefix length 0..128 (an entry written with more holds 128)",
         ),
         f("valid", 8, 1, Rw, 0, "Entry takes part in lookups"),
     ],
