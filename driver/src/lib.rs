@@ -5,10 +5,12 @@
 //! VRP NetStream configuration language ([`vrp`]).
 
 pub mod backend;
+pub mod collect;
+pub mod convert;
 pub mod device;
 pub mod dma;
-pub mod irq;
 pub mod drain;
+pub mod irq;
 pub mod mmio;
 pub mod regcheck;
 pub mod ring;

@@ -329,7 +329,10 @@ fn mem_walk(dev: &mut dyn Backend, rep: &mut Report) -> Result<(), BackendError>
         dev.write32(regs::ROUTE_PREFIX.at(3), pattern(e, 1))?;
         dev.write32(regs::ROUTE_AS.offset, pattern(e, 2))?;
         dev.write32(regs::ROUTE_OUTIF.offset, pattern(e, 3))?;
-        dev.write32(regs::ROUTE_META.offset, 128)?;
+        let mut meta = regs::RouteMeta(0);
+        meta.set_prefix_len(128);
+        meta.set_valid(true);
+        dev.write32(regs::ROUTE_META.offset, meta.0)?;
         window_cmd(dev, regs::ROUTE_CMD.offset, WRITE)?;
     }
     let mut bad = (0u32, 0u32, 0u32);
@@ -382,9 +385,13 @@ fn mem_walk(dev: &mut dyn Backend, rep: &mut Report) -> Result<(), BackendError>
         format!("{IFACE_ENTRIES} entries; entries that read back wrong"),
     );
     let label_mask = regs::LABEL_VALUE.field("label").map_or(0, |f| f.mask());
+    let valid = regs::LABEL_VALUE.field("valid").map_or(0, |f| f.mask());
     for e in 0..LABEL_ENTRIES as u32 {
         dev.write32(regs::LABEL_INDEX.offset, e)?;
-        dev.write32(regs::LABEL_VALUE.offset, pattern(e, 5) & label_mask)?;
+        dev.write32(
+            regs::LABEL_VALUE.offset,
+            (pattern(e, 5) & label_mask) | valid,
+        )?;
         dev.write32(regs::LABEL_ADDR.offset, pattern(e, 6))?;
         window_cmd(dev, regs::LABEL_CMD.offset, WRITE)?;
     }

@@ -47,6 +47,9 @@ pub enum BackendError {
         /// The error.
         source: std::io::Error,
     },
+    /// The in-process model refused (bad build parameters, stopped, disabled).
+    #[error("model: {0}")]
+    Model(String),
     /// A device specification the driver does not understand.
     #[error("bad device `{0}`: expected sim, vfio-user:PATH or vfio:DDDD:BB:DD.F")]
     BadSpec(String),
@@ -77,4 +80,18 @@ pub trait TrafficPort {
     /// Offers frames in order; returns how many the device took (0 while it is holding
     /// back, e.g. with its record ring full). The caller offers the rest later.
     fn offer(&mut self, frames: &[Frame]) -> Result<usize, BackendError>;
+}
+
+/// Opens a device by its command-line specification: `sim` (the in-process model),
+/// `vfio-user:PATH` or `vfio:DDDD:BB:DD.F`.
+pub fn open(spec: &str) -> Result<Box<dyn Backend>, BackendError> {
+    if let Some(path) = spec.strip_prefix("vfio-user:") {
+        return Ok(Box::new(vfio_user::VfioUserBackend::connect(
+            std::path::Path::new(path),
+        )?));
+    }
+    if let Some(bdf) = spec.strip_prefix("vfio:") {
+        return Ok(Box::new(vfio::VfioBackend::open(bdf)?));
+    }
+    Err(BackendError::BadSpec(spec.to_owned()))
 }
