@@ -14,4 +14,6 @@ pub mod irq;
 pub mod mmio;
 pub mod regcheck;
 pub mod ring;
+pub mod run;
+pub mod traffic;
 pub mod vrp;

@@ -1,6 +1,35 @@
 //! # nsflow-hwsim: the cycle-level model of the nsflow flow-table engine
 //!
-//! Built from `nsflow-rtl`'s bit-exact functions. Traffic comes from capture files
-//! ([`capture`]) or a seeded generator.
+//! A clocked model of the SmartNIC/FPGA function nsflow drives, assembled from the
+//! device contract's bit-exact functions (`nsflow_rtl`): BAR0 exactly as the register map
+//! says (module `regfile`), the parser and keying, the stage-1 original-flow table and the
+//! stage-2 aggregation profiles (`table`), the aging scanner (`scanner`), the flush
+//! sequencer (`flush`), the record FIFO, DMA into host memory through a map table
+//! ([`memory`]), the ring with phase bits and producer write-back ([`ring`]), moderated
+//! interrupts ([`irq`]) and 64-bit statistics (`stats`). [`device::Device`] ties them
+//! together; docs/hwsim.md describes the pipeline, its timing and how to drive it.
+//!
+//! Traffic comes from capture files ([`capture`]) or the seeded generator
+//! ([`generator`]). [`harness`] programs a device through BAR writes only and drains its
+//! ring like a driver, for tests and for other crates' tests.
 
 pub mod capture;
+mod clock;
+pub mod device;
+mod flush;
+pub mod generator;
+pub mod harness;
+pub mod irq;
+pub mod memory;
+pub mod params;
+mod pipeline;
+mod regfile;
+pub mod ring;
+mod scanner;
+mod stats;
+mod table;
+mod windows;
+
+pub use device::{Device, Refused, Throughput};
+pub use memory::{DmaFault, HostMemory, MapError};
+pub use params::{BuildError, BuildParams, Timing};

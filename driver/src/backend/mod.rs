@@ -6,6 +6,7 @@
 //! delivers interrupts as an eventfd. Everything above it (bring-up, ring drain,
 //! regcheck) is the same code on all three.
 
+pub mod sim;
 pub mod vfio;
 pub mod vfio_user;
 
@@ -85,6 +86,9 @@ pub trait TrafficPort {
 /// Opens a device by its command-line specification: `sim` (the in-process model),
 /// `vfio-user:PATH` or `vfio:DDDD:BB:DD.F`.
 pub fn open(spec: &str) -> Result<Box<dyn Backend>, BackendError> {
+    if spec == "sim" {
+        return Ok(Box::new(sim::SimBackend::default_build()?));
+    }
     if let Some(path) = spec.strip_prefix("vfio-user:") {
         return Ok(Box::new(vfio_user::VfioUserBackend::connect(
             std::path::Path::new(path),

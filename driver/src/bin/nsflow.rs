@@ -1,0 +1,275 @@
+//! `nsflow`: NetStream IPv6 flow aggregation on a SmartNIC flow-table engine — the main
+//! job (`run`), the configuration checker, a small collector, the register-map validation
+//! suite and an interactive VRP shell.
+
+use clap::{Parser, Subcommand};
+use nsflow_driver::{backend, collect, regcheck, run, traffic, vrp};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "nsflow",
+    version,
+    about = "NetStream (NetFlow v9 / IPFIX) IPv6 flow aggregation on a SmartNIC flow-table engine"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// The main job: configure the device, feed it traffic, export the aggregates.
+    Run {
+        /// VRP configuration file (see docs/config.md).
+        #[arg(long)]
+        config: PathBuf,
+        /// Capture files (pcap/pcapng) replayed into a modelled device, in order.
+        #[arg(long, num_args = 1.., conflicts_with = "generate")]
+        pcap: Vec<PathBuf>,
+        /// Synthetic traffic, e.g. flows=1000,pps=1000000,seconds=1,seed=1.
+        #[arg(long)]
+        generate: Option<String>,
+        /// sim (default, in-process model), vfio-user:PATH or vfio:DDDD:BB:DD.F.
+        #[arg(long, default_value = "sim")]
+        device: String,
+        /// Route, interface and label file (see docs/config.md).
+        #[arg(long)]
+        routes: Option<PathBuf>,
+        /// Also run a collector on this address and print what it received.
+        #[arg(long)]
+        collect: Option<SocketAddr>,
+        /// Record ring size, log2 of records (4..20).
+        #[arg(long, default_value_t = 14)]
+        ring_log2: u8,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Checks a configuration file and prints it as `display current-configuration`.
+    CheckConfig {
+        /// VRP configuration file.
+        file: PathBuf,
+    },
+    /// Receives NetFlow v9 / IPFIX and prints the flows (or only a summary).
+    Collect {
+        /// Address to listen on, e.g. 127.0.0.1:9995 or [::1]:9995.
+        #[arg(long)]
+        listen: SocketAddr,
+        /// Print totals per mode at the end instead of every flow.
+        #[arg(long)]
+        summary: bool,
+        /// Stop after this many seconds (default: until Ctrl-C).
+        #[arg(long)]
+        seconds: Option<u64>,
+    },
+    /// Validates the register map of a device (firmware teams): reset values, access
+    /// types, bit-bash, aliasing, table windows, W1C, unknown offsets.
+    Regcheck {
+        /// sim, vfio-user:PATH or vfio:DDDD:BB:DD.F.
+        #[arg(long, default_value = "sim")]
+        device: String,
+        /// Print every check, not only failures.
+        #[arg(long)]
+        verbose: bool,
+    },
+}
+
+fn read(path: &PathBuf) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let res = match cli.cmd {
+        Cmd::Run {
+            config,
+            pcap,
+            generate,
+            device,
+            routes,
+            collect,
+            ring_log2,
+            quiet,
+        } => cmd_run(
+            config, pcap, generate, device, routes, collect, ring_log2, quiet,
+        ),
+        Cmd::CheckConfig { file } => cmd_check(file),
+        Cmd::Collect {
+            listen,
+            summary,
+            seconds,
+        } => cmd_collect(listen, summary, seconds),
+        Cmd::Regcheck { device, verbose } => cmd_regcheck(&device, verbose),
+    };
+    match res {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("nsflow: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn cmd_run(
+    config: PathBuf,
+    pcap: Vec<PathBuf>,
+    generate: Option<String>,
+    device: String,
+    routes: Option<PathBuf>,
+    collect: Option<SocketAddr>,
+    ring_log2: u8,
+    quiet: bool,
+) -> Result<ExitCode, String> {
+    let source = if !pcap.is_empty() {
+        Some(traffic::Source::Captures(pcap))
+    } else if let Some(g) = generate {
+        Some(traffic::Source::Generate(
+            traffic::parse_generate(&g).map_err(|e| e.to_string())?,
+        ))
+    } else {
+        None
+    };
+    if source.is_none() && device == "sim" {
+        return Err(
+            "the embedded simulator needs traffic: give --pcap FILE... or --generate SPEC".into(),
+        );
+    }
+    let opts = run::RunOptions {
+        config: read(&config)?,
+        routes: routes.as_ref().map(read).transpose()?,
+        device,
+        source: source.clone(),
+        collect,
+        ring_log2,
+        progress: !quiet,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(AtomicU64::new(0));
+    // SIGINT/SIGTERM: stop the traffic, then flush, drain and export everything.
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        let s = stop.clone();
+        let _ = signal_hook_flag(sig, s);
+    }
+    let bar = (!quiet).then(|| {
+        let total = source.as_ref().and_then(traffic::Frames::len_hint);
+        let pb = match total {
+            Some(n) => indicatif::ProgressBar::new(n),
+            None => indicatif::ProgressBar::new_spinner(),
+        };
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {pos} frames replayed {per_sec} {wide_bar}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        pb
+    });
+    let ticker = bar.clone().map(|pb| {
+        let seen = seen.clone();
+        let done = stop.clone();
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                pb.set_position(seen.load(Ordering::Relaxed));
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })
+    });
+    let result = run::run(opts, stop.clone(), seen.clone());
+    if let Some(pb) = &bar {
+        pb.set_position(seen.load(Ordering::Relaxed));
+        pb.finish();
+    }
+    stop.store(true, Ordering::Relaxed);
+    if let Some(t) = ticker {
+        let _ = t.join();
+    }
+    let report = result.map_err(|e| e.to_string())?;
+    print!("{}", report.render());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Sets `flag` when `sig` arrives (a tiny signal handler thread over a tokio runtime).
+fn signal_hook_flag(sig: libc::c_int, flag: Arc<AtomicBool>) -> std::io::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::spawn(move || {
+        rt.block_on(async move {
+            let kind = tokio::signal::unix::SignalKind::from_raw(sig);
+            if let Ok(mut s) = tokio::signal::unix::signal(kind) {
+                s.recv().await;
+                flag.store(true, Ordering::Relaxed);
+            }
+        })
+    });
+    Ok(())
+}
+
+fn cmd_check(file: PathBuf) -> Result<ExitCode, String> {
+    let text = read(&file)?;
+    match vrp::parse_config(&text) {
+        Ok((config, warnings)) => {
+            for w in warnings {
+                eprintln!("Warning: {w}");
+            }
+            print!("{}", vrp::render(&config));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(errors) => {
+            eprint!("{}: {errors}", file.display());
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn cmd_collect(
+    listen: SocketAddr,
+    summary: bool,
+    seconds: Option<u64>,
+) -> Result<ExitCode, String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async move {
+        let sock = collect::bind(listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        eprintln!("collecting on {listen} (Ctrl-C to stop)");
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            match seconds {
+                Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,
+                None => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+            let _ = tx.send(true);
+        });
+        let totals = collect::collect(sock, rx, |f| {
+            if !summary {
+                println!("{}", collect::flow_line(f));
+            }
+        })
+        .await;
+        print!("{}", totals.render());
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn cmd_regcheck(device: &str, verbose: bool) -> Result<ExitCode, String> {
+    let mut dev = backend::open(device).map_err(|e| e.to_string())?;
+    let report = regcheck::run(dev.as_mut()).map_err(|e| e.to_string())?;
+    println!("regcheck of {}", dev.describe());
+    print!("{}", report.render(verbose));
+    Ok(if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

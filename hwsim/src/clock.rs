@@ -1,0 +1,87 @@
+//! Device time: the core clock counts cycles; the nanosecond clock (`TIME_LO/HI`, record
+//! timestamps) is `cycles × 10^9 / clock_hz` since the last reset. Capture timestamps are
+//! mapped onto the device clock by a constant offset fixed by the first frame after reset,
+//! so relative timing is kept exactly.
+
+const NS_PER_S: u128 = 1_000_000_000;
+
+/// Conversions between cycles and nanoseconds for one clock frequency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Clock {
+    hz: u128,
+}
+
+impl Clock {
+    /// A clock of `hz` (non-zero; checked by `BuildParams::validate`).
+    pub(crate) fn new(hz: u64) -> Self {
+        Self {
+            hz: u128::from(hz.max(1)),
+        }
+    }
+
+    /// Nanoseconds elapsed after `cycles` cycles (rounded down).
+    pub(crate) fn ns(self, cycles: u64) -> u64 {
+        u64::try_from(u128::from(cycles) * NS_PER_S / self.hz).unwrap_or(u64::MAX)
+    }
+
+    /// The first cycle at which at least `ns` nanoseconds have elapsed.
+    pub(crate) fn cycle_at_or_after(self, ns: u64) -> u64 {
+        u64::try_from((u128::from(ns) * self.hz).div_ceil(NS_PER_S)).unwrap_or(u64::MAX)
+    }
+
+    /// Cycles in `us` microseconds (rounded down).
+    pub(crate) fn cycles_of_us(self, us: u64) -> u64 {
+        u64::try_from(u128::from(us) * self.hz / 1_000_000).unwrap_or(u64::MAX)
+    }
+}
+
+/// The mapping of capture time onto device time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct CaptureBase {
+    base: Option<(u64, u64)>,
+}
+
+impl CaptureBase {
+    /// Device nanoseconds of capture time `ts_ns`; the first call fixes the mapping so
+    /// that `ts_ns` is `device_now_ns`. Capture times before the first frame map to the
+    /// mapping's origin (never below it).
+    pub(crate) fn map(&mut self, ts_ns: u64, device_now_ns: u64) -> u64 {
+        let (cap0, dev0) = *self.base.get_or_insert((ts_ns, device_now_ns));
+        dev0.saturating_add(ts_ns.saturating_sub(cap0))
+    }
+
+    /// Forgets the mapping (soft reset): the next frame fixes a new one.
+    pub(crate) fn clear(&mut self) {
+        self.base = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversions_round_trip() {
+        let c = Clock::new(250_000_000);
+        assert_eq!(c.ns(250_000_000), 1_000_000_000);
+        assert_eq!(c.ns(3), 12);
+        assert_eq!(c.cycle_at_or_after(12), 3);
+        assert_eq!(c.cycle_at_or_after(13), 4);
+        assert_eq!(c.cycles_of_us(50), 12_500);
+        let odd = Clock::new(156_250_000);
+        for ns in [0u64, 1, 6, 7, 1_000_000_007] {
+            let cy = odd.cycle_at_or_after(ns);
+            assert!(odd.ns(cy) >= ns && (cy == 0 || odd.ns(cy - 1) < ns));
+        }
+    }
+
+    #[test]
+    fn capture_mapping_keeps_relative_time() {
+        let mut m = CaptureBase::default();
+        assert_eq!(m.map(1_700_000_000_000_000_000, 500), 500);
+        assert_eq!(m.map(1_700_000_000_000_000_123, 999), 623);
+        assert_eq!(m.map(5, 999), 500);
+        m.clear();
+        assert_eq!(m.map(5, 999), 999);
+    }
+}

@@ -1,0 +1,163 @@
+//! Helpers shared by hwsim's integration tests: the shared/ captures, the reference
+//! aggregator run on the same frames, and per-key totals of drained records.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use nsflow_hwsim::capture::Frame;
+use nsflow_hwsim::harness::StatsReadout;
+use nsflow_rtl::config::EngineConfig;
+use nsflow_rtl::reference::{ReferenceAggregator, ReferenceOutput, Totals};
+use nsflow_rtl::tables::Tables;
+use nsflow_rtl::{AggregationMode, FlowKey, Record};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The `shared/` reference folder beside the checkout (override with `NSFLOW_SHARED`).
+pub fn shared_dir() -> PathBuf {
+    if let Some(p) = std::env::var_os("NSFLOW_SHARED") {
+        return PathBuf::from(p);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared")
+}
+
+/// The shared folder, or a polite skip (a failure under `CI=true`).
+pub fn require_shared() -> Option<PathBuf> {
+    let d = shared_dir();
+    if d.join("pcaps").is_dir() {
+        return Some(d);
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    assert!(!ci, "shared/ not found at {}", d.display());
+    eprintln!("SKIPPED: shared/ not found at {}", d.display());
+    None
+}
+
+/// Every traffic capture in `shared/pcaps` and `shared/pcaps/edge`, sorted.
+pub fn traffic_captures(shared: &Path) -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    for dir in [shared.join("pcaps"), shared.join("pcaps/edge")] {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+            if p.is_file() && (ext == "pcap" || ext == "pcapng") {
+                v.push(p);
+            }
+        }
+    }
+    v.sort();
+    v
+}
+
+/// Every aggregation mode, one profile each, default timers.
+pub fn all_modes() -> EngineConfig {
+    EngineConfig::with_modes(&AggregationMode::ALL)
+}
+
+/// The reference aggregator's output for these frames, stamped as the device stamps
+/// them (capture times never running backwards).
+pub fn reference(cfg: &EngineConfig, tables: &Tables, frames: &[Frame]) -> ReferenceOutput {
+    let mut r = ReferenceAggregator::new(cfg.clone(), tables.clone());
+    let mut t = 0;
+    for f in frames {
+        t = f.ts_ns.max(t);
+        r.offer(t, f.link, &f.data);
+    }
+    r.finish()
+}
+
+/// Per profile: totals per key of the records.
+pub fn totals(records: &[Record], profiles: usize) -> Vec<BTreeMap<FlowKey, Totals>> {
+    let mut v = vec![BTreeMap::new(); profiles];
+    for r in records {
+        let m: &mut BTreeMap<FlowKey, Totals> = &mut v[usize::from(r.profile)];
+        m.entry(r.key)
+            .or_default()
+            .add(u64::from(r.flows), r.packets, r.bytes);
+    }
+    v
+}
+
+/// Conservation: per profile, what the records carry plus what was dropped equals the
+/// IPv6 packets and bytes keyed and the original flows ended.
+pub fn assert_conserved(
+    what: &str,
+    records: &[Record],
+    stats: &StatsReadout,
+    profiles: usize,
+    orig_flows: u64,
+) {
+    let t = totals(records, profiles);
+    for (p, m) in t.iter().enumerate() {
+        let mut sum = Totals::default();
+        for v in m.values() {
+            sum.add(v.flows, v.packets, v.bytes);
+        }
+        let d = |n| stats.profile(p, n);
+        assert_eq!(
+            (
+                sum.flows + d("drop_flows"),
+                sum.packets + d("drop_packets"),
+                sum.bytes + d("drop_bytes")
+            ),
+            (
+                orig_flows,
+                stats.global("ipv6_packets"),
+                stats.global("ipv6_bytes")
+            ),
+            "{what}: profile {p} does not conserve flows/packets/bytes"
+        );
+        let n = records
+            .iter()
+            .filter(|r| usize::from(r.profile) == p)
+            .count() as u64;
+        assert_eq!(n, d("records"), "{what}: profile {p} records counter");
+        assert_eq!(
+            (d("merged_flows"), d("merged_packets"), d("merged_bytes")),
+            (
+                orig_flows,
+                stats.global("ipv6_packets"),
+                stats.global("ipv6_bytes")
+            ),
+            "{what}: profile {p} merged counters"
+        );
+    }
+}
+
+/// Source address 2001:db8::`host`.
+pub fn addr(host: u16) -> [u8; 16] {
+    let mut a = [0u8; 16];
+    a[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+    a[14..].copy_from_slice(&host.to_be_bytes());
+    a
+}
+
+/// Ethernet/IPv6/TCP frame from 2001:db8::`src` port `sport` to 2001:db8::2 port 80 with
+/// TCP `flags` and `payload` bytes of payload.
+pub fn tcp_frame(src: u16, sport: u16, flags: u8, payload: usize) -> Vec<u8> {
+    let mut v = vec![0u8; 12];
+    v.extend_from_slice(&[0x86, 0xdd, 0x60, 0, 0, 0]);
+    v.extend_from_slice(&((20 + payload) as u16).to_be_bytes());
+    v.extend_from_slice(&[6, 64]);
+    v.extend_from_slice(&addr(src));
+    v.extend_from_slice(&addr(2));
+    v.extend_from_slice(&sport.to_be_bytes());
+    v.extend_from_slice(&[
+        0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0,
+    ]);
+    v.resize(v.len() + payload, 0);
+    v
+}
+
+/// A frame at capture time `ts_ns`.
+pub fn eth(ts_ns: u64, data: Vec<u8>) -> Frame {
+    Frame {
+        ts_ns,
+        link: Some(nsflow_rtl::parser::LinkType::Ethernet),
+        data,
+    }
+}
+
+/// Nanoseconds per second.
+pub const S: u64 = 1_000_000_000;
