@@ -89,7 +89,7 @@
 #define NSFLOW_STATUS_ERROR_SHIFT 1u
 #define NSFLOW_STATUS_ERROR_MASK 0x00000002u /* RO The device stopped on an error; soft reset clears it */
 #define NSFLOW_STATUS_RING_FULL_SHIFT 2u
-#define NSFLOW_STATUS_RING_FULL_MASK 0x00000004u /* RO The record ring is full (engine holding records back) */
+#define NSFLOW_STATUS_RING_FULL_MASK 0x00000004u /* RO The ring holds 2^log2 unconsumed records (producer - consumer = entries) */
 #define NSFLOW_STATUS_ERROR_CODE_SHIFT 8u
 #define NSFLOW_STATUS_ERROR_CODE_MASK 0x0000ff00u /* RO 1 DMA outside the ring or mapping, 2 bad ring configuration */
 
@@ -121,13 +121,13 @@
 #define NSFLOW_ORIG_ACTIVE 0x040u
 #define NSFLOW_ORIG_ACTIVE_RESET 0x00000708u
 #define NSFLOW_ORIG_ACTIVE_SECONDS_SHIFT 0u
-#define NSFLOW_ORIG_ACTIVE_SECONDS_MASK 0x0000ffffu /* RW Seconds (VRP: ipv6 netstream timeout active, default 30 min) */
+#define NSFLOW_ORIG_ACTIVE_SECONDS_MASK 0x0000ffffu /* RW Seconds (VRP: ipv6 netstream timeout active, default 30 min; 0 ends every entry at its next check) */
 
 /* ORIG_INACTIVE: Original-flow inactive timeout */
 #define NSFLOW_ORIG_INACTIVE 0x044u
 #define NSFLOW_ORIG_INACTIVE_RESET 0x0000001eu
 #define NSFLOW_ORIG_INACTIVE_SECONDS_SHIFT 0u
-#define NSFLOW_ORIG_INACTIVE_SECONDS_MASK 0x0000ffffu /* RW Seconds (VRP: ipv6 netstream timeout inactive, default 30 s) */
+#define NSFLOW_ORIG_INACTIVE_SECONDS_MASK 0x0000ffffu /* RW Seconds (VRP: ipv6 netstream timeout inactive, default 30 s; 0 ends every entry at its next check) */
 
 /* ORIG_CTRL: Original-flow aging control */
 #define NSFLOW_ORIG_CTRL 0x048u
@@ -175,7 +175,7 @@
 #define NSFLOW_INT_MOD_TIME 0x05cu
 #define NSFLOW_INT_MOD_TIME_RESET 0x00000032u
 #define NSFLOW_INT_MOD_TIME_USEC_SHIFT 0u
-#define NSFLOW_INT_MOD_TIME_USEC_MASK 0x0000ffffu /* RW Raise at most this long after the first pending record */
+#define NSFLOW_INT_MOD_TIME_USEC_MASK 0x0000ffffu /* RW Raise at most this long after the first pending record (0 = at once) */
 
 /* RING_BASE_LO: Record ring IOVA, low half (4 KiB aligned) */
 #define NSFLOW_RING_BASE_LO 0x060u
@@ -195,7 +195,7 @@
 #define NSFLOW_RING_SIZE_LOG2_SHIFT 0u
 #define NSFLOW_RING_SIZE_LOG2_MASK 0x0000001fu /* RW Entries = 2^log2, 4..20; 0 = no ring */
 
-/* RING_WB_LO: Producer-index write-back IOVA, low half (8-byte aligned) */
+/* RING_WB_LO: Producer-index write-back IOVA, low half (8-byte aligned): the device writes the 32-bit producer index there as 8 bytes LE, zero-extended; 0 = no write-back */
 #define NSFLOW_RING_WB_LO 0x06cu
 #define NSFLOW_RING_WB_LO_RESET 0x00000000u
 #define NSFLOW_RING_WB_LO_ADDR_SHIFT 3u
@@ -275,7 +275,7 @@
 #define NSFLOW_IFACE_CMD 0x144u
 #define NSFLOW_IFACE_CMD_RESET 0x00000000u
 #define NSFLOW_IFACE_CMD_OP_SHIFT 0u
-#define NSFLOW_IFACE_CMD_OP_MASK 0x00000003u /* WO 1 write window to entry, 2 read entry to window */
+#define NSFLOW_IFACE_CMD_OP_MASK 0x00000003u /* WO 1 write window to entry, 2 read entry to window, 3 reserved (ignored) */
 
 /* IFACE_IFINDEX: Interface table window: ingress ifIndex */
 #define NSFLOW_IFACE_IFINDEX 0x148u
@@ -339,14 +339,14 @@
 #define NSFLOW_PROF_ACTIVE_COUNT 14u
 #define NSFLOW_PROF_ACTIVE_RESET 0x00000708u
 #define NSFLOW_PROF_ACTIVE_SECONDS_SHIFT 0u
-#define NSFLOW_PROF_ACTIVE_SECONDS_MASK 0x0000ffffu /* RW Seconds (default 30 min) */
+#define NSFLOW_PROF_ACTIVE_SECONDS_MASK 0x0000ffffu /* RW Seconds (default 30 min; 0 ends every entry at its next check) */
 
 /* PROF_INACTIVE: Aggregate inactive timeout */
 #define NSFLOW_PROF_INACTIVE(i) (0x1010u + (uint32_t)(i) * 0x80u)
 #define NSFLOW_PROF_INACTIVE_COUNT 14u
 #define NSFLOW_PROF_INACTIVE_RESET 0x0000012cu
 #define NSFLOW_PROF_INACTIVE_SECONDS_SHIFT 0u
-#define NSFLOW_PROF_INACTIVE_SECONDS_MASK 0x0000ffffu /* RW Seconds (default 300 s) */
+#define NSFLOW_PROF_INACTIVE_SECONDS_MASK 0x0000ffffu /* RW Seconds (default 300 s; 0 ends every entry at its next check) */
 
 /* PROF_OCCUPANCY: Entries in use in the profile's table */
 #define NSFLOW_PROF_OCCUPANCY(i) (0x1014u + (uint32_t)(i) * 0x80u)

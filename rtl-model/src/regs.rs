@@ -411,7 +411,7 @@ pub const STATUS: Register = reg(
             1,
             Ro,
             0,
-            "The record ring is full (engine holding records back)",
+            "The ring holds 2^log2 unconsumed records (producer - consumer = entries)",
         ),
         f(
             "error_code",
@@ -474,7 +474,7 @@ pub const ORIG_ACTIVE: Register = reg(
         16,
         Rw,
         1800,
-        "Seconds (VRP: ipv6 netstream timeout active, default 30 min)",
+        "Seconds (VRP: ipv6 netstream timeout active, default 30 min; 0 ends every entry at its next check)",
     )],
 );
 /// Original-flow inactive timeout.
@@ -489,7 +489,7 @@ pub const ORIG_INACTIVE: Register = reg(
         16,
         Rw,
         30,
-        "Seconds (VRP: ipv6 netstream timeout inactive, default 30 s)",
+        "Seconds (VRP: ipv6 netstream timeout inactive, default 30 s; 0 ends every entry at its next check)",
     )],
 );
 /// Original-flow control.
@@ -582,7 +582,7 @@ pub const INT_MOD_TIME: Register = reg(
         16,
         Rw,
         50,
-        "Raise at most this long after the first pending record",
+        "Raise at most this long after the first pending record (0 = at once)",
     )],
 );
 /// Ring base, low.
@@ -621,7 +621,7 @@ pub const RING_WB_LO: Register = reg(
     "RING_WB_LO",
     0x06C,
     "ring",
-    "Producer-index write-back IOVA, low half (8-byte aligned)",
+    "Producer-index write-back IOVA, low half (8-byte aligned): the device writes the 32-bit producer index there as 8 bytes LE, zero-extended; 0 = no write-back",
     &[f("addr", 3, 29, Rw, 0, "IOVA bits 31:3")],
 );
 /// Write-back address, high.
@@ -766,7 +766,7 @@ pub const IFACE_CMD: Register = reg(
         2,
         Wo,
         0,
-        "1 write window to entry, 2 read entry to window",
+        "1 write window to entry, 2 read entry to window, 3 reserved (ignored)",
     )],
 );
 /// Interface window data.
@@ -892,7 +892,7 @@ pub const PROF_ACTIVE: Register = Register {
     stride: PROFILE_STRIDE,
     block: "profile",
     doc: "Aggregate active timeout",
-    fields: &[f("seconds", 0, 16, Rw, 1800, "Seconds (default 30 min)")],
+    fields: &[f("seconds", 0, 16, Rw, 1800, "Seconds (default 30 min; 0 ends every entry at its next check)")],
 };
 /// Per-profile inactive timeout.
 pub const PROF_INACTIVE: Register = Register {
@@ -902,7 +902,7 @@ pub const PROF_INACTIVE: Register = Register {
     stride: PROFILE_STRIDE,
     block: "profile",
     doc: "Aggregate inactive timeout",
-    fields: &[f("seconds", 0, 16, Rw, 300, "Seconds (default 300 s)")],
+    fields: &[f("seconds", 0, 16, Rw, 300, "Seconds (default 300 s; 0 ends every entry at its next check)")],
 };
 /// Per-profile occupancy.
 pub const PROF_OCCUPANCY: Register = Register {
