@@ -4,6 +4,7 @@
 use nsflow_rtl::parser::LinkType;
 use pcap_file::pcap::PcapReader;
 use pcap_file::pcapng::{Block, PcapNgReader};
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -49,6 +50,7 @@ enum Inner {
 pub struct CaptureReader {
     inner: Inner,
     path: PathBuf,
+    buf: Vec<u8>,
 }
 
 impl CaptureReader {
@@ -83,6 +85,7 @@ impl CaptureReader {
         Ok(Self {
             inner,
             path: path.to_owned(),
+            buf: Vec::new(),
         })
     }
 
@@ -92,24 +95,59 @@ impl CaptureReader {
     }
 }
 
-impl Iterator for CaptureReader {
-    type Item = Result<Frame, CaptureError>;
+/// One captured frame borrowed from the reader (valid until its next read):
+/// [`CaptureReader::next_frame`] hands frames over without allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameRef<'a> {
+    /// Capture time, nanoseconds since the UNIX epoch.
+    pub ts_ns: u64,
+    /// The parser's link adapter, or `None` for a link type the device has no adapter for.
+    pub link: Option<LinkType>,
+    /// The captured bytes.
+    pub data: &'a [u8],
+}
 
-    fn next(&mut self) -> Option<Self::Item> {
-        let path = &self.path;
+impl FrameRef<'_> {
+    /// An owned copy.
+    pub fn to_frame(&self) -> Frame {
+        Frame {
+            ts_ns: self.ts_ns,
+            link: self.link,
+            data: self.data.to_vec(),
+        }
+    }
+}
+
+impl CaptureReader {
+    /// The next frame, borrowed from the reader: pcap records straight from its read
+    /// buffer, pcapng ones copied into a buffer the reader reuses. The fast path for
+    /// replaying large captures (no allocation per frame). `None` at the end of the file.
+    pub fn next_frame(&mut self) -> Option<Result<FrameRef<'_>, CaptureError>> {
+        let Self { inner, path, buf } = self;
         let fmt = |e: pcap_file::PcapError| CaptureError::Format {
             path: path.clone(),
             reason: e.to_string(),
         };
-        match &mut self.inner {
+        match inner {
             Inner::Pcap(r, link, frac_ns) => {
                 // Raw records: captures written by fuzzers and old tools break rules (a
                 // captured length above the snap length) that tshark tolerates too.
-                let p = r.next_raw_packet()?;
-                Some(p.map_err(fmt).map(|p| Frame {
-                    ts_ns: u64::from(p.ts_sec) * 1_000_000_000 + u64::from(p.ts_frac) * *frac_ns,
+                let p = match r.next_raw_packet()? {
+                    Ok(p) => p,
+                    Err(e) => return Some(Err(fmt(e))),
+                };
+                let ts_ns = u64::from(p.ts_sec) * 1_000_000_000 + u64::from(p.ts_frac) * *frac_ns;
+                let data: &[u8] = match p.data {
+                    Cow::Borrowed(d) => d,
+                    Cow::Owned(v) => {
+                        *buf = v;
+                        buf
+                    }
+                };
+                Some(Ok(FrameRef {
+                    ts_ns,
                     link: *link,
-                    data: p.data.into_owned(),
+                    data,
                 }))
             }
             Inner::PcapNg(r) => loop {
@@ -117,21 +155,31 @@ impl Iterator for CaptureReader {
                     Ok(b) => b,
                     Err(e) => return Some(Err(fmt(e))),
                 };
-                let (iface, ts, data) = match block {
-                    Block::EnhancedPacket(p) => (p.interface_id, p.timestamp, p.data.into_owned()),
-                    Block::SimplePacket(p) => (0, std::time::Duration::ZERO, p.data.into_owned()),
+                let (iface, ts, data) = match &block {
+                    Block::EnhancedPacket(p) => (p.interface_id, p.timestamp, &p.data[..]),
+                    Block::SimplePacket(p) => (0, std::time::Duration::ZERO, &p.data[..]),
                     _ => continue,
                 };
+                buf.clear();
+                buf.extend_from_slice(data);
                 let link = r
                     .interfaces()
                     .get(iface as usize)
                     .and_then(|i| LinkType::from_pcap(u32::from(i.linktype)));
-                return Some(Ok(Frame {
+                return Some(Ok(FrameRef {
                     ts_ns: u64::try_from(ts.as_nanos()).unwrap_or(u64::MAX),
                     link,
-                    data,
+                    data: buf,
                 }));
             },
         }
+    }
+}
+
+impl Iterator for CaptureReader {
+    type Item = Result<Frame, CaptureError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_frame().map(|r| r.map(|f| f.to_frame()))
     }
 }

@@ -35,6 +35,62 @@ impl Clock {
     }
 }
 
+/// The device's nanosecond clock: cycles since the last reset at the core clock, plus the
+/// forward jumps the clock-jump fault made since then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TimeBase {
+    clock: Clock,
+    origin: u64,
+    jumped_ns: u64,
+}
+
+impl TimeBase {
+    /// Time 0 at cycle 0.
+    pub(crate) fn new(clock: Clock) -> Self {
+        Self {
+            clock,
+            origin: 0,
+            jumped_ns: 0,
+        }
+    }
+
+    /// Restarts the clock at 0 at cycle `now` (soft reset).
+    pub(crate) fn reset(&mut self, now: u64) {
+        self.origin = now;
+        self.jumped_ns = 0;
+    }
+
+    /// The cycle of the last reset.
+    pub(crate) fn origin(&self) -> u64 {
+        self.origin
+    }
+
+    /// Moves device time forward by `ns` from now on.
+    pub(crate) fn jump(&mut self, ns: u64) {
+        self.jumped_ns = self.jumped_ns.saturating_add(ns);
+    }
+
+    /// Device nanoseconds at cycle `c`.
+    pub(crate) fn ns(&self, c: u64) -> u64 {
+        self.clock
+            .ns(c.saturating_sub(self.origin))
+            .saturating_add(self.jumped_ns)
+    }
+
+    /// The first cycle at which device time is at least `ns`.
+    pub(crate) fn cycle_of(&self, ns: u64) -> u64 {
+        self.origin.saturating_add(
+            self.clock
+                .cycle_at_or_after(ns.saturating_sub(self.jumped_ns)),
+        )
+    }
+
+    /// Cycles in `us` microseconds.
+    pub(crate) fn cycles_of_us(&self, us: u64) -> u64 {
+        self.clock.cycles_of_us(us)
+    }
+}
+
 /// The mapping of capture time onto device time.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct CaptureBase {
@@ -48,6 +104,13 @@ impl CaptureBase {
     pub(crate) fn map(&mut self, ts_ns: u64, device_now_ns: u64) -> u64 {
         let (cap0, dev0) = *self.base.get_or_insert((ts_ns, device_now_ns));
         dev0.saturating_add(ts_ns.saturating_sub(cap0))
+    }
+
+    /// Device time jumped forward by `ns`: capture time maps that much later too.
+    pub(crate) fn jump(&mut self, ns: u64) {
+        if let Some((_, dev0)) = self.base.as_mut() {
+            *dev0 = dev0.saturating_add(ns);
+        }
     }
 
     /// Forgets the mapping (soft reset): the next frame fixes a new one.
@@ -81,7 +144,26 @@ mod tests {
         assert_eq!(m.map(1_700_000_000_000_000_000, 500), 500);
         assert_eq!(m.map(1_700_000_000_000_000_123, 999), 623);
         assert_eq!(m.map(5, 999), 500);
+        m.jump(1000);
+        assert_eq!(m.map(1_700_000_000_000_000_123, 0), 1623);
         m.clear();
         assert_eq!(m.map(5, 999), 999);
+    }
+
+    #[test]
+    fn a_jump_moves_device_time_and_its_inverse() {
+        let mut t = TimeBase::new(Clock::new(250_000_000));
+        t.reset(100);
+        assert_eq!((t.ns(100), t.ns(103), t.cycle_of(12)), (0, 12, 103));
+        t.jump(2_000_000_000);
+        assert_eq!(t.ns(103), 2_000_000_012);
+        assert_eq!(t.cycle_of(2_000_000_012), 103);
+        assert_eq!(
+            t.cycle_of(5),
+            100,
+            "times before the jump are at the origin"
+        );
+        t.reset(200);
+        assert_eq!(t.ns(200), 0);
     }
 }

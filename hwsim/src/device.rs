@@ -21,7 +21,8 @@
 //! boundaries equal the reference aggregator's whenever the tables do not fill.
 
 use crate::capture::Frame;
-use crate::clock::{CaptureBase, Clock};
+use crate::clock::{CaptureBase, Clock, TimeBase};
+use crate::fault::{Fault, Faults};
 use crate::flush::{Flush, Phase};
 use crate::irq::{Irq, IrqHandler};
 use crate::memory::HostMemory;
@@ -40,6 +41,9 @@ use nsflow_rtl::regs::{self, error_code, Ctrl, IntBits, PrefixMin, ProfCtrl, Sta
 use nsflow_rtl::stage::{ends_flow, Entry};
 use nsflow_rtl::FieldSelect;
 use std::collections::VecDeque;
+
+// Waveform tracing (the `trace` module): the hooks called below and `set_trace`.
+mod probe;
 
 const PROFILES: usize = regs::NUM_PROFILES as usize;
 
@@ -122,10 +126,13 @@ enum Unit {
 /// The modelled device. See the module documentation and docs/hwsim.md.
 pub struct Device {
     params: BuildParams,
-    clock: Clock,
+    /// The nanosecond clock (core clock, last reset, clock jumps).
+    time: TimeBase,
     regs: RegFile,
     memory: HostMemory,
     irq: Irq,
+    /// Injected faults.
+    faults: Faults,
     windows: Windows,
     cfg: EngineCfg,
     orig: Table,
@@ -133,10 +140,14 @@ pub struct Device {
     /// Index 0: stage 1; 1 + p: profile p.
     cursors: Vec<Cursor>,
     sched: Schedule,
+    /// The earliest planned scanner visit and its table, when known.
+    scan_cache: Option<Option<(u64, usize)>>,
     now: u64,
-    /// The cycle before the step being carried out (stall accounting).
-    prev_now: u64,
-    origin: u64,
+    /// Cycle the flow queue last regained room for a packet's flows (stall accounting:
+    /// waiting for room is backpressure, not table bandwidth).
+    flow_room_at: u64,
+    /// Cycle the record FIFO last regained room for a merge's records.
+    fifo_room_at: u64,
     pipeline: VecDeque<Packet>,
     last_ingress: Option<u64>,
     table_free: u64,
@@ -161,6 +172,8 @@ pub struct Device {
     last_arrival_ns: u64,
     aging_floor_ns: u64,
     scratch: Vec<Entry>,
+    /// Waveform recorder, when tracing (`set_trace`); each hook below is one branch without.
+    trace: Option<Box<crate::trace::Tracer>>,
 }
 
 impl std::fmt::Debug for Device {
@@ -185,21 +198,23 @@ impl Device {
         let regs = RegFile::new(&params);
         let share = regs.get(regs::SCAN_CTRL.offset);
         let mut d = Self {
-            clock: Clock::new(params.clock_hz),
+            time: TimeBase::new(Clock::new(params.clock_hz)),
             orig: Table::new(params.orig_sets_log2, params.orig_ways),
             aggs: (0..PROFILES)
                 .map(|_| Table::new(params.agg_sets_log2, params.agg_ways))
                 .collect(),
             cursors: (0..=PROFILES).map(|_| Cursor::new()).collect(),
             sched: Schedule::new(0, share),
+            scan_cache: None,
             regs,
             memory: HostMemory::new(),
             irq: Irq::default(),
+            faults: Faults::default(),
             windows: Windows::new(),
             cfg: EngineCfg::default(),
             now: 0,
-            prev_now: 0,
-            origin: 0,
+            flow_room_at: 0,
+            fifo_room_at: 0,
             pipeline: VecDeque::with_capacity(
                 (t.parser_latency + t.lookup_latency + t.ingress_depth) as usize,
             ),
@@ -226,6 +241,7 @@ impl Device {
             last_arrival_ns: 0,
             aging_floor_ns: 0,
             scratch: Vec::new(),
+            trace: None,
             params,
         };
         d.decode_config();
@@ -272,7 +288,7 @@ impl Device {
     /// Cycles elapsed and frames accepted since the last reset.
     pub fn throughput(&self) -> Throughput {
         Throughput {
-            cycles: self.now - self.origin,
+            cycles: self.now - self.time.origin(),
             packets: self.stats.ingress.rx_frames,
         }
     }
@@ -297,23 +313,67 @@ impl Device {
             && !self.flush.busy()
     }
 
+    // ----- faults ----------------------------------------------------------------------
+
+    /// Injects a fault (see [`Fault`] and docs/hwsim.md "Fault modes"): one-shot faults act
+    /// on the next record or DMA write, or at once; `LostInterrupts` and `Removed` last
+    /// until [`Self::clear_faults`].
+    pub fn inject(&mut self, fault: Fault) {
+        self.faults.arm(fault);
+        match fault {
+            Fault::ProducerBeyondRing => {
+                let ring = self.ring();
+                let cons = self.regs.get(regs::RING_CONS.offset);
+                let bogus = self.faults.publish_bogus_producer(cons, ring.size());
+                if ring.wb != 0
+                    && self
+                        .memory
+                        .write(ring.wb, &u64::from(bogus).to_le_bytes())
+                        .is_err()
+                {
+                    self.fail(error_code::DMA_FAULT);
+                }
+            }
+            Fault::ClockJump { seconds } => {
+                let ns = u64::from(seconds) * 1_000_000_000;
+                self.time.jump(ns);
+                self.capture.jump(ns);
+                self.cursors.iter_mut().for_each(Cursor::invalidate);
+                self.scan_changed();
+            }
+            Fault::LostInterrupts => self.irq.set_lost(true),
+            _ => {}
+        }
+    }
+
+    /// Ends every fault: persistent ones stop, armed one-shot ones are disarmed.
+    pub fn clear_faults(&mut self) {
+        self.faults.clear();
+        self.irq.set_lost(false);
+    }
+
     // ----- time ------------------------------------------------------------------------
 
     fn dev_ns(&self, c: u64) -> u64 {
-        self.clock.ns(c.saturating_sub(self.origin))
+        self.time.ns(c)
     }
 
     fn cycle_of_ns(&self, ns: u64) -> u64 {
-        self.origin.saturating_add(self.clock.cycle_at_or_after(ns))
+        self.time.cycle_of(ns)
     }
 
     /// The aging clock at cycle `c`: device time, held back to the oldest packet still on
     /// its way to stage 1.
     fn aging_ns(&mut self, c: u64) -> u64 {
-        let n = self.dev_ns(c);
-        let a = self.pipeline.front().map_or(n, |p| p.ts_ns.min(n));
+        let a = self.aging_at(c);
         self.aging_floor_ns = self.aging_floor_ns.max(a);
         a
+    }
+
+    /// The aging clock at cycle `c`, without recording a decision made at it.
+    fn aging_at(&self, c: u64) -> u64 {
+        let n = self.dev_ns(c);
+        self.pipeline.front().map_or(n, |p| p.ts_ns.min(n))
     }
 
     /// Runs the engine until just before capture time `ts_ns` (mapped like frame times),
@@ -356,7 +416,7 @@ impl Device {
         link: Option<LinkType>,
         data: &[u8],
     ) -> Result<(), Refused> {
-        if self.error.is_some() {
+        if self.error.is_some() || self.faults.removed() {
             return Err(Refused::Stopped);
         }
         if !Ctrl(self.regs.get(regs::CTRL.offset)).enable() {
@@ -391,16 +451,19 @@ impl Device {
         self.last_arrival_ns = arrival;
         if let Some(fields) = self.stats.ingress.count(link, data) {
             let key = self.windows.tables.key(&fields);
-            let set = self.orig.set_of(flow_hash(&key.pack()));
+            let hash = flow_hash(&key.pack());
+            let set = self.orig.set_of(hash);
             let t = &self.params.timing;
             self.pipeline.push_back(Packet {
                 ready: i + u64::from(t.parser_latency + t.lookup_latency),
                 ts_ns: arrival,
                 key,
+                hash,
                 set,
                 fields,
             });
         }
+        self.trace_ingress(i); // trace hook
         Ok(())
     }
 
@@ -413,21 +476,22 @@ impl Device {
 
     /// Runs every step due before cycle `limit`.
     fn run_until(&mut self, limit: u64) {
+        self.trace_settle(); // trace hook
         while let Some((c, unit)) = self.next_event() {
             if c >= limit {
                 break;
             }
-            self.prev_now = self.now;
             self.now = self.now.max(c);
             self.fire(unit);
             self.sync_ring_full();
+            self.trace_step(unit); // trace hook
         }
     }
 
     /// The earliest step of the units that move records and packets (not the scanners);
     /// with `timer`, the moderation timer too.
     fn next_work(&self, timer: bool) -> Option<u64> {
-        if self.error.is_some() {
+        if self.error.is_some() || self.faults.removed() {
             return None;
         }
         [
@@ -444,7 +508,7 @@ impl Device {
     }
 
     fn next_event(&mut self) -> Option<(u64, Unit)> {
-        if self.error.is_some() {
+        if self.error.is_some() || self.faults.removed() {
             return None;
         }
         let mut best: Option<(u64, Unit)> = None;
@@ -462,19 +526,47 @@ impl Device {
         consider(self.flush_next(), Unit::Flush);
         consider(self.irq_next(), Unit::IrqTimer);
         if self.sched.active() && !self.flush.busy() {
-            for i in 0..self.cursors.len() {
-                let occupied = if i == 0 {
-                    self.orig.len()
-                } else {
-                    self.aggs[i - 1].len()
-                };
-                if occupied > 0 {
-                    let v = self.scan_next(i).map(|v| v.cycle);
-                    consider(v, Unit::Scan(i));
+            let (c, i) = self.scan_earliest().unzip();
+            consider(c, Unit::Scan(i.unwrap_or(0)));
+        }
+        best
+    }
+
+    /// The earliest planned scanner visit over every table (the first table on a tie),
+    /// cached until something that can bring a visit forward happens
+    /// ([`Self::scan_changed`]); recomputed every time while a cursor is blocked (its
+    /// visit waits on room downstream).
+    fn scan_earliest(&mut self) -> Option<(u64, usize)> {
+        if let Some(cached) = self.scan_cache {
+            return cached;
+        }
+        let mut best: Option<(u64, usize)> = None;
+        let mut blocked = false;
+        for i in 0..self.cursors.len() {
+            let occupied = if i == 0 {
+                self.orig.len()
+            } else {
+                self.aggs[i - 1].len()
+            };
+            blocked |= self.cursors[i].blocked();
+            if occupied > 0 {
+                if let Some(v) = self.scan_next(i) {
+                    if best.is_none_or(|(b, _)| v.cycle < b) {
+                        best = Some((v.cycle, i));
+                    }
                 }
             }
         }
+        if !blocked {
+            self.scan_cache = Some(best);
+        }
         best
+    }
+
+    /// A scanner's plan may have changed (a visit was made, an expiry came down, a set
+    /// became occupied, a register or the flush changed): forget the cached earliest visit.
+    fn scan_changed(&mut self) {
+        self.scan_cache = None;
     }
 
     fn fire(&mut self, unit: Unit) {
@@ -483,12 +575,16 @@ impl Device {
             Unit::DmaIssue => self.dma_issue(),
             Unit::Table => self.table_step(),
             Unit::Merge => self.merge_step(),
-            Unit::Flush => self.flush_step(),
+            Unit::Flush => {
+                self.scan_changed();
+                self.flush_step();
+            }
             Unit::IrqTimer => {
                 self.irq.timer_fired();
                 self.raise(records_bit());
             }
             Unit::Scan(i) => {
+                self.scan_changed();
                 if let Some(v) = self.scan_next(i) {
                     self.scan_step(i, v);
                 }
@@ -526,7 +622,7 @@ impl Device {
             return;
         };
         // Cycles beyond its earliest possible access: scanner slots and hazards.
-        let base = p.ready.max(self.table_free).max(self.prev_now);
+        let base = p.ready.max(self.table_free).max(self.flow_room_at);
         self.stats.add(global::STALL_TABLE, t - base);
         self.table_free = t + 1;
         self.orig_hazard.record(p.set, t);
@@ -559,7 +655,7 @@ impl Device {
         let done = t + u64::from(self.params.timing.table_latency);
         let fresh = Entry::from_packet(p.key, p.ts_ns, &p.fields);
         let mut first = true;
-        let slot = match self.orig.find(p.set, &p.key) {
+        let slot = match self.orig.find(p.hash, &p.key) {
             Some(slot) => {
                 let e = self.orig.entry_mut(slot);
                 match e.expired(p.ts_ns, act, inact) {
@@ -576,13 +672,14 @@ impl Device {
                 slot
             }
             None => {
-                let (slot, evicted, was_empty) = self.orig.insert(p.set, fresh);
+                let (slot, evicted, was_empty) = self.orig.insert(p.hash, fresh);
                 self.stats.add(global::ORIG_CREATED, 1);
                 if let Some(ev) = evicted {
                     self.end_flow(ev, EndReason::LackOfResources, done);
                 }
                 if was_empty {
-                    self.cursors[0].invalidate();
+                    self.cursors[0].note_occupied();
+                    self.scan_changed();
                 }
                 slot
             }
@@ -592,7 +689,11 @@ impl Device {
             self.orig.remove(slot);
             self.end_flow(e, EndReason::EndOfFlow, done);
         } else {
-            self.cursors[0].note_expiry(expiry_ns(&e, act, inact));
+            let x = expiry_ns(&e, act, inact);
+            if self.orig.note_expiry(slot, x) {
+                self.cursors[0].note_expiry(x);
+                self.scan_changed();
+            }
         }
     }
 
@@ -609,10 +710,14 @@ impl Device {
 
     fn merge_step(&mut self) {
         let Some(t) = self.merge_next() else { return };
+        let room_before = self.flow_room();
         let Some(f) = self.flows.pop_front() else {
             return;
         };
-        let base = f.ready.max(self.merge_free).max(self.prev_now);
+        if room_before < 2 && self.flow_room() >= 2 {
+            self.flow_room_at = t;
+        }
+        let base = f.ready.max(self.merge_free).max(self.fifo_room_at);
         let aging = self.aging_ns(t);
         let lat = u64::from(self.params.timing.table_latency);
         let mut end = t;
@@ -620,13 +725,14 @@ impl Device {
             let p = self.cfg.enabled[i];
             let pc = self.cfg.profiles[p];
             let key = f.entry.key.masked(pc.select, pc.src_min, pc.dst_min);
-            let set = self.aggs[p].set_of(flow_hash(&key.pack()));
+            let hash = flow_hash(&key.pack());
+            let set = self.aggs[p].set_of(hash);
             let tp = self.agg_hazards[p].clear_at(set, t, lat);
             self.agg_hazards[p].record(set, tp);
             end = end.max(tp);
             let ready = tp + lat;
             let fresh = Entry::from_flow(key, &f.entry);
-            let slot = match self.aggs[p].find(set, &key) {
+            let slot = match self.aggs[p].find(hash, &key) {
                 Some(slot) => {
                     let e = self.aggs[p].entry_mut(slot);
                     match e.expired(aging, pc.active_s, pc.inactive_s) {
@@ -640,20 +746,24 @@ impl Device {
                     slot
                 }
                 None => {
-                    let (slot, evicted, was_empty) = self.aggs[p].insert(set, fresh);
+                    let (slot, evicted, was_empty) = self.aggs[p].insert(hash, fresh);
                     self.stats.add_profile(p, profile::CREATED, 1);
                     if let Some(ev) = evicted {
                         self.stats.add_profile(p, profile::EVICTED, 1);
                         self.emit(p, ev, EndReason::LackOfResources, ready);
                     }
                     if was_empty {
-                        self.cursors[p + 1].invalidate();
+                        self.cursors[p + 1].note_occupied();
+                        self.scan_changed();
                     }
                     slot
                 }
             };
             let x = expiry_ns(self.aggs[p].entry(slot), pc.active_s, pc.inactive_s);
-            self.cursors[p + 1].note_expiry(x);
+            if self.aggs[p].note_expiry(slot, x) {
+                self.cursors[p + 1].note_expiry(x);
+                self.scan_changed();
+            }
             self.stats
                 .add_profile(p, profile::MERGED_FLOWS, f.entry.flows);
             self.stats
@@ -710,12 +820,15 @@ impl Device {
         if self.flush.busy() || (self.cursors[i].blocked() && !self.scan_room(i)) {
             return None;
         }
+        let (act, inact) = self.timers(i);
         let table = if i == 0 {
-            &self.orig
+            &mut self.orig
         } else {
-            &self.aggs[i - 1]
+            &mut self.aggs[i - 1]
         };
-        self.cursors[i].next(&self.sched, table, self.clock, self.origin, self.now)
+        self.cursors[i].next(&self.sched, table, &self.time, self.now, &|e| {
+            expiry_ns(e, act, inact)
+        })
     }
 
     fn timers(&self, i: usize) -> (u32, u32) {
@@ -727,10 +840,13 @@ impl Device {
         }
     }
 
-    /// Cursor `i` reads set `v.set` at `v.cycle` and exports what has expired.
+    /// Cursor `i` reads set `v.set` at `v.cycle` and exports what has expired. A visit
+    /// that finds something expired is an aging decision (it sets the floor of later
+    /// arrival stamps); one that finds nothing has no effect.
     fn scan_step(&mut self, i: usize, v: Visit) {
         let t = v.cycle;
-        let aging = self.aging_ns(t);
+        let aging = self.aging_at(t);
+        let now_ns = self.dev_ns(t);
         let (act, inact) = self.timers(i);
         let expired = |e: &Entry| e.expired(aging, act, inact).is_some();
         let room = if i == 0 {
@@ -746,12 +862,17 @@ impl Device {
             &mut self.aggs[i - 1]
         };
         let n = table.count_where(v.set, expired);
+        if n > 0 {
+            self.aging_floor_ns = self.aging_floor_ns.max(aging);
+        }
         if n > room {
             self.cursors[i].block(v);
             return;
         }
         let mut out = std::mem::take(&mut self.scratch);
         table.take_where(v.set, expired, |e| out.push(e));
+        table.settle(v.set, now_ns, &|e| expiry_ns(e, act, inact));
+        self.cursors[i].visited(v);
         let ready = t + u64::from(self.params.timing.table_latency);
         for e in out.drain(..) {
             let reason = e.expired(aging, act, inact).unwrap_or(EndReason::Idle);
@@ -762,15 +883,6 @@ impl Device {
             }
         }
         self.scratch = out;
-        let table = if i == 0 {
-            &self.orig
-        } else {
-            &self.aggs[i - 1]
-        };
-        if self.cursors[i].visited(v, table.sets()) {
-            let bound = table.min_over(|e| expiry_ns(e, act, inact));
-            self.cursors[i].set_bound(bound);
-        }
     }
 
     // ----- DMA and the ring --------------------------------------------------------------
@@ -829,8 +941,13 @@ impl Device {
             done: t + transfer + u64::from(timing.dma_latency),
             records: n,
         });
+        let need = self.cfg.enabled.len();
+        let room_before = self.fifo_room();
         self.inflight_records
             .extend(self.fifo.drain(..n as usize).map(|q| q.record));
+        if room_before < need && self.fifo_room() >= need {
+            self.fifo_room_at = t;
+        }
         self.issued = self.issued.wrapping_add(n);
     }
 
@@ -849,16 +966,22 @@ impl Device {
             .enumerate()
         {
             r.phase = ring.phase(first.wrapping_add(k as u32));
-            self.dma_buf.extend_from_slice(&r.encode());
+            let mut bytes = r.encode();
+            self.faults.corrupt(&mut bytes);
+            self.dma_buf.extend_from_slice(&bytes);
             self.stats
                 .add_profile(usize::from(r.profile), profile::RECORDS, 1);
         }
         let iova = ring.slot_iova(first);
         let len = self.dma_buf.len() as u64;
-        if !ring.contains(iova, len) || self.memory.write(iova, &self.dma_buf).is_err() {
+        if self.faults.take_dma()
+            || !ring.contains(iova, len)
+            || self.memory.write(iova, &self.dma_buf).is_err()
+        {
             return self.fail(error_code::DMA_FAULT);
         }
         self.prod = first.wrapping_add(b.records);
+        self.faults.published();
         self.stats
             .add(global::RECORDS_WRITTEN, u64::from(b.records));
         if ring.wb != 0
@@ -902,7 +1025,7 @@ impl Device {
     fn irq_next(&self) -> Option<u64> {
         let us = regs::INT_MOD_TIME.rw_mask() & self.regs.get(regs::INT_MOD_TIME.offset);
         self.irq
-            .deadline(self.clock.cycles_of_us(us.into()))
+            .deadline(self.time.cycles_of_us(us.into()))
             .map(|d| d.max(self.now))
     }
 
@@ -1030,7 +1153,9 @@ impl Device {
             }
         }
         self.cfg = c;
-        self.cursors.iter_mut().for_each(Cursor::forget_bound);
+        self.orig.all_due();
+        self.aggs.iter_mut().for_each(Table::all_due);
+        self.cursors.iter_mut().for_each(Cursor::invalidate);
     }
 
     fn soft_reset(&mut self) {
@@ -1041,10 +1166,12 @@ impl Device {
         self.aggs.iter_mut().for_each(Table::clear);
         self.cursors.iter_mut().for_each(|c| *c = Cursor::new());
         self.sched = Schedule::new(now, self.regs.get(regs::SCAN_CTRL.offset));
-        self.origin = now;
+        self.time.reset(now);
         self.pipeline.clear();
         self.last_ingress = None;
         self.table_free = now;
+        self.flow_room_at = now;
+        self.fifo_room_at = now;
         self.orig_hazard.clear();
         self.flows.clear();
         self.merge_free = now;
@@ -1095,6 +1222,9 @@ impl Device {
     /// One 32-bit read of BAR0. Unknown or unaligned offsets read 0; `TIME_LO` latches
     /// `TIME_HI`; statistics return the values latched by the last `CTRL.stats_snapshot`.
     pub fn bar_read(&mut self, offset: u32) -> u32 {
+        if self.faults.removed() {
+            return u32::MAX;
+        }
         let Some(info) = self.regs.info(offset) else {
             return 0;
         };
@@ -1116,7 +1246,7 @@ impl Device {
                 self.regs.set(regs::TIME_HI.offset, (ns >> 32) as u32);
                 ns as u32
             }
-            Kind::RingProd => self.prod,
+            Kind::RingProd => self.faults.ring_prod(self.prod),
             Kind::ProfOccupancy(p) => {
                 u32::try_from(self.agg_occupancy(p.into())).unwrap_or(u32::MAX)
             }
@@ -1136,6 +1266,11 @@ impl Device {
     /// Never panics: unknown offsets, read-only registers and reserved bits are ignored
     /// and counted in `UNKNOWN_ACCESS`.
     pub fn bar_write(&mut self, offset: u32, value: u32) {
+        self.scan_changed();
+        self.trace_bar_write(offset, value); // trace hook
+        if self.faults.removed() {
+            return;
+        }
         let Some(w) = self.regs.write(offset, value) else {
             self.unknown_access = self.unknown_access.saturating_add(1);
             return;
@@ -1180,6 +1315,13 @@ impl Device {
             _ => {}
         }
         self.sync_ring_full();
+    }
+
+    /// Counts an access refused outside BAR0 in `UNKNOWN_ACCESS` (the model's traffic
+    /// port, `nsflow_rtl::sim_port`, refuses malformed or oversized batches this way), and
+    /// a BAR0 access of a size other than 32 bits the server could not pass on.
+    pub fn count_unknown_access(&mut self) {
+        self.unknown_access = self.unknown_access.saturating_add(1);
     }
 }
 

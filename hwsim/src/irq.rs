@@ -15,6 +15,7 @@ pub(crate) struct Irq {
     first_pending: Option<u64>,
     handler: Option<IrqHandler>,
     delivered: u64,
+    lost: bool,
 }
 
 impl std::fmt::Debug for Irq {
@@ -24,6 +25,7 @@ impl std::fmt::Debug for Irq {
             .field("first_pending", &self.first_pending)
             .field("handler", &self.handler.is_some())
             .field("delivered", &self.delivered)
+            .field("lost", &self.lost)
             .finish()
     }
 }
@@ -40,6 +42,12 @@ impl Irq {
         self.first_pending = None;
     }
 
+    /// Loses every message from now on (`lost`), or delivers them again: the
+    /// lost-interrupts fault. Causes are still set in `INT_STATUS` either way.
+    pub(crate) fn set_lost(&mut self, lost: bool) {
+        self.lost = lost;
+    }
+
     /// Messages delivered so far.
     pub(crate) fn delivered(&self) -> u64 {
         self.delivered
@@ -48,7 +56,7 @@ impl Irq {
     /// Delivers a message if `status` has an unmasked cause that `before` (under
     /// `mask_before`) did not present.
     pub(crate) fn deliver_if_new(&mut self, before: u32, mask_before: u32, status: u32, mask: u32) {
-        if status & !mask & !(before & !mask_before) != 0 {
+        if !self.lost && status & !mask & !(before & !mask_before) != 0 {
             self.delivered += 1;
             if let Some(h) = self.handler.as_mut() {
                 h();
@@ -111,6 +119,10 @@ mod tests {
         assert_eq!(n.load(Ordering::SeqCst), 1);
         // Unmasking a pending cause delivers.
         i.deliver_if_new(2, 2, 2, 0);
+        assert_eq!((n.load(Ordering::SeqCst), i.delivered()), (2, 2));
+        // Lost: nothing is delivered or counted.
+        i.set_lost(true);
+        i.deliver_if_new(0, 0, 4, 0);
         assert_eq!((n.load(Ordering::SeqCst), i.delivered()), (2, 2));
     }
 }

@@ -16,6 +16,7 @@
 pub mod capture;
 mod clock;
 pub mod device;
+pub mod fault;
 mod flush;
 pub mod generator;
 pub mod harness;
@@ -26,10 +27,13 @@ mod pipeline;
 mod regfile;
 pub mod ring;
 mod scanner;
+pub mod serve;
 mod stats;
 mod table;
+pub mod trace;
 mod windows;
 
 pub use device::{Device, Refused, Throughput};
+pub use fault::Fault;
 pub use memory::{DmaFault, HostMemory, MapError};
 pub use params::{BuildError, BuildParams, Timing};

@@ -21,6 +21,8 @@ pub(crate) struct Packet {
     pub ts_ns: u64,
     /// Full stage-1 key.
     pub key: FlowKey,
+    /// Its CRC-32C (`flow_hash`).
+    pub hash: u32,
     /// Its set in the stage-1 table.
     pub set: u32,
     /// Parsed fields (bytes, TCP flags, protocol).

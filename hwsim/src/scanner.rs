@@ -13,8 +13,9 @@
 //! it visits, and when, are exactly those of a scanner stepping every slot, so idle time
 //! is skipped without losing any aging work (catch-up).
 
-use crate::clock::Clock;
+use crate::clock::TimeBase;
 use crate::table::Table;
+use nsflow_rtl::stage::Entry;
 
 /// The slot schedule shared by every table port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,8 +57,10 @@ impl Schedule {
         if self.share == 0 || c < self.epoch {
             return false;
         }
-        let d = c - self.epoch;
-        (d + 1) * self.share / 256 > d * self.share / 256
+        // u128: cycle counts of decades of device time times the share overflow u64.
+        let d = u128::from(c - self.epoch);
+        let share = u128::from(self.share);
+        (d + 1) * share / 256 > d * share / 256
     }
 
     /// The first cycle at or after `c` that is not a scanner slot.
@@ -89,21 +92,21 @@ pub(crate) struct Cursor {
     pos: u64,
     slot: u64,
     blocked: bool,
-    bound_ns: u64,
-    sweep_start: u64,
     cached: Option<Visit>,
+    /// Device time of the cached visit: a set whose entries may expire by then must be
+    /// planned in.
+    horizon_ns: u64,
 }
 
 impl Cursor {
-    /// A cursor at set 0 of a new schedule, with no knowledge of expiries yet.
+    /// A cursor at set 0 of a new schedule.
     pub(crate) fn new() -> Self {
         Self {
             pos: 0,
             slot: 0,
             blocked: false,
-            bound_ns: 0,
-            sweep_start: 0,
             cached: None,
+            horizon_ns: 0,
         }
     }
 
@@ -118,22 +121,23 @@ impl Cursor {
         self.cached = None;
     }
 
-    /// An entry may now expire at `expiry_ns`: keep the lower bound below it.
+    /// A set's earliest expiry came down to `expiry_ns` (the table's expiry index says
+    /// so): plan again if that is before the planned visit.
     pub(crate) fn note_expiry(&mut self, expiry_ns: u64) {
-        if expiry_ns < self.bound_ns {
-            self.bound_ns = expiry_ns;
+        if self.cached.is_some() && expiry_ns <= self.horizon_ns {
             self.cached = None;
         }
     }
 
-    /// A set became occupied, or the timers changed: forget the planned visit.
-    pub(crate) fn invalidate(&mut self) {
-        self.cached = None;
+    /// A set became occupied: a blocked cursor (which walks occupied sets) plans again.
+    pub(crate) fn note_occupied(&mut self) {
+        if self.blocked {
+            self.cached = None;
+        }
     }
 
-    /// Forget what is known about expiries (timers changed).
-    pub(crate) fn forget_bound(&mut self) {
-        self.bound_ns = 0;
+    /// Forget the planned visit (the timers changed).
+    pub(crate) fn invalidate(&mut self) {
         self.cached = None;
     }
 
@@ -142,68 +146,83 @@ impl Cursor {
         self.blocked
     }
 
-    /// The next visit at or after cycle `now`, or `None` when the scanner is stopped or
-    /// the table empty.
+    /// The next visit at or after cycle `now` that may find something expired, or `None`
+    /// when the scanner is stopped or nothing in the table can expire. `expiry` gives an
+    /// entry's expiry time under the table's timers.
     #[inline]
     pub(crate) fn next(
         &mut self,
         sched: &Schedule,
-        table: &Table,
-        clock: Clock,
-        origin: u64,
+        table: &mut Table,
+        time: &TimeBase,
         now: u64,
+        expiry: &impl Fn(&Entry) -> u64,
     ) -> Option<Visit> {
         if !sched.active() || table.len() == 0 {
             return None;
         }
         match self.cached {
             Some(v) if v.cycle >= now => Some(v),
-            _ => self.plan(sched, table, clock, origin, now),
+            _ => self.plan(sched, table, time, now, expiry),
         }
     }
 
-    /// Computes (and caches) the next visit.
+    /// Computes (and caches) the next visit. A blocked cursor redoes its visit (the next
+    /// occupied set from its position). Otherwise it skips to the first slot at which the
+    /// table's earliest expiry can have passed, then takes the first due set in sweep
+    /// order, making due every set whose expiry falls before that visit.
     fn plan(
         &mut self,
         sched: &Schedule,
-        table: &Table,
-        clock: Clock,
-        origin: u64,
+        table: &mut Table,
+        time: &TimeBase,
         now: u64,
+        expiry: &impl Fn(&Entry) -> u64,
     ) -> Option<Visit> {
-        if !self.blocked && self.bound_ns == u64::MAX {
-            return None;
-        }
         let jn = sched.first_slot_from(now);
-        let (slot, pos) = if self.blocked {
-            (self.slot.max(jn), self.pos)
-        } else {
-            let bound_cycle = origin.saturating_add(clock.cycle_at_or_after(self.bound_ns));
-            let j = self.slot.max(jn).max(sched.first_slot_from(bound_cycle));
-            (j, self.pos + (j - self.slot))
-        };
         let sets = table.sets();
-        let from = pos % sets;
-        let set = table.next_set_wrapping(from)?;
-        let d = (u64::from(set) + sets - from) % sets;
-        let v = Visit {
-            cycle: sched.slot_cycle(slot + d),
-            slot: slot + d,
-            set,
-            pos: pos + d,
+        let visit = |slot: u64, pos: u64, set: u32| {
+            let from = pos % sets;
+            let d = (u64::from(set) + sets - from) % sets;
+            Visit {
+                cycle: sched.slot_cycle(slot + d),
+                slot: slot + d,
+                set,
+                pos: pos + d,
+            }
         };
-        self.cached = Some(v);
-        Some(v)
+        if self.blocked {
+            let slot = self.slot.max(jn);
+            let set = table.next_set_wrapping(self.pos)?;
+            let v = visit(slot, self.pos, set);
+            self.cached = Some(v);
+            self.horizon_ns = 0;
+            return Some(v);
+        }
+        // Nothing can expire before `x`: the slots before it pass without a visit.
+        let x = table.earliest(expiry)?;
+        let at = time.cycle_of(x);
+        let slot = self.slot.max(jn).max(sched.first_slot_from(at));
+        table.promote(x, expiry);
+        let pos = self.pos + (slot - self.slot);
+        loop {
+            let set = table.next_due_wrapping(pos)?;
+            let v = visit(slot, pos, set);
+            let horizon = time.ns(v.cycle);
+            if !table.promote(horizon, expiry) {
+                self.cached = Some(v);
+                self.horizon_ns = horizon;
+                return Some(v);
+            }
+        }
     }
 
-    /// `v` was carried out. Returns true when a full sweep has passed since the expiry
-    /// bound was last computed: the caller recomputes it ([`Self::set_bound`]).
-    pub(crate) fn visited(&mut self, v: Visit, sets: u64) -> bool {
+    /// `v` was carried out.
+    pub(crate) fn visited(&mut self, v: Visit) {
         self.pos = v.pos + 1;
         self.slot = v.slot + 1;
         self.blocked = false;
         self.cached = None;
-        self.pos - self.sweep_start >= sets
     }
 
     /// `v` could not export for lack of room downstream: redo it at a later slot.
@@ -213,20 +232,22 @@ impl Cursor {
         self.blocked = true;
         self.cached = None;
     }
-
-    /// The exact earliest expiry in the table, computed after a sweep.
-    pub(crate) fn set_bound(&mut self, bound_ns: u64) {
-        self.bound_ns = bound_ns;
-        self.sweep_start = self.pos;
-        self.cached = None;
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nsflow_rtl::stage::Entry;
+    use crate::clock::Clock;
     use nsflow_rtl::FlowKey;
+
+    #[test]
+    fn slot_test_does_not_overflow_after_decades_of_cycles() {
+        let s = Schedule::new(0, 255);
+        // 2^62 cycles (~585 years at 250 MHz) times the share overflows u64 arithmetic.
+        let c = 1u64 << 62;
+        let slots = (c..c + 256).filter(|x| s.is_slot(*x)).count();
+        assert_eq!(slots, 255, "255 of every 256 cycles are scanner slots");
+    }
 
     #[test]
     fn slots_are_spread_evenly() {
@@ -245,32 +266,61 @@ mod tests {
     }
 
     #[test]
-    fn cursor_skips_empty_sets_and_waits_for_the_bound() {
-        let clock = Clock::new(1_000_000_000); // 1 ns cycles
+    fn cursor_visits_due_sets_in_sweep_order_and_jumps_to_the_first_expiry() {
+        let clock = TimeBase::new(Clock::new(1_000_000_000)); // 1 ns cycles
         let sched = Schedule::new(0, 128); // a slot every 2 cycles: 1, 3, 5, ...
+        let exp = |e: &Entry| e.last_ns + 1000;
         let mut t = Table::new(3, 2);
-        let e = Entry {
-            key: FlowKey::default(),
+        let e = |port: u16, last_ns: u64| Entry {
+            key: FlowKey {
+                src_port: port,
+                ..FlowKey::default()
+            },
             flows: 1,
             packets: 1,
             bytes: 1,
             first_ns: 0,
-            last_ns: 0,
+            last_ns,
             tcp_flags: 0,
         };
-        t.insert(5, e);
+        let (a, _, _) = t.insert(5, e(1, 0));
+        t.note_expiry(a, 1000);
+        let (b, _, _) = t.insert(2, e(2, 10));
+        t.note_expiry(b, 1010);
         let mut c = Cursor::new();
-        let v = c.next(&sched, &t, clock, 0, 0).unwrap();
-        assert_eq!((v.set, v.slot, v.cycle), (5, 5, 11));
-        assert!(!c.visited(v, t.sets()));
-        // Next visit of set 5 is a sweep (8 slots) later.
-        let v = c.next(&sched, &t, clock, 0, 12).unwrap();
-        assert_eq!((v.set, v.slot), (5, 13));
-        assert!(c.visited(v, t.sets()));
-        // Nothing can expire before 1000 ns: the cursor jumps there.
-        c.set_bound(1000);
-        let v = c.next(&sched, &t, clock, 0, 28).unwrap();
-        assert!(v.cycle >= 1000 && v.set == 5, "{v:?}");
-        assert_eq!(v.pos % 8, 5);
+        // Nothing can expire before 1000 ns: the first visit is set 5's first slot from
+        // there (slot 499 is cycle 999; position 499 is set 3, so set 5 is 2 slots on).
+        let v = c.next(&sched, &mut t, &clock, 0, &exp).unwrap();
+        assert_eq!((v.set, v.slot, v.cycle), (5, 501, 1003));
+        // Set 2 (expiring at 1010) is due by then too, but comes later in the sweep.
+        c.visited(v);
+        t.entry_mut(a).last_ns = 4000; // refreshed: expires at 5000
+        t.settle(5, 1003, &exp);
+        let v = c.next(&sched, &mut t, &clock, 1004, &exp).unwrap();
+        assert_eq!((v.set, v.slot), (2, 506));
+        c.visited(v);
+        t.entry_mut(b).last_ns = 5000;
+        t.settle(2, v.cycle, &exp);
+        // Both pending again, and a new entry in set 7 expiring at 2000: the next visit is
+        // set 7's first slot from there.
+        let (d, _, _) = t.insert(7, e(3, 1000));
+        assert!(t.note_expiry(d, 2000));
+        let w = c.next(&sched, &mut t, &clock, v.cycle + 1, &exp).unwrap();
+        assert!(
+            w.set == 7 && w.cycle >= 2000 && w.cycle < 2000 + 16,
+            "{w:?}"
+        );
+        // A lower expiry noted before the planned visit makes the cursor plan again.
+        let (f, _, _) = t.insert(3, e(4, 500));
+        assert!(t.note_expiry(f, 1500));
+        c.note_expiry(1500);
+        // Nothing before 1500; set 7, already due, comes first in the sweep (a visit that
+        // finds nothing), then set 3.
+        let x = c.next(&sched, &mut t, &clock, v.cycle + 1, &exp).unwrap();
+        assert_eq!((x.set, x.cycle), (7, 1503));
+        c.visited(x);
+        t.settle(7, x.cycle, &exp);
+        let y = c.next(&sched, &mut t, &clock, x.cycle + 1, &exp).unwrap();
+        assert_eq!((y.set, y.cycle, y.pos % 8), (3, 1511, 3));
     }
 }

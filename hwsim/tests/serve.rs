@@ -1,0 +1,521 @@
+//! `nsflow-hwsim serve` end to end: the real binary on a socket in a temporary directory,
+//! driven with `vfio_user::Client` directly — registers, configuration space, DMA into a
+//! file the test maps, the traffic port with backpressure, the interrupt eventfd, resets
+//! and reconnection. Each test stops its server by PID (SIGTERM, or SIGKILL on panic).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use nsflow_hwsim::capture::Frame;
+use nsflow_hwsim::generator::{Generator, GeneratorConfig};
+use nsflow_rtl::config::EngineConfig;
+use nsflow_rtl::record::{Record, RECORD_BYTES};
+use nsflow_rtl::regs::{self, Ctrl, PrefixMin, ProfCtrl};
+use nsflow_rtl::sim_port::{self, SIM_PORT_ACCEPTED, SIM_PORT_DATA, SIM_PORT_FREE};
+use nsflow_rtl::AggregationMode;
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{FileExt, FileTypeExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use vfio_user::Client;
+use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
+
+const BAR0: u32 = 0;
+const PORT: u32 = sim_port::SIM_PORT_REGION;
+const CONFIG: u32 = 7;
+const MSIX: u32 = 2;
+/// `VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER`.
+const EVENTFD_TRIGGER: u32 = 0x4 | 0x20;
+const RING_IOVA: u64 = 0x1_0000_0000;
+
+/// A running `nsflow-hwsim serve`.
+struct Served {
+    child: Child,
+    socket: PathBuf,
+    _stdout: BufReader<ChildStdout>,
+    _dir: tempfile::TempDir,
+}
+
+impl Served {
+    /// Starts the server and waits for its readiness line.
+    fn start(extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("hwsim.sock");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_nsflow-hwsim"))
+            .arg("serve")
+            .arg("--socket")
+            .arg(&socket)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        assert_eq!(
+            line.trim_end(),
+            format!("listening on {}", socket.display())
+        );
+        Self {
+            child,
+            socket,
+            _stdout: stdout,
+            _dir: dir,
+        }
+    }
+
+    fn connect(&self) -> Client {
+        Client::new(&self.socket).unwrap()
+    }
+
+    /// SIGTERM by PID; returns how it exited.
+    fn stop(mut self) -> ExitStatus {
+        let pid = Pid::from_raw(i32::try_from(self.child.id()).unwrap());
+        kill(pid, Signal::SIGTERM).unwrap();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        // After `stop` this finds the child reaped; after a panic it kills it by PID.
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn r32(c: &mut Client, region: u32, offset: u64) -> u32 {
+    let mut b = [0u8; 4];
+    c.region_read(region, offset, &mut b).unwrap();
+    u32::from_le_bytes(b)
+}
+
+fn w32(c: &mut Client, region: u32, offset: u32, v: u32) {
+    c.region_write(region, offset.into(), &v.to_le_bytes())
+        .unwrap();
+}
+
+fn reg(c: &mut Client, offset: u32) -> u32 {
+    r32(c, BAR0, offset.into())
+}
+
+fn ctrl(f: impl Fn(&mut Ctrl)) -> u32 {
+    let mut c = Ctrl(0);
+    f(&mut c);
+    c.0
+}
+
+fn stat(c: &mut Client, name: &str) -> u64 {
+    w32(
+        c,
+        BAR0,
+        regs::CTRL.offset,
+        ctrl(|c| {
+            c.set_enable(true);
+            c.set_stats_snapshot(true);
+        }),
+    );
+    let lo = regs::global_stat(regs::global_stat_index(name).unwrap());
+    u64::from(reg(c, lo)) | u64::from(reg(c, lo + 4)) << 32
+}
+
+/// The record ring in a file the server maps with DMA_MAP, and a consumer like a
+/// driver's: producer index from the write-back slot after the ring, phase bits checked.
+struct Ring {
+    file: File,
+    log2: u8,
+    cons: u32,
+    records: Vec<Record>,
+}
+
+impl Ring {
+    fn bytes(&self) -> u64 {
+        (RECORD_BYTES as u64) << self.log2
+    }
+
+    /// Maps the ring and programs it, one profile of `mode`, every interrupt unmasked,
+    /// and enables the engine.
+    fn program(c: &mut Client, log2: u8, mode: AggregationMode) -> Self {
+        let ring = Ring {
+            file: tempfile::tempfile().unwrap(),
+            log2,
+            cons: 0,
+            records: Vec::new(),
+        };
+        let len = ring.bytes() + 4096;
+        ring.file.set_len(len).unwrap();
+        c.dma_map(0, RING_IOVA, len, ring.file.as_raw_fd()).unwrap();
+        w32(c, BAR0, regs::CTRL.offset, ctrl(|c| c.set_soft_reset(true)));
+        let p = EngineConfig::with_modes(&[mode]).profiles[0];
+        let mut min = PrefixMin(0);
+        min.set_src(p.src_min);
+        min.set_dst(p.dst_min);
+        let mut pc = ProfCtrl(0);
+        pc.set_enable(true);
+        pc.set_mode(mode.index());
+        w32(c, BAR0, regs::PROF_FIELDS.at(0), p.select.0);
+        w32(c, BAR0, regs::PROF_PREFIX_MIN.at(0), min.0);
+        w32(c, BAR0, regs::PROF_CTRL.at(0), pc.0);
+        let wb = RING_IOVA + ring.bytes();
+        w32(c, BAR0, regs::RING_BASE_LO.offset, RING_IOVA as u32);
+        w32(c, BAR0, regs::RING_BASE_HI.offset, (RING_IOVA >> 32) as u32);
+        w32(c, BAR0, regs::RING_WB_LO.offset, wb as u32);
+        w32(c, BAR0, regs::RING_WB_HI.offset, (wb >> 32) as u32);
+        w32(c, BAR0, regs::RING_SIZE.offset, log2.into());
+        w32(c, BAR0, regs::INT_MASK.offset, 0);
+        w32(c, BAR0, regs::CTRL.offset, ctrl(|c| c.set_enable(true)));
+        assert!(!regs::Status(reg(c, regs::STATUS.offset)).error());
+        ring
+    }
+
+    /// Consumes every record published; returns how many.
+    fn drain(&mut self, c: &mut Client) -> usize {
+        let mut wb = [0u8; 8];
+        self.file.read_exact_at(&mut wb, self.bytes()).unwrap();
+        let prod = u64::from_le_bytes(wb) as u32;
+        let n = prod.wrapping_sub(self.cons);
+        for k in 0..n {
+            let index = self.cons.wrapping_add(k);
+            let slot = u64::from(index & ((1 << self.log2) - 1));
+            let mut b = [0u8; RECORD_BYTES];
+            self.file
+                .read_exact_at(&mut b, slot * RECORD_BYTES as u64)
+                .unwrap();
+            let r = Record::decode(&b).unwrap();
+            assert_eq!(r.phase, (index >> self.log2) & 1 == 0, "record {index}");
+            self.records.push(r);
+        }
+        if n > 0 {
+            self.cons = prod;
+            w32(c, BAR0, regs::RING_CONS.offset, self.cons);
+        }
+        n as usize
+    }
+
+    /// Flushes and drains until the flush has completed and everything is consumed.
+    fn flush(&mut self, c: &mut Client) {
+        let before = reg(c, regs::FLUSH_COUNT.offset);
+        w32(
+            c,
+            BAR0,
+            regs::CTRL.offset,
+            ctrl(|c| {
+                c.set_enable(true);
+                c.set_flush(true);
+            }),
+        );
+        self.finish_flush(c, before);
+    }
+
+    fn finish_flush(&mut self, c: &mut Client, before: u32) {
+        loop {
+            let n = self.drain(c);
+            if reg(c, regs::FLUSH_COUNT.offset) != before {
+                break;
+            }
+            assert!(
+                n > 0 || regs::Status(reg(c, regs::STATUS.offset)).flush_busy(),
+                "flush neither busy nor complete"
+            );
+        }
+        while self.drain(c) > 0 {}
+    }
+}
+
+fn batch(frames: &[Frame]) -> Vec<u8> {
+    let mut b = Vec::new();
+    for f in frames {
+        sim_port::encode_frame(&mut b, f.ts_ns, 1, &f.data);
+    }
+    b
+}
+
+/// Writes every frame through the traffic port, batches no larger than the free-space
+/// register allows, draining the ring whenever the port holds.
+fn send(c: &mut Client, ring: &mut Ring, frames: &[Frame]) {
+    let mut i = 0;
+    while i < frames.len() {
+        let free = r32(c, PORT, SIM_PORT_FREE) as usize;
+        let mut n = 0;
+        let mut len = 0;
+        while i + n < frames.len() {
+            let l = sim_port::encoded_len(frames[i + n].data.len());
+            if len + l > free.min(256 << 10) {
+                break;
+            }
+            len += l;
+            n += 1;
+        }
+        if n == 0 {
+            assert!(ring.drain(c) > 0, "the port holds with nothing to consume");
+            continue;
+        }
+        c.region_write(PORT, SIM_PORT_DATA, &batch(&frames[i..i + n]))
+            .unwrap();
+        i += n;
+    }
+}
+
+fn frames(flows: u32, count: u64) -> Vec<Frame> {
+    Generator::new(GeneratorConfig {
+        flows,
+        rate_pps: 1_000_000,
+        duration_ns: count * 1000,
+        ..GeneratorConfig::default()
+    })
+    .collect()
+}
+
+/// (protocol, source port, destination port) of a generated Ethernet/IPv6 frame.
+fn ports_key(f: &Frame) -> (u8, u16, u16) {
+    let d = &f.data;
+    (
+        d[14 + 6],
+        u16::from_be_bytes([d[54], d[55]]),
+        u16::from_be_bytes([d[56], d[57]]),
+    )
+}
+
+fn assert_socket_gone(path: &Path, status: ExitStatus) {
+    assert!(status.success(), "server exited with {status}");
+    assert!(!path.exists(), "{} left behind", path.display());
+}
+
+#[test]
+fn identity_config_space_and_private_socket() {
+    let s = Served::start(&[]);
+    let meta = std::fs::metadata(&s.socket).unwrap();
+    assert!(meta.file_type().is_socket());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+
+    let mut c = s.connect();
+    assert_eq!(c.region(BAR0).unwrap().size, u64::from(regs::BAR0_SIZE));
+    assert_eq!(c.region(PORT).unwrap().size, sim_port::SIM_PORT_SIZE);
+    assert_eq!(c.region(CONFIG).unwrap().size, 256);
+    assert_eq!(c.region(1).unwrap().size, 0);
+    assert_eq!(c.get_irq_info(MSIX).unwrap().count, 1);
+    assert_eq!(c.get_irq_info(0).unwrap().count, 0);
+
+    assert_eq!(reg(&mut c, regs::ID_MAGIC.offset), regs::MAGIC);
+    let v = reg(&mut c, regs::ID_VERSION.offset);
+    assert_eq!(
+        regs::ID_VERSION.field("major").unwrap().get(v),
+        regs::VERSION_MAJOR
+    );
+
+    // The documented experimental IDs, class "network controller, other", BAR sizing.
+    assert_eq!(r32(&mut c, CONFIG, 0), 0xF10F_1234);
+    assert_eq!(r32(&mut c, CONFIG, 8) >> 8, 0x02_80_00);
+    w32(&mut c, CONFIG, 0x10, u32::MAX);
+    assert_eq!(r32(&mut c, CONFIG, 0x10), !(regs::BAR0_SIZE - 1));
+    w32(&mut c, CONFIG, 0x18, u32::MAX);
+    assert_eq!(
+        u64::from(r32(&mut c, CONFIG, 0x18)),
+        !(sim_port::SIM_PORT_SIZE - 1) & 0xFFFF_FFFF
+    );
+
+    // BAR0 takes 32-bit accesses only: others read 0, and are counted.
+    let unknown = reg(&mut c, regs::UNKNOWN_ACCESS.offset);
+    let mut two = [0xAAu8; 2];
+    c.region_read(BAR0, regs::ID_MAGIC.offset.into(), &mut two)
+        .unwrap();
+    assert_eq!(two, [0, 0]);
+    c.region_write(BAR0, regs::INT_MASK.offset.into(), &[0, 0])
+        .unwrap();
+    assert_eq!(reg(&mut c, regs::INT_MASK.offset), regs::INT_MASK.reset());
+    assert_eq!(reg(&mut c, regs::UNKNOWN_ACCESS.offset), unknown + 2);
+
+    drop(c);
+    let socket = s.socket.clone();
+    assert_socket_gone(&socket, s.stop());
+}
+
+#[test]
+fn an_existing_socket_path_is_refused() {
+    let s = Served::start(&[]);
+    let out = Command::new(env!("CARGO_BIN_EXE_nsflow-hwsim"))
+        .arg("serve")
+        .arg("--socket")
+        .arg(&s.socket)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("already exists"), "{err}");
+    // The first server still serves, on the socket the second left alone.
+    let mut c = s.connect();
+    assert_eq!(reg(&mut c, regs::ID_MAGIC.offset), regs::MAGIC);
+    drop(c);
+    let socket = s.socket.clone();
+    assert_socket_gone(&socket, s.stop());
+}
+
+#[test]
+fn frames_through_the_port_come_back_as_records_with_backpressure_and_interrupts() {
+    let s = Served::start(&[]);
+    let mut c = s.connect();
+    let irq = EventFd::new(EFD_NONBLOCK).unwrap();
+    c.set_irqs(MSIX, EVENTFD_TRIGGER, 0, 1, &[irq.as_raw_fd()])
+        .unwrap();
+    // A 16-record ring and one protocol-port profile: the flush of ~500 aggregates
+    // cannot fit in the ring and the record FIFO, so the engine must hold.
+    let mode = AggregationMode::ProtocolPort;
+    let mut ring = Ring::program(&mut c, 4, mode);
+    let mut traffic = frames(500, 2000);
+    let extra = traffic.pop().unwrap();
+    let sent = traffic.len() as u32;
+    send(&mut c, &mut ring, &traffic);
+    assert_eq!(r32(&mut c, PORT, SIM_PORT_ACCEPTED), sent);
+
+    let before = reg(&mut c, regs::FLUSH_COUNT.offset);
+    w32(
+        &mut c,
+        BAR0,
+        regs::CTRL.offset,
+        ctrl(|c| {
+            c.set_enable(true);
+            c.set_flush(true);
+        }),
+    );
+    // A frame written during the flush waits in the port: the engine is holding (ring
+    // full, nothing consumed), so it is not accepted and the port has no room.
+    let mut late = extra.clone();
+    late.data[54..56].copy_from_slice(&65535u16.to_be_bytes());
+    c.region_write(PORT, SIM_PORT_DATA, &batch(std::slice::from_ref(&late)))
+        .unwrap();
+    assert_eq!(r32(&mut c, PORT, SIM_PORT_ACCEPTED), sent);
+    assert_eq!(r32(&mut c, PORT, SIM_PORT_FREE), 0);
+    assert!(regs::Status(reg(&mut c, regs::STATUS.offset)).ring_full());
+    ring.finish_flush(&mut c, before);
+    let first: Vec<Record> = ring.records.clone();
+    // Consuming let the flush finish, and then the held frame in.
+    assert_eq!(r32(&mut c, PORT, SIM_PORT_ACCEPTED), sent + 1);
+    ring.flush(&mut c);
+
+    // One record per distinct key in the first flush; every packet in exactly one record.
+    let keys: BTreeSet<_> = traffic.iter().map(ports_key).collect();
+    assert_eq!(first.len(), keys.len());
+    assert!(
+        first.len() > 16 + 256,
+        "{} records cannot have held",
+        first.len()
+    );
+    let late_records = &ring.records[first.len()..];
+    assert_eq!(late_records.len(), 1);
+    assert_eq!(late_records[0].packets, 1);
+    assert!(ring.records.iter().all(|r| r.profile == 0));
+    let packets: u64 = ring.records.iter().map(|r| r.packets).sum();
+    assert_eq!(packets, u64::from(sent) + 1);
+    let bytes: u64 = ring.records.iter().map(|r| r.bytes).sum();
+    let ipv6_bytes: u64 = traffic
+        .iter()
+        .chain([&late])
+        .map(|f| f.data.len() as u64 - 14)
+        .sum();
+    assert_eq!(bytes, ipv6_bytes);
+    assert_eq!(stat(&mut c, "rx_frames"), u64::from(sent) + 1);
+    assert!(stat(&mut c, "stall_ring_full") > 0);
+
+    // flush_done (unmasked) was raised: the eventfd counts at least one message.
+    assert!(irq.read().unwrap() >= 1);
+
+    c.dma_unmap(RING_IOVA, ring.bytes() + 4096).unwrap();
+    drop(c);
+    let socket = s.socket.clone();
+    assert_socket_gone(&socket, s.stop());
+}
+
+#[test]
+fn the_port_refuses_malformed_and_oversized_batches_whole() {
+    let s = Served::start(&["--port-queue-bytes", "4096"]);
+    let mut c = s.connect();
+    let mut ring = Ring::program(&mut c, 8, AggregationMode::ProtocolPort);
+    assert_eq!(r32(&mut c, PORT, SIM_PORT_FREE), 4096);
+    let unknown = |c: &mut Client| reg(c, regs::UNKNOWN_ACCESS.offset);
+    let u0 = unknown(&mut c);
+
+    // Truncated frame header.
+    c.region_write(PORT, SIM_PORT_DATA, &[0u8; 10]).unwrap();
+    // 64 frames of 60 bytes: 64 × 80 = 5120 bytes, more than the 4096 free.
+    let traffic = frames(10, 64);
+    let big = batch(&traffic);
+    assert!(big.len() > 4096);
+    c.region_write(PORT, SIM_PORT_DATA, &big).unwrap();
+    // A batch anywhere but at SIM_PORT_DATA.
+    c.region_write(PORT, SIM_PORT_DATA + 8, &batch(&traffic[..1]))
+        .unwrap();
+    assert_eq!(r32(&mut c, PORT, SIM_PORT_ACCEPTED), 0);
+    assert_eq!(unknown(&mut c), u0 + 3);
+
+    send(&mut c, &mut ring, &traffic);
+    assert_eq!(r32(&mut c, PORT, SIM_PORT_ACCEPTED), 64);
+    ring.flush(&mut c);
+    let packets: u64 = ring.records.iter().map(|r| r.packets).sum();
+    assert_eq!(packets, 64);
+    assert_eq!(unknown(&mut c), u0 + 3);
+    drop(c);
+    s.stop();
+}
+
+#[test]
+fn reset_and_reconnection_return_the_device_to_power_on() {
+    let s = Served::start(&[]);
+    let mut c = s.connect();
+    let reset = regs::INT_MASK.reset();
+    assert_ne!(reset, 0);
+    w32(&mut c, BAR0, regs::INT_MASK.offset, 0);
+    assert_eq!(reg(&mut c, regs::INT_MASK.offset), 0);
+    c.reset().unwrap();
+    assert_eq!(reg(&mut c, regs::INT_MASK.offset), reset);
+
+    // Frames queued and the accepted count belong to the connection.
+    let mut ring = Ring::program(&mut c, 8, AggregationMode::ProtocolPort);
+    send(&mut c, &mut ring, &frames(10, 5));
+    assert_eq!(r32(&mut c, PORT, SIM_PORT_ACCEPTED), 5);
+    w32(&mut c, BAR0, regs::INT_MASK.offset, 0);
+    drop(c);
+
+    let mut c = s.connect();
+    assert_eq!(reg(&mut c, regs::INT_MASK.offset), reset);
+    assert_eq!(r32(&mut c, PORT, SIM_PORT_ACCEPTED), 0);
+    assert!(!Ctrl(reg(&mut c, regs::CTRL.offset)).enable());
+    // The old client's ring is no longer mapped: a new one maps at the same address (the
+    // client does not report DMA_MAP errors, so this shows in where the records land).
+    let mut ring = Ring::program(&mut c, 8, AggregationMode::ProtocolPort);
+    send(&mut c, &mut ring, &frames(10, 7));
+    ring.flush(&mut c);
+    let packets: u64 = ring.records.iter().map(|r| r.packets).sum();
+    assert_eq!(packets, 7);
+    drop(c);
+    s.stop();
+}
+
+#[test]
+fn a_malformed_message_ends_the_connection_not_the_server() {
+    use std::io::{Read, Write};
+    let s = Served::start(&[]);
+    let mut raw = std::os::unix::net::UnixStream::connect(&s.socket).unwrap();
+    // VERSION (command 1) whose capabilities string lacks its terminating NUL.
+    let mut m = Vec::new();
+    m.extend_from_slice(&0u16.to_le_bytes());
+    m.extend_from_slice(&1u16.to_le_bytes());
+    m.extend_from_slice(&23u32.to_le_bytes());
+    m.extend_from_slice(&[0; 8]);
+    m.extend_from_slice(&[0, 0, 1, 0]);
+    m.extend_from_slice(b"{}x");
+    raw.write_all(&m).unwrap();
+    let mut rest = Vec::new();
+    raw.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty(), "replied {rest:?}");
+    // The next client is served.
+    let mut c = s.connect();
+    assert_eq!(reg(&mut c, regs::ID_MAGIC.offset), regs::MAGIC);
+    drop(c);
+    let socket = s.socket.clone();
+    assert_socket_gone(&socket, s.stop());
+}
