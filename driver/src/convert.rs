@@ -36,9 +36,14 @@ pub fn to_flows(
     time: &TimeBase,
     out: &mut Vec<FlowRecord>,
 ) {
-    out.extend(records.iter().filter_map(|r| {
-        let mode = *modes.get(usize::from(r.profile))?;
-        Some(FlowRecord {
+    // A plain loop into reserved space: each flow is built in place (an iterator adapter
+    // here cost a call and a copy per record on the drain path).
+    out.reserve(records.len());
+    for r in records {
+        let Some(&mode) = modes.get(usize::from(r.profile)) else {
+            continue;
+        };
+        out.push(FlowRecord {
             mode,
             key: r.key,
             flows: u64::from(r.flows),
@@ -47,8 +52,8 @@ pub fn to_flows(
             start_ms: time.unix_ms(r.first_ns),
             end_ms: time.unix_ms(r.last_ns),
             end_reason: r.reason,
-        })
-    }));
+        });
+    }
 }
 
 #[cfg(test)]

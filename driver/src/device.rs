@@ -1,11 +1,27 @@
 //! Bring-up and control of one engine through any [`Backend`]: reset, identify, program
 //! the tables, timers and profiles, allocate and program the record ring, enable; then
 //! drain, flush, read statistics, reconfigure and stop.
+//!
+//! **Handing a running device to a new driver instance.** [`Device::detach`] lets go of a
+//! device without touching it (no flush, no disable, no unmap), as a driver instance that
+//! goes away does, and hands back the backend and the ring memory — which the device keeps
+//! writing. [`Device::attach`] takes them up again: it identifies the device without a
+//! reset, checks that the ring the device writes (`RING_SIZE`, `RING_BASE`, `RING_WB`) is
+//! the memory handed over and that the programmed configuration is the one expected, and
+//! resumes draining at the device's consumer index (`RING_CONS`): records the previous
+//! instance acknowledged are not read again, records it did not are read — each record
+//! exactly once. Acknowledging is part of [`Device::drain`] (also for the records taken
+//! before a bad one), so nothing the previous instance took is offered twice. The device
+//! must keep running and keep writing the same memory, so the handover is within one
+//! process and keeps the backend's connection: `nsflow-hwsim serve` returns to its
+//! power-on state when its vfio-user client disconnects, and kernel VFIO resets the device
+//! when its container closes — after a process restart the device is brought up afresh.
 
 use crate::backend::{Backend, BackendError};
 use crate::dma::DmaMemory;
 use crate::ring::{RingConsumer, RingError};
 use nsflow_rtl::config::{EngineConfig, ProfileConfig};
+use nsflow_rtl::key::FieldSelect;
 use nsflow_rtl::record::{Record, RECORD_BYTES, RECORD_FORMAT_VERSION};
 use nsflow_rtl::regs::{self, Ctrl, IntBits, PrefixMin, ProfCtrl, RouteMeta, Status};
 use nsflow_rtl::tables::{LabelEntry, Route, Tables, IFACE_ENTRIES, LABEL_ENTRIES, ROUTE_ENTRIES};
@@ -41,6 +57,41 @@ pub enum DeviceError {
     /// A value that does not fit the device.
     #[error("{0}")]
     Invalid(String),
+    /// The running device is not in the state [`Device::attach`] was told to expect.
+    #[error("the running device does not match: {0}")]
+    Mismatch(String),
+}
+
+/// A running device let go of by [`Device::detach`]: what the next driver instance needs
+/// to [`Device::attach`] to it.
+pub struct Detached {
+    /// The backend, still connected to the running device.
+    pub backend: Box<dyn Backend>,
+    /// The ring memory the device keeps writing.
+    pub ring: DmaMemory,
+    /// Its device address (IOVA), still mapped.
+    pub ring_iova: u64,
+}
+
+impl std::fmt::Debug for Detached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Detached")
+            .field("backend", &self.backend.describe())
+            .field("ring", &self.ring)
+            .field("ring_iova", &format_args!("{:#x}", self.ring_iova))
+            .finish()
+    }
+}
+
+/// Why [`Device::attach`] refused, with the backend and ring memory handed back unchanged
+/// so that the caller can bring the device up afresh instead.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot attach to the running device: {error}")]
+pub struct AttachError {
+    /// What did not match or could not be read.
+    pub error: DeviceError,
+    /// The parts, as they were passed in.
+    pub detached: Box<Detached>,
 }
 
 /// What the identification registers say.
@@ -168,6 +219,56 @@ fn ctrl_bits(f: impl Fn(&mut Ctrl)) -> u32 {
     c.0
 }
 
+/// What [`Device::attach`] found on a running device.
+struct Running {
+    id: Identity,
+    log2: u8,
+    cons: u32,
+    enabled: bool,
+}
+
+/// Reads back the timers and profiles programmed, as [`Device::program_engine`] writes
+/// them: enabled profiles first, in slot order, the rest disabled.
+fn read_engine_config(dev: &mut dyn Backend, profiles: u32) -> Result<EngineConfig, DeviceError> {
+    let seconds = |dev: &mut dyn Backend, r: &regs::Register, i: u32| -> Result<u32, DeviceError> {
+        let v = dev.read32(r.at(i))?;
+        Ok(r.field("seconds").map_or(0, |f| f.get(v)))
+    };
+    let mut c = EngineConfig {
+        orig_active_s: seconds(dev, &regs::ORIG_ACTIVE, 0)?,
+        orig_inactive_s: seconds(dev, &regs::ORIG_INACTIVE, 0)?,
+        fin_rst_aging: dev.read32(regs::ORIG_CTRL.offset)? & 1 == 1,
+        profiles: Vec::new(),
+    };
+    for p in 0..profiles {
+        let ctrl = ProfCtrl(dev.read32(regs::PROF_CTRL.at(p))?);
+        if !ctrl.enable() {
+            continue;
+        }
+        if c.profiles.len() != p as usize {
+            return Err(DeviceError::Mismatch(format!(
+                "profile slot {p} is enabled after a disabled one"
+            )));
+        }
+        let mode = AggregationMode::from_index(ctrl.mode()).ok_or_else(|| {
+            DeviceError::Mismatch(format!(
+                "profile slot {p} runs unknown mode {}",
+                ctrl.mode()
+            ))
+        })?;
+        let min = PrefixMin(dev.read32(regs::PROF_PREFIX_MIN.at(p))?);
+        c.profiles.push(ProfileConfig {
+            mode,
+            select: FieldSelect(dev.read32(regs::PROF_FIELDS.at(p))?),
+            src_min: min.src(),
+            dst_min: min.dst(),
+            active_s: seconds(dev, &regs::PROF_ACTIVE, p)?,
+            inactive_s: seconds(dev, &regs::PROF_INACTIVE, p)?,
+        });
+    }
+    Ok(c)
+}
+
 /// One engine, brought up and programmed.
 pub struct Device {
     backend: Box<dyn Backend>,
@@ -213,6 +314,100 @@ impl Device {
         dev.program_ring()?;
         dev.enable(true)?;
         Ok(dev)
+    }
+
+    /// Lets go of the running device without touching it — no flush, no disable, no
+    /// unmap — and hands back what a new driver instance needs to [`Device::attach`].
+    /// Records published but not yet drained stay in the ring for that instance.
+    pub fn detach(self) -> Detached {
+        Detached {
+            backend: self.backend,
+            ring: self.ring.into_memory(),
+            ring_iova: self.ring_iova,
+        }
+    }
+
+    /// Takes up a running device that another driver instance let go of (see the module
+    /// documentation): no reset; the device must be writing the ring in `d` and run
+    /// `config`. Draining resumes at the device's consumer index.
+    pub fn attach(mut d: Detached, config: &EngineConfig) -> Result<Self, Box<AttachError>> {
+        match Self::check_running(&mut d, config) {
+            Ok(running) => Ok(Self {
+                backend: d.backend,
+                id: running.id,
+                ring: RingConsumer::resume(
+                    d.ring,
+                    running.log2,
+                    config.profiles.len(),
+                    running.cons,
+                ),
+                ring_iova: d.ring_iova,
+                modes: config.profiles.iter().map(|p| p.mode).collect(),
+                config: config.clone(),
+                enabled: running.enabled,
+            }),
+            Err(error) => Err(Box::new(AttachError {
+                error,
+                detached: Box::new(d),
+            })),
+        }
+    }
+
+    /// What [`Device::attach`] checks, reading only.
+    fn check_running(d: &mut Detached, config: &EngineConfig) -> Result<Running, DeviceError> {
+        let be = d.backend.as_mut();
+        let id = identify(be)?;
+        let status = Status(be.read32(regs::STATUS.offset)?);
+        if status.error() {
+            return Err(DeviceError::DeviceFault(status.error_code()));
+        }
+        let log2 = be.read32(regs::RING_SIZE.offset)? & regs::RING_SIZE.rw_mask();
+        if !(regs::RING_MIN_LOG2..=id.ring_max_log2.min(regs::RING_MAX_LOG2)).contains(&log2) {
+            return Err(DeviceError::Mismatch(format!(
+                "RING_SIZE {log2}: no ring is programmed"
+            )));
+        }
+        let log2 = log2 as u8;
+        if RingConsumer::bytes(log2) > d.ring.len() {
+            return Err(DeviceError::Mismatch(format!(
+                "a ring of 2^{log2} records needs {} bytes, the memory handed over has {}",
+                RingConsumer::bytes(log2),
+                d.ring.len()
+            )));
+        }
+        let base =
+            read64(be, regs::RING_BASE_LO.offset)? & !u64::from(!regs::RING_BASE_LO.rw_mask());
+        let wb = read64(be, regs::RING_WB_LO.offset)? & !u64::from(!regs::RING_WB_LO.rw_mask());
+        let want_wb = d.ring_iova + (RECORD_BYTES << log2) as u64;
+        if (base, wb) != (d.ring_iova, want_wb) {
+            return Err(DeviceError::Mismatch(format!(
+                "the device writes a ring at {base:#x} (write-back {wb:#x}), the memory handed over is at {:#x} (write-back {want_wb:#x})",
+                d.ring_iova
+            )));
+        }
+        let programmed = read_engine_config(be, id.profiles)?;
+        if programmed != *config {
+            return Err(DeviceError::Mismatch(format!(
+                "programmed configuration {programmed:?}, expected {config:?}"
+            )));
+        }
+        let cons = be.read32(regs::RING_CONS.offset)?;
+        let prod = be.read32(regs::RING_PROD.offset)?;
+        if prod.wrapping_sub(cons) > 1 << log2 {
+            return Err(RingError::IndexOutOfRange {
+                prod,
+                cons,
+                entries: 1 << log2,
+            }
+            .into());
+        }
+        let enabled = Ctrl(be.read32(regs::CTRL.offset)?).enable();
+        Ok(Running {
+            id,
+            log2,
+            cons,
+            enabled,
+        })
     }
 
     /// The identification read at bring-up.
@@ -329,6 +524,7 @@ impl Device {
             }
         }
         self.modes = c.profiles.iter().map(|p| p.mode).collect();
+        self.ring.set_profiles(c.profiles.len());
         self.config = c.clone();
         Ok(())
     }
@@ -403,17 +599,18 @@ impl Device {
         Ok(IntBits(st))
     }
 
-    /// Drains published records into `out` (at most `max`) and returns the doorbell.
-    /// A validation failure stops the device (CTRL.enable cleared) and is returned.
+    /// Drains published records into `out` (at most `max`) and writes the doorbell
+    /// (RING_CONS). A validation failure stops the device (CTRL.enable cleared) and is
+    /// returned; the valid records before the bad one are in `out` and acknowledged.
     pub fn drain(&mut self, out: &mut Vec<Record>, max: usize) -> Result<usize, DeviceError> {
-        match self.ring.poll(out, max) {
-            Ok(n) => {
-                if n > 0 {
-                    let cons = self.ring.consumer_index();
-                    self.w(regs::RING_CONS.offset, cons)?;
-                }
-                Ok(n)
-            }
+        let before = self.ring.consumer_index();
+        let polled = self.ring.poll(out, max);
+        let cons = self.ring.consumer_index();
+        if cons != before {
+            self.w(regs::RING_CONS.offset, cons)?;
+        }
+        match polled {
+            Ok(n) => Ok(n),
             Err(e) => {
                 let _ = self.enable(false);
                 Err(e.into())
@@ -424,6 +621,11 @@ impl Device {
     /// Ring consumer counters.
     pub fn ring_counters(&self) -> crate::ring::RingCounters {
         self.ring.counters()
+    }
+
+    /// The ring consumer (its memory, geometry and consumer index), for reports and tests.
+    pub fn ring(&self) -> &RingConsumer {
+        &self.ring
     }
 
     /// Starts a flush and returns the flush count to wait past.

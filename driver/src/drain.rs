@@ -67,13 +67,33 @@ pub fn lock(dev: &SharedDevice) -> MutexGuard<'_, Device> {
     dev.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn drain_once(dev: &SharedDevice, batch: usize) -> Result<Vec<Record>, DeviceError> {
+/// One locked drain: the records taken, and whether the device is still sound. The records
+/// are taken even when it is not (the valid ones before a bad record are acknowledged to
+/// the device, so they must be handed on, not dropped).
+fn drain_once(dev: &SharedDevice, batch: usize) -> (Vec<Record>, Result<(), DeviceError>) {
     let mut d = lock(dev);
-    d.ack_interrupts()?;
     let mut out = Vec::new();
-    d.drain(&mut out, batch)?;
-    d.check_status()?;
-    Ok(out)
+    let sound = d
+        .ack_interrupts()
+        .and_then(|_| d.drain(&mut out, batch))
+        .and_then(|_| d.check_status().map(|_| ()));
+    (out, sound)
+}
+
+/// Hands a batch on (waiting while the sink is full), then reports the device's state.
+/// Returns whether anything was handed on.
+async fn forward(
+    (recs, sound): (Vec<Record>, Result<(), DeviceError>),
+    sink: &mpsc::Sender<Vec<Record>>,
+    sum: &mut DrainSummary,
+) -> Result<bool, DrainError> {
+    let any = !recs.is_empty();
+    if any {
+        sum.records += recs.len() as u64;
+        sink.send(recs).await.map_err(|_| DrainError::Closed)?;
+    }
+    sound?;
+    Ok(any)
 }
 
 /// Runs until `stop` turns true, then flushes the device, drains everything and returns.
@@ -110,34 +130,21 @@ pub async fn run(
             _ = ticker.tick() => sum.polls += 1,
             _ = stop.changed() => {}
         }
-        loop {
-            let recs = drain_once(&dev, cfg.batch)?;
-            if recs.is_empty() {
-                break;
-            }
-            sum.records += recs.len() as u64;
-            sink.send(recs).await.map_err(|_| DrainError::Closed)?;
-        }
+        while forward(drain_once(&dev, cfg.batch), &sink, &mut sum).await? {}
     }
     // Graceful stop: flush both stages and drain until the flush has completed, sending
     // as we go so that a small ring cannot stall the flush.
     let before = lock(&dev).start_flush()?;
     let deadline = tokio::time::Instant::now() + cfg.flush_timeout;
     loop {
-        let recs = drain_once(&dev, cfg.batch)?;
-        if !recs.is_empty() {
-            sum.records += recs.len() as u64;
-            sink.send(recs).await.map_err(|_| DrainError::Closed)?;
+        if forward(drain_once(&dev, cfg.batch), &sink, &mut sum).await? {
             continue;
         }
         if lock(&dev).flush_complete(before)? {
-            let recs = drain_once(&dev, usize::MAX)?;
-            if recs.is_empty() {
-                break;
+            if forward(drain_once(&dev, usize::MAX), &sink, &mut sum).await? {
+                continue;
             }
-            sum.records += recs.len() as u64;
-            sink.send(recs).await.map_err(|_| DrainError::Closed)?;
-            continue;
+            break;
         }
         if tokio::time::Instant::now() > deadline {
             return Err(DeviceError::FlushTimeout(cfg.flush_timeout).into());

@@ -143,10 +143,30 @@ impl RingConsumer {
         self.counters
     }
 
-    /// Restarts from the device's indices after a driver restart: the records between
-    /// `cons` and the producer are still to be drained (nothing lost, nothing twice).
-    pub fn resume_at(&mut self, cons: u32) {
-        self.cons = cons;
+    /// Records of profiles `0..profiles` are valid from now on (the device was
+    /// reprogrammed with that many profiles, after a flush drained the old ones).
+    pub fn set_profiles(&mut self, profiles: usize) {
+        self.profiles = profiles;
+    }
+
+    /// A consumer over `mem` that a running device is already writing, as a new driver
+    /// instance takes it up: the memory is kept as it is, and draining resumes at `cons`,
+    /// the device's consumer index — the records between it and the producer are still to
+    /// be drained (nothing lost, nothing twice). The geometry is the device's (RING_SIZE):
+    /// a block too small for it only makes [`Self::poll`] fail with a DMA bounds error.
+    pub fn resume(mem: DmaMemory, log2: u8, profiles: usize, cons: u32) -> Self {
+        Self {
+            mem,
+            log2,
+            cons,
+            profiles,
+            counters: RingCounters::default(),
+        }
+    }
+
+    /// Gives the memory back (the device may still be writing it).
+    pub fn into_memory(self) -> DmaMemory {
+        self.mem
     }
 
     /// Drains every published record into `out` (at most `max`), validating each.
@@ -316,14 +336,7 @@ mod tests {
         let cons = c.consumer_index();
         // A new consumer over the same memory, as after a driver restart: it starts from
         // the device's consumer index, not from zero.
-        let mut c2 = RingConsumer {
-            mem: c.mem,
-            log2: 4,
-            cons: 0,
-            profiles: 1,
-            counters: RingCounters::default(),
-        };
-        c2.resume_at(cons);
+        let mut c2 = RingConsumer::resume(c.into_memory(), 4, 1, cons);
         assert_eq!(c2.poll(&mut out, usize::MAX).unwrap(), 6);
         let seen: Vec<u64> = out.iter().map(|r| r.packets).collect();
         assert_eq!(seen, (1..=10).collect::<Vec<u64>>());

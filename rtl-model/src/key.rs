@@ -193,6 +193,7 @@ impl FlowKey {
     }
 
     /// The inverse of [`Self::pack`]. Every byte string is a valid key.
+    #[inline]
     pub fn unpack(b: &[u8; KEY_BYTES]) -> Self {
         let a16 = |o: usize| {
             let mut a = [0u8; 16];

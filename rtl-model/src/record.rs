@@ -60,8 +60,16 @@ impl EndReason {
     ];
 
     /// The reason with this IPFIX code.
+    #[inline]
     pub fn from_code(code: u8) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| *r as u8 == code)
+        match code {
+            1 => Some(Self::Idle),
+            2 => Some(Self::Active),
+            3 => Some(Self::EndOfFlow),
+            4 => Some(Self::Forced),
+            5 => Some(Self::LackOfResources),
+            _ => None,
+        }
     }
 
     /// Short lower-case name for reports.
@@ -136,7 +144,11 @@ impl Record {
         b
     }
 
-    /// Parses and validates a record; never panics, whatever the bytes.
+    /// Parses and validates a record; never panics, whatever the bytes. On the driver's
+    /// drain path for every record, hence always inlined (returned through memory from a
+    /// call, the 136-byte result halved the drain rate): the checks run on the bytes
+    /// before anything is built, and the key is unpacked straight from them.
+    #[inline(always)]
     pub fn decode(b: &[u8]) -> Result<Self, RecordError> {
         let b: &[u8; RECORD_BYTES] = b.try_into().map_err(|_| RecordError::Length(b.len()))?;
         if b[0] != RECORD_FORMAT_VERSION {
@@ -151,29 +163,30 @@ impl Record {
             x.copy_from_slice(&b[o..o + 8]);
             u64::from_le_bytes(x)
         };
-        let mut key = [0u8; KEY_BYTES];
-        key.copy_from_slice(&b[RECORD_KEY_OFFSET..]);
-        let r = Self {
+        let flows = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+        let (packets, last_ns, first_ns) = (u64le(8), u64le(32), u64le(24));
+        if packets == 0 || flows == 0 {
+            return Err(RecordError::Impossible("no packets or no flows"));
+        }
+        if last_ns < first_ns {
+            return Err(RecordError::Impossible("last packet before first packet"));
+        }
+        if u64::from(flows) > packets {
+            return Err(RecordError::Impossible("more flows than packets"));
+        }
+        let (_, key) = b.split_at(RECORD_KEY_OFFSET);
+        let key: &[u8; KEY_BYTES] = key.try_into().map_err(|_| RecordError::Length(b.len()))?;
+        Ok(Self {
             profile: b[1],
             reason,
             phase: b[3] & 1 == 1,
-            flows: u32::from_le_bytes([b[4], b[5], b[6], b[7]]),
-            packets: u64le(8),
+            flows,
+            packets,
             bytes: u64le(16),
-            first_ns: u64le(24),
-            last_ns: u64le(32),
-            key: FlowKey::unpack(&key),
-        };
-        if r.packets == 0 || r.flows == 0 {
-            return Err(RecordError::Impossible("no packets or no flows"));
-        }
-        if r.last_ns < r.first_ns {
-            return Err(RecordError::Impossible("last packet before first packet"));
-        }
-        if u64::from(r.flows) > r.packets {
-            return Err(RecordError::Impossible("more flows than packets"));
-        }
-        Ok(r)
+            first_ns,
+            last_ns,
+            key: FlowKey::unpack(key),
+        })
     }
 }
 

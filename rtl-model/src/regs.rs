@@ -892,7 +892,14 @@ pub const PROF_ACTIVE: Register = Register {
     stride: PROFILE_STRIDE,
     block: "profile",
     doc: "Aggregate active timeout",
-    fields: &[f("seconds", 0, 16, Rw, 1800, "Seconds (default 30 min; 0 ends every entry at its next check)")],
+    fields: &[f(
+        "seconds",
+        0,
+        16,
+        Rw,
+        1800,
+        "Seconds (default 30 min; 0 ends every entry at its next check)",
+    )],
 };
 /// Per-profile inactive timeout.
 pub const PROF_INACTIVE: Register = Register {
@@ -902,7 +909,14 @@ pub const PROF_INACTIVE: Register = Register {
     stride: PROFILE_STRIDE,
     block: "profile",
     doc: "Aggregate inactive timeout",
-    fields: &[f("seconds", 0, 16, Rw, 300, "Seconds (default 300 s; 0 ends every entry at its next check)")],
+    fields: &[f(
+        "seconds",
+        0,
+        16,
+        Rw,
+        300,
+        "Seconds (default 300 s; 0 ends every entry at its next check)",
+    )],
 };
 /// Per-profile occupancy.
 pub const PROF_OCCUPANCY: Register = Register {

@@ -1,0 +1,864 @@
+//! The driver's integration suite, run unchanged on every backend that can host a model:
+//! the in-process model (`sim`) and `nsflow-hwsim serve` over vfio-user (`vfio_user`).
+//! Each check in [`suite`] takes a backend factory; the `sim` and `vfio_user` modules at
+//! the end instantiate all of them (the vfio-user ones skip locally when the server cannot
+//! be built, and fail under `CI=true`).
+//!
+//! What is checked: bring-up and its refusals; every shared capture with all 14
+//! aggregation modes, drained records conserving the device's IPv6 packets and bytes per
+//! profile and equal to the reference aggregator per key; a reconfiguration mid-replay
+//! flushing everything of the old configuration; a driver restart (detach, attach)
+//! resuming at the device's consumer index with every record seen exactly once; a
+//! malicious ring stopping the device with typed errors and counters; and the drain task
+//! draining everything by polling when interrupts are lost. `sim_faults` adds the hwsim
+//! fault modes, which only the in-process model can be given.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+/// The checks, each on a fresh device from `new`.
+mod suite {
+    use crate::common::*;
+    use nsflow_driver::device::{Device, DeviceError, DeviceStats};
+    use nsflow_driver::drain::{self, DrainConfig, DrainSummary, SharedDevice};
+    use nsflow_driver::ring::RingError;
+    use nsflow_hwsim::capture::{CaptureReader, Frame};
+    use nsflow_rtl::config::EngineConfig;
+    use nsflow_rtl::record::{phase_for, Record, RecordError, RECORD_BYTES};
+    use nsflow_rtl::reference::ReferenceOutput;
+    use nsflow_rtl::regs::{self, Ctrl, Status};
+    use nsflow_rtl::{AggregationMode, EndReason, FlowKey};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+    use tokio::sync::{mpsc, watch};
+
+    /// One profile per aggregation mode, default timers.
+    pub(crate) fn all_modes() -> EngineConfig {
+        EngineConfig::with_modes(&AggregationMode::ALL)
+    }
+
+    /// All modes with timers of seconds, so that records leave the device during a replay
+    /// of a capture that spans seconds, not only at the final flush.
+    pub(crate) fn short_timers() -> EngineConfig {
+        let mut c = all_modes();
+        c.orig_inactive_s = 1;
+        c.orig_active_s = 4;
+        for p in &mut c.profiles {
+            p.inactive_s = 2;
+            p.active_s = 6;
+        }
+        c
+    }
+
+    /// CTRL.enable as the device reports it.
+    pub(crate) fn enabled(dev: &mut Device) -> bool {
+        Ctrl(dev.backend().read32(regs::CTRL.offset).unwrap()).enable()
+    }
+
+    /// Per profile, the records conserve what the device keyed, and nothing was dropped.
+    pub(crate) fn assert_conserved(
+        what: &str,
+        records: &[Record],
+        stats: &DeviceStats,
+        profiles: usize,
+    ) {
+        let keyed = (stats.global("ipv6_packets"), stats.global("ipv6_bytes"));
+        for (p, sums) in per_profile(records, profiles).into_iter().enumerate() {
+            assert_eq!(
+                sums, keyed,
+                "{what}: profile {p} records carry (packets, bytes) {sums:?}, the device keyed {keyed:?}"
+            );
+            assert_eq!(
+                (
+                    stats.profile(p, "drop_packets"),
+                    stats.profile(p, "drop_bytes")
+                ),
+                (0, 0),
+                "{what}: profile {p} dropped"
+            );
+        }
+    }
+
+    /// Every record the device wrote was drained exactly once: per profile, as many records
+    /// as the device's `records` counter.
+    pub(crate) fn assert_each_record_once(
+        what: &str,
+        records: &[Record],
+        stats: &DeviceStats,
+        profiles: usize,
+    ) {
+        for p in 0..profiles {
+            let n = records
+                .iter()
+                .filter(|r| usize::from(r.profile) == p)
+                .count() as u64;
+            assert_eq!(
+                n,
+                stats.profile(p, "records"),
+                "{what}: profile {p} drained {n} records, the device wrote {}",
+                stats.profile(p, "records")
+            );
+        }
+    }
+
+    fn assert_ingress_is_the_reference(what: &str, stats: &DeviceStats, r: &ReferenceOutput) {
+        let i = &r.ingress;
+        assert_eq!(
+            [
+                stats.global("rx_frames"),
+                stats.global("ipv6_packets"),
+                stats.global("ipv6_bytes"),
+                stats.global("ipv4_packets"),
+                stats.global("other_frames"),
+            ],
+            [
+                i.rx_frames,
+                i.ipv6_packets,
+                i.ipv6_bytes,
+                i.ipv4_packets,
+                i.other_frames
+            ],
+            "{what}: ingress counters"
+        );
+    }
+
+    // ----- bring-up ---------------------------------------------------------------------
+
+    /// Bring-up identifies the engine, programs every profile and the ring, enables it, and
+    /// refuses what does not fit the device.
+    pub fn bring_up(new: &Factory) {
+        let mut dev = Device::bring_up(new(), &tables(), &all_modes(), 8).unwrap();
+        let id = dev.identity();
+        assert_eq!(id.major, regs::VERSION_MAJOR);
+        assert_eq!(id.record_bytes as usize, RECORD_BYTES);
+        assert!(id.profiles as usize >= AggregationMode::ALL.len());
+        assert_eq!(dev.modes(), &AggregationMode::ALL);
+        let be = dev.backend();
+        assert_eq!(be.read32(regs::RING_SIZE.offset).unwrap(), 8);
+        let base = u64::from(be.read32(regs::RING_BASE_HI.offset).unwrap()) << 32
+            | u64::from(be.read32(regs::RING_BASE_LO.offset).unwrap());
+        assert!(base != 0 && base % 4096 == 0, "ring base {base:#x}");
+        for (p, m) in AggregationMode::ALL.iter().enumerate() {
+            let ctrl = regs::ProfCtrl(be.read32(regs::PROF_CTRL.at(p as u32)).unwrap());
+            assert!(
+                ctrl.enable() && ctrl.mode() == m.index(),
+                "profile {p}: {ctrl:?}"
+            );
+        }
+        assert!(enabled(&mut dev));
+        assert!(!dev.check_status().unwrap().error());
+        let stats = dev.stats().unwrap();
+        assert_eq!(stats.global("rx_frames"), 0);
+        assert_eq!(stats.profiles.len(), AggregationMode::ALL.len());
+        let mut out = Vec::new();
+        dev.shutdown(&mut out, FLUSH_TIMEOUT).unwrap();
+        assert!(out.is_empty(), "no traffic, no records: {out:?}");
+
+        let mut fifteen = all_modes();
+        fifteen.profiles.push(fifteen.profiles[0]);
+        assert!(matches!(
+            Device::bring_up(new(), &tables(), &fifteen, 8),
+            Err(DeviceError::TooManyProfiles { wanted: 15, .. })
+        ));
+        assert!(matches!(
+            Device::bring_up(new(), &tables(), &all_modes(), 31),
+            Err(DeviceError::Invalid(_))
+        ));
+        let mut zero = all_modes();
+        zero.orig_inactive_s = 0;
+        assert!(matches!(
+            Device::bring_up(new(), &tables(), &zero, 8),
+            Err(DeviceError::Invalid(_))
+        ));
+    }
+
+    // ----- traffic ----------------------------------------------------------------------
+
+    /// Every shared capture, all 14 modes at once, a small ring (wrapping, backpressure):
+    /// per profile the drained records carry exactly the IPv6 packets and bytes the device
+    /// keyed, every record once, and per key what the reference aggregator computes.
+    pub fn captures_conserve_packets_and_bytes(new: &Factory) {
+        let Some(caps) = traffic_captures() else {
+            return;
+        };
+        assert!(caps.len() > 100, "{} captures", caps.len());
+        let (cfg, tables) = (all_modes(), tables());
+        let (mut files, mut records_seen, mut packets) = (0, 0, 0);
+        for path in &caps {
+            let what = path.display().to_string();
+            let frames = match CaptureReader::read_all(path) {
+                Ok(f) => f,
+                Err(e) => {
+                    eprintln!("{what}: unreadable capture skipped: {e}");
+                    continue;
+                }
+            };
+            let mut dev = Device::bring_up(new(), &tables, &cfg, 8).unwrap();
+            let mut records = Vec::new();
+            replay(&mut dev, &frames, &mut records);
+            dev.flush_and_drain(&mut records, FLUSH_TIMEOUT).unwrap();
+            let stats = dev.stats().unwrap();
+            let r = reference(&cfg, &tables, &frames);
+            assert_ingress_is_the_reference(&what, &stats, &r);
+            assert_conserved(&what, &records, &stats, cfg.profiles.len());
+            assert_each_record_once(&what, &records, &stats, cfg.profiles.len());
+            assert_eq!(stats.global("orig_evicted"), 0, "{what}: the tables filled");
+            assert_eq!(
+                per_key(&records, cfg.profiles.len()),
+                reference_per_key(&r),
+                "{what}: per-key totals differ from the reference aggregator"
+            );
+            assert_eq!(dev.ring_counters().errors, 0);
+            files += 1;
+            records_seen += records.len();
+            packets += stats.global("ipv6_packets");
+        }
+        eprintln!("{files} captures, {packets} IPv6 packets, {records_seen} records");
+        assert!(files > 100 && packets > 50_000 && records_seen > 3_000);
+    }
+
+    /// `Device::reconfigure` in the middle of a replay, from 4 modes to all 14 with other
+    /// timers: the records drained before (old modes) carry exactly the first half's
+    /// packets, those after (new modes, also in the profile slots the old configuration
+    /// did not use) the second half's, per key as the reference aggregator computes for
+    /// each half.
+    pub fn reconfiguration_flushes_and_conserves(new: &Factory) {
+        let Some(frames) = all_traffic() else {
+            return;
+        };
+        let (first, second) = frames.split_at(frames.len() / 2);
+        let tables = tables();
+        // From 4 profiles to 14 (the slots above 4 become valid), other timers.
+        let old = EngineConfig::with_modes(&AggregationMode::ALL[10..]);
+        let mut new_cfg = all_modes();
+        new_cfg.orig_inactive_s = 5;
+        new_cfg.profiles[0].inactive_s = 20;
+        let mut dev = Device::bring_up(new(), &tables, &old, 8).unwrap();
+        let mut before = Vec::new();
+        replay(&mut dev, first, &mut before);
+        dev.reconfigure(&new_cfg, None, &mut before, FLUSH_TIMEOUT)
+            .unwrap();
+        assert_eq!(dev.modes(), &AggregationMode::ALL);
+        let at_reconfig = dev.stats().unwrap();
+        assert_conserved("before", &before, &at_reconfig, old.profiles.len());
+        let ref_old = reference(&old, &tables, first);
+        assert_eq!(
+            packets_bytes(&per_key(&before, old.profiles.len())),
+            packets_bytes(&reference_per_key(&ref_old)),
+            "records of the old configuration, per key"
+        );
+
+        let mut after = Vec::new();
+        replay(&mut dev, second, &mut after);
+        dev.flush_and_drain(&mut after, FLUSH_TIMEOUT).unwrap();
+        let end = dev.stats().unwrap();
+        let keyed = |s: &DeviceStats| (s.global("ipv6_packets"), s.global("ipv6_bytes"));
+        let second_keyed = (
+            keyed(&end).0 - keyed(&at_reconfig).0,
+            keyed(&end).1 - keyed(&at_reconfig).1,
+        );
+        assert!(second_keyed.0 > 1000, "{second_keyed:?}");
+        for (p, sums) in per_profile(&after, new_cfg.profiles.len())
+            .into_iter()
+            .enumerate()
+        {
+            assert_eq!(sums, second_keyed, "after: profile {p}");
+        }
+        let ref_new = reference(&new_cfg, &tables, second);
+        assert_eq!(
+            packets_bytes(&per_key(&after, new_cfg.profiles.len())),
+            packets_bytes(&reference_per_key(&ref_new)),
+            "records of the new configuration, per key"
+        );
+        assert_eq!(
+            keyed(&end),
+            (
+                ref_old.ingress.ipv6_packets + ref_new.ingress.ipv6_packets,
+                ref_old.ingress.ipv6_bytes + ref_new.ingress.ipv6_bytes
+            )
+        );
+    }
+
+    /// A driver instance goes away in the middle of a flush with records published and not
+    /// drained; a new instance attaches to the running device (after refusing a wrong
+    /// configuration), resumes at the device's consumer index and finishes the replay:
+    /// every record the device wrote is drained exactly once, and the packets and bytes
+    /// per key are the reference aggregator's.
+    pub fn restart_resumes_exactly_once(new: &Factory) {
+        let Some(frames) = all_traffic() else {
+            return;
+        };
+        let (first, second) = frames.split_at(frames.len() / 2);
+        let (cfg, tables) = (short_timers(), tables());
+        let mut a = Device::bring_up(new(), &tables, &cfg, 4).unwrap();
+        let mut seen = Vec::new();
+        replay(&mut a, first, &mut seen);
+        // Leave the ring with published records the first instance has not drained: a
+        // flush of 14 profiles' aggregates fills a 16-record ring.
+        a.start_flush().unwrap();
+        let prod = loop {
+            let prod = a.backend().read32(regs::RING_PROD.offset).unwrap();
+            if prod.wrapping_sub(a.ring().consumer_index()) >= 2 {
+                break prod;
+            }
+            assert!(
+                a.check_status().unwrap().flush_busy(),
+                "the flush ended without filling the ring"
+            );
+            std::thread::yield_now();
+        };
+        a.drain(&mut seen, 1).unwrap();
+        let acked = a.ring().consumer_index();
+        assert_eq!(a.backend().read32(regs::RING_CONS.offset).unwrap(), acked);
+        assert!(prod.wrapping_sub(acked) >= 1);
+        let by_a = seen.len();
+        let parts = a.detach();
+
+        // The wrong configuration is refused, and the parts come back.
+        let Err(refused) = Device::attach(parts, &all_modes()) else {
+            panic!("attached with the wrong configuration");
+        };
+        assert!(
+            matches!(refused.error, DeviceError::Mismatch(_)),
+            "{}",
+            refused.error
+        );
+        let mut b = Device::attach(*refused.detached, &cfg).unwrap();
+        assert_eq!(b.ring().consumer_index(), acked, "resumes at RING_CONS");
+        assert_eq!(b.modes(), &AggregationMode::ALL);
+        while b.check_status().unwrap().flush_busy() {
+            b.drain(&mut seen, usize::MAX).unwrap();
+            std::thread::yield_now();
+        }
+        while b.drain(&mut seen, usize::MAX).unwrap() > 0 {}
+        assert!(seen.len() > by_a, "the new instance drained what was left");
+        replay(&mut b, second, &mut seen);
+        b.flush_and_drain(&mut seen, FLUSH_TIMEOUT).unwrap();
+        let stats = b.stats().unwrap();
+        let n = cfg.profiles.len();
+        assert_each_record_once("restart", &seen, &stats, n);
+        assert_conserved("restart", &seen, &stats, n);
+        let r = reference(&cfg, &tables, frames);
+        assert_ingress_is_the_reference("restart", &stats, &r);
+        assert_eq!(
+            packets_bytes(&per_key(&seen, n)),
+            packets_bytes(&reference_per_key(&r)),
+            "per-key packets and bytes across the restart"
+        );
+    }
+
+    // ----- a malicious device ----------------------------------------------------------
+
+    /// A record as a device would write it at free-running index `i`.
+    fn valid(i: u32, log2: u8, profile: u8) -> [u8; RECORD_BYTES] {
+        Record {
+            profile,
+            reason: EndReason::Idle,
+            phase: phase_for(i, log2),
+            flows: 1,
+            packets: 2,
+            bytes: 200,
+            first_ns: 10,
+            last_ns: 20,
+            key: FlowKey {
+                src_port: 1000 + i as u16,
+                ..FlowKey::default()
+            },
+        }
+        .encode()
+    }
+
+    /// Plays a malicious device: writes `slots` into ring slots from `from` and publishes
+    /// `prod` in the write-back slot.
+    fn publish(dev: &Device, from: u32, slots: &[[u8; RECORD_BYTES]], prod: u32) {
+        let ring = dev.ring();
+        let mask = ring.entries() - 1;
+        for (k, s) in slots.iter().enumerate() {
+            let slot = (from + k as u32) & mask;
+            ring.memory()
+                .write(slot as usize * RECORD_BYTES, s)
+                .unwrap();
+        }
+        ring.memory()
+            .write(ring.writeback_offset(), &u64::from(prod).to_le_bytes())
+            .unwrap();
+    }
+
+    /// Each way a device can lie through the ring — a producer index more than a ring
+    /// ahead or behind, a slot published but not written, a corrupt record, a profile never
+    /// programmed — is a typed error that stops the device (CTRL.enable cleared), counted,
+    /// with nothing consumed past the bad record; valid records before a bad one are
+    /// delivered once and acknowledged, also through the drain task.
+    pub fn malicious_ring_writes_stop_the_device(new: &Factory) {
+        let cfg = EngineConfig::with_modes(&AggregationMode::ALL[..2]);
+        let log2 = 4;
+        let fresh = || Device::bring_up(new(), &tables(), &cfg, log2).unwrap();
+        let corrupt = {
+            let mut b = valid(0, log2, 0);
+            b[2] = 9;
+            b
+        };
+        type Check = fn(&DeviceError) -> bool;
+        let cases: [(&str, Vec<[u8; RECORD_BYTES]>, u32, Check); 5] = [
+            ("beyond the ring", vec![], 17, |e| {
+                matches!(
+                    e,
+                    DeviceError::Ring(RingError::IndexOutOfRange { prod: 17, .. })
+                )
+            }),
+            ("backwards", vec![], u32::MAX, |e| {
+                matches!(e, DeviceError::Ring(RingError::IndexOutOfRange { .. }))
+            }),
+            ("published, never written", vec![], 1, |e| {
+                matches!(e, DeviceError::Ring(RingError::Phase { slot: 0, index: 0 }))
+            }),
+            ("corrupt record", vec![corrupt], 1, |e| {
+                matches!(
+                    e,
+                    DeviceError::Ring(RingError::Record {
+                        source: RecordError::Reason(9),
+                        ..
+                    })
+                )
+            }),
+            ("unprogrammed profile", vec![valid(0, log2, 5)], 1, |e| {
+                matches!(e, DeviceError::Ring(RingError::Profile { profile: 5, .. }))
+            }),
+        ];
+        for (what, slots, prod, check) in cases {
+            let mut dev = fresh();
+            publish(&dev, 0, &slots, prod);
+            let mut out = Vec::new();
+            let e = dev.drain(&mut out, usize::MAX).unwrap_err();
+            assert!(check(&e), "{what}: {e}");
+            assert!(!enabled(&mut dev), "{what}: the device was not stopped");
+            assert_eq!(dev.ring_counters().errors, 1, "{what}");
+            assert!(out.is_empty(), "{what}: {out:?}");
+            assert_eq!(dev.ring().consumer_index(), 0, "{what}");
+            assert_eq!(dev.backend().read32(regs::RING_CONS.offset).unwrap(), 0);
+            // It stays refused: asking again gives the same error, not a record.
+            assert!(dev.drain(&mut out, usize::MAX).is_err() && out.is_empty());
+        }
+
+        // Three good records, then a corrupt one, through the drain task.
+        let mut dev = fresh();
+        let good: Vec<_> = (0..3).map(|i| valid(i, log2, (i % 2) as u8)).collect();
+        publish(&dev, 0, &[good.clone(), vec![corrupt]].concat(), 4);
+        let irq = dev.backend().irq().map(|e| e.try_clone().unwrap());
+        let shared: SharedDevice = Arc::new(Mutex::new(dev));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (tx, mut rx) = mpsc::channel(4);
+        let (_stop_tx, stop_rx) = watch::channel(false);
+        let result = rt.block_on(drain::run(
+            shared.clone(),
+            irq,
+            DrainConfig::default(),
+            tx,
+            stop_rx,
+        ));
+        assert!(
+            matches!(
+                result,
+                Err(drain::DrainError::Device(DeviceError::Ring(
+                    RingError::Record { index: 3, .. }
+                )))
+            ),
+            "{result:?}"
+        );
+        let mut got = Vec::new();
+        while let Ok(batch) = rx.try_recv() {
+            got.extend(batch);
+        }
+        let want: Vec<Record> = good.iter().map(|b| Record::decode(b).unwrap()).collect();
+        assert_eq!(got, want, "the valid records before the bad one, once");
+        let mut d = drain::lock(&shared);
+        assert_eq!(d.backend().read32(regs::RING_CONS.offset).unwrap(), 3);
+        assert!(!enabled(&mut d));
+        assert_eq!(d.ring_counters().errors, 1);
+    }
+
+    // ----- interrupts --------------------------------------------------------------------
+
+    /// Replays `frames` into a shared device while the drain task runs, then stops it
+    /// (final flush and drain). Returns its summary, the records it handed on and the
+    /// device's statistics.
+    pub(crate) fn through_drain_task(
+        dev: Device,
+        irq: Option<vmm_sys_util::eventfd::EventFd>,
+        frames: &[Frame],
+    ) -> (DrainSummary, Vec<Record>, DeviceStats) {
+        let shared: SharedDevice = Arc::new(Mutex::new(dev));
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (tx, mut rx) = mpsc::channel::<Vec<Record>>(16);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let cfg = DrainConfig {
+            poll_interval: Duration::from_millis(1),
+            batch: 64,
+            flush_timeout: FLUSH_TIMEOUT,
+        };
+        let task = rt.spawn(drain::run(shared.clone(), irq, cfg, tx, stop_rx));
+        let collector = rt.spawn(async move {
+            let mut all = Vec::new();
+            while let Some(b) = rx.recv().await {
+                all.extend(b);
+            }
+            all
+        });
+        let mut next = 0;
+        while next < frames.len() {
+            let end = (next + 64).min(frames.len());
+            let taken = {
+                let mut d = drain::lock(&shared);
+                d.backend()
+                    .traffic()
+                    .unwrap()
+                    .offer(&frames[next..end])
+                    .unwrap()
+            };
+            next += taken;
+            if taken == 0 {
+                // The device holds back until the drain task frees ring space.
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
+        stop_tx.send(true).unwrap();
+        let sum = rt.block_on(task).unwrap().unwrap();
+        let records = rt.block_on(collector).unwrap();
+        let stats = drain::lock(&shared).stats().unwrap();
+        (sum, records, stats)
+    }
+
+    /// Interrupts lost (every cause masked, so the device sends no message): the drain task
+    /// wakes on its polling interval only and still drains every record.
+    pub fn lost_interrupts_are_covered_by_polling(new: &Factory) {
+        let Some(frames) = all_traffic() else {
+            return;
+        };
+        let (cfg, tables) = (short_timers(), tables());
+        let be = new();
+        let irq = be.irq().map(|e| e.try_clone().unwrap());
+        assert!(irq.is_some(), "the backend has an interrupt to lose");
+        let mut dev = Device::bring_up(be, &tables, &cfg, 6).unwrap();
+        dev.backend()
+            .write32(regs::INT_MASK.offset, regs::INT_MASK.defined_mask())
+            .unwrap();
+        if let Some(e) = &irq {
+            // Nothing may be pending from bring-up either.
+            let _ = e.read();
+        }
+        let (sum, records, stats) = through_drain_task(dev, irq, frames);
+        assert_eq!(sum.interrupts, 0, "{sum:?}");
+        assert!(sum.polls > 0, "{sum:?}");
+        assert_eq!(sum.records, records.len() as u64);
+        let n = cfg.profiles.len();
+        assert_conserved("lost interrupts", &records, &stats, n);
+        assert_each_record_once("lost interrupts", &records, &stats, n);
+        let r = reference(&cfg, &tables, frames);
+        assert_eq!(stats.global("ipv6_packets"), r.ingress.ipv6_packets);
+        assert_eq!(
+            packets_bytes(&per_key(&records, n)),
+            packets_bytes(&reference_per_key(&r))
+        );
+    }
+
+    /// The control of the above: with interrupts unmasked the drain task is woken by them.
+    pub fn interrupts_wake_the_drain_task(new: &Factory) {
+        let Some(frames) = all_traffic() else {
+            return;
+        };
+        let cfg = short_timers();
+        let be = new();
+        let irq = be.irq().map(|e| e.try_clone().unwrap());
+        let dev = Device::bring_up(be, &tables(), &cfg, 6).unwrap();
+        let (sum, records, stats) = through_drain_task(dev, irq, frames);
+        assert!(sum.interrupts > 0, "{sum:?}");
+        assert_conserved("interrupts", &records, &stats, cfg.profiles.len());
+    }
+
+    /// A device already in its error state is refused by attach, and its status is a typed
+    /// error, not a panic.
+    pub fn status_errors_are_typed(new: &Factory) {
+        let mut dev = Device::bring_up(new(), &tables(), &all_modes(), 8).unwrap();
+        // An invalid ring size while enabled puts the device into its error state.
+        dev.backend().write32(regs::RING_SIZE.offset, 2).unwrap();
+        let status = Status(dev.backend().read32(regs::STATUS.offset).unwrap());
+        assert!(status.error(), "{status:?}");
+        assert!(matches!(
+            dev.check_status(),
+            Err(DeviceError::DeviceFault(2))
+        ));
+        let Err(refused) = Device::attach(dev.detach(), &all_modes()) else {
+            panic!("attached to a device in its error state");
+        };
+        assert!(matches!(refused.error, DeviceError::DeviceFault(2)));
+    }
+}
+
+/// The hwsim fault modes (`nsflow_hwsim::Fault`), injected into the in-process model
+/// while the driver runs it (the vfio-user server has no fault channel): a device that
+/// publishes garbage or corrupt records is stopped with a typed error and counted, with
+/// every record before the fault drained once; a DMA fault and a removed device end in
+/// typed errors; lost interrupts cost nothing but latency; a clock jump loses nothing.
+mod sim_faults {
+    use crate::common::*;
+    use crate::suite::{
+        all_modes, assert_conserved, assert_each_record_once, enabled, short_timers,
+        through_drain_task,
+    };
+    use nsflow_driver::backend::Backend;
+    use nsflow_driver::device::{Device, DeviceError};
+    use nsflow_driver::drain::{self, DrainConfig, DrainError};
+    use nsflow_driver::ring::RingError;
+    use nsflow_hwsim::Fault;
+    use nsflow_rtl::record::RecordError;
+    use nsflow_rtl::regs;
+    use std::sync::{Arc, Mutex};
+    use tokio::sync::{mpsc, watch};
+
+    /// A device on a shared model that has drained records of a quarter of the traffic.
+    fn running(sim: &SharedSim) -> (Device, Vec<nsflow_rtl::record::Record>) {
+        let frames = all_traffic().expect("shared captures");
+        let mut dev =
+            Device::bring_up(Box::new(sim.clone()), &tables(), &short_timers(), 6).unwrap();
+        let mut out = Vec::new();
+        replay(&mut dev, &frames[..frames.len() / 4], &mut out);
+        assert!(!out.is_empty());
+        (dev, out)
+    }
+
+    /// Each record fault: the driver stops the device at the bad record with the typed
+    /// error, counts it, and has consumed (and acknowledged) exactly the records before it.
+    #[test]
+    fn corrupt_records_stop_the_device() {
+        if all_traffic().is_none() {
+            return;
+        }
+        type Check = fn(&RingError) -> bool;
+        let cases: [(Fault, Check); 4] = [
+            (Fault::BadRecordVersion, |e| {
+                matches!(
+                    e,
+                    RingError::Record {
+                        source: RecordError::Version(0xEE),
+                        ..
+                    }
+                )
+            }),
+            (Fault::BadRecordReason, |e| {
+                matches!(
+                    e,
+                    RingError::Record {
+                        source: RecordError::Reason(0),
+                        ..
+                    }
+                )
+            }),
+            (Fault::ImpossibleCounters, |e| {
+                matches!(
+                    e,
+                    RingError::Record {
+                        source: RecordError::Impossible(_),
+                        ..
+                    }
+                )
+            }),
+            (Fault::StalePhase, |e| matches!(e, RingError::Phase { .. })),
+        ];
+        let frames = all_traffic().unwrap();
+        for (fault, check) in cases {
+            let sim = SharedSim::new();
+            let (mut dev, mut out) = running(&sim);
+            sim.inject(fault);
+            let err = try_replay(&mut dev, &frames[frames.len() / 4..], &mut out)
+                .and_then(|()| dev.flush_and_drain(&mut out, FLUSH_TIMEOUT))
+                .unwrap_err();
+            let DeviceError::Ring(ring) = &err else {
+                panic!("{fault:?}: {err}");
+            };
+            assert!(check(ring), "{fault:?}: {err}");
+            let index = match ring {
+                RingError::Record { index, .. } | RingError::Phase { index, .. } => *index,
+                other => panic!("{fault:?}: {other}"),
+            };
+            assert_eq!(
+                index as usize,
+                out.len(),
+                "{fault:?}: the records before it, once"
+            );
+            assert_eq!(dev.ring().consumer_index() as usize, out.len());
+            assert_eq!(
+                dev.backend().read32(regs::RING_CONS.offset).unwrap() as usize,
+                out.len(),
+                "{fault:?}: acknowledged"
+            );
+            assert_eq!(dev.ring_counters().errors, 1, "{fault:?}");
+            assert!(!enabled(&mut dev), "{fault:?}: not stopped");
+        }
+    }
+
+    /// A producer index more than a ring ahead: refused before any slot is read.
+    #[test]
+    fn a_producer_beyond_the_ring_stops_the_device() {
+        if all_traffic().is_none() {
+            return;
+        }
+        let sim = SharedSim::new();
+        let (mut dev, mut out) = running(&sim);
+        let (drained, cons) = (out.len(), dev.ring().consumer_index());
+        sim.inject(Fault::ProducerBeyondRing);
+        let err = dev.drain(&mut out, usize::MAX).unwrap_err();
+        let entries = dev.ring().entries();
+        assert!(
+            matches!(err, DeviceError::Ring(RingError::IndexOutOfRange { prod, cons: c, entries: e })
+                if c == cons && e == entries && prod == cons + entries + 1),
+            "{err}"
+        );
+        assert_eq!(out.len(), drained);
+        assert_eq!(dev.ring_counters().errors, 1);
+        assert!(!enabled(&mut dev));
+    }
+
+    /// A DMA fault puts the device into its error state: the replay stops with an error
+    /// and the status says why.
+    #[test]
+    fn a_dma_fault_is_a_device_fault() {
+        let Some(frames) = all_traffic() else {
+            return;
+        };
+        let sim = SharedSim::new();
+        let (mut dev, mut out) = running(&sim);
+        sim.inject(Fault::DmaFault);
+        assert!(try_replay(&mut dev, &frames[frames.len() / 4..], &mut out)
+            .and_then(|()| dev.flush_and_drain(&mut out, FLUSH_TIMEOUT))
+            .is_err());
+        assert!(matches!(
+            dev.check_status(),
+            Err(DeviceError::DeviceFault(1))
+        ));
+    }
+
+    /// A device gone from the bus (every read all ones): the drain task stops with a
+    /// device error instead of draining garbage, and a new instance refuses to attach.
+    #[test]
+    fn a_removed_device_ends_the_drain_task() {
+        if all_traffic().is_none() {
+            return;
+        }
+        let sim = SharedSim::new();
+        let (dev, _) = running(&sim);
+        sim.inject(Fault::Removed);
+        let shared = Arc::new(Mutex::new(dev));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (tx, _rx) = mpsc::channel(64);
+        let (_stop_tx, stop_rx) = watch::channel(false);
+        let r = rt.block_on(drain::run(
+            shared.clone(),
+            None,
+            DrainConfig::default(),
+            tx,
+            stop_rx,
+        ));
+        assert!(
+            matches!(r, Err(DrainError::Device(DeviceError::DeviceFault(_)))),
+            "{r:?}"
+        );
+        let dev = Arc::try_unwrap(shared).ok().unwrap().into_inner().unwrap();
+        let Err(refused) = Device::attach(dev.detach(), &short_timers()) else {
+            panic!("attached to a removed device");
+        };
+        assert!(
+            matches!(refused.error, DeviceError::Identity(_)),
+            "{}",
+            refused.error
+        );
+    }
+
+    /// Interrupt messages lost by the device itself (causes still set): polling drains
+    /// everything.
+    #[test]
+    fn lost_interrupt_messages_are_covered_by_polling() {
+        let Some(frames) = all_traffic() else {
+            return;
+        };
+        let sim = SharedSim::new();
+        let cfg = short_timers();
+        let irq = sim.irq().map(|e| e.try_clone().unwrap());
+        let dev = Device::bring_up(Box::new(sim.clone()), &tables(), &cfg, 6).unwrap();
+        sim.inject(Fault::LostInterrupts);
+        let (sum, records, stats) = through_drain_task(dev, irq, frames);
+        assert_eq!(sum.interrupts, 0, "{sum:?}");
+        assert!(sum.polls > 0);
+        assert_conserved("lost messages", &records, &stats, cfg.profiles.len());
+        assert_each_record_once("lost messages", &records, &stats, cfg.profiles.len());
+    }
+
+    /// The device clock jumps an hour in the middle of the traffic: flows age out at once,
+    /// and still every packet and byte is drained once, per key as the reference has them.
+    #[test]
+    fn a_clock_jump_loses_nothing() {
+        let Some(frames) = all_traffic() else {
+            return;
+        };
+        let (first, second) = frames.split_at(frames.len() / 2);
+        let sim = SharedSim::new();
+        let (cfg, tables) = (all_modes(), tables());
+        let mut dev = Device::bring_up(Box::new(sim.clone()), &tables, &cfg, 8).unwrap();
+        let mut out = Vec::new();
+        replay(&mut dev, first, &mut out);
+        let before = dev.time_ns().unwrap();
+        sim.inject(Fault::ClockJump { seconds: 3600 });
+        assert!(dev.time_ns().unwrap() >= before + 3_600_000_000_000);
+        replay(&mut dev, second, &mut out);
+        dev.flush_and_drain(&mut out, FLUSH_TIMEOUT).unwrap();
+        let stats = dev.stats().unwrap();
+        let n = cfg.profiles.len();
+        assert_conserved("clock jump", &out, &stats, n);
+        assert_each_record_once("clock jump", &out, &stats, n);
+        assert_eq!(
+            packets_bytes(&per_key(&out, n)),
+            packets_bytes(&reference_per_key(&reference(&cfg, &tables, frames)))
+        );
+    }
+}
+
+/// Declares, for each backend, a module with one `#[test]` per check of the suite.
+macro_rules! instantiate {
+    ($($backend:ident),+ : $checks:tt) => {
+        $(instantiate!(@one $backend $checks);)+
+    };
+    (@one $backend:ident [$($check:ident),* $(,)?]) => {
+        mod $backend {
+            $(
+                #[test]
+                fn $check() {
+                    if let Some(new) = crate::common::$backend() {
+                        crate::suite::$check(&new);
+                    }
+                }
+            )*
+        }
+    };
+}
+
+instantiate!(sim, vfio_user: [
+    bring_up,
+    captures_conserve_packets_and_bytes,
+    reconfiguration_flushes_and_conserves,
+    restart_resumes_exactly_once,
+    malicious_ring_writes_stop_the_device,
+    lost_interrupts_are_covered_by_polling,
+    interrupts_wake_the_drain_task,
+    status_errors_are_typed,
+]);

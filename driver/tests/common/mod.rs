@@ -1,0 +1,420 @@
+//! What the driver's integration suite needs around it: the shared captures, the backends
+//! to run it on (the in-process model, and `nsflow-hwsim serve` reached over vfio-user),
+//! replaying frames through the driver, and the reference aggregator's totals to compare
+//! drained records with.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use nsflow_driver::backend::sim::SimBackend;
+use nsflow_driver::backend::vfio_user::VfioUserBackend;
+use nsflow_driver::backend::{Backend, BackendError, TrafficPort};
+use nsflow_driver::device::{Device, DeviceError};
+use nsflow_driver::dma::DmaMemory;
+use nsflow_hwsim::capture::{CaptureReader, Frame};
+use nsflow_hwsim::Fault;
+use nsflow_rtl::config::EngineConfig;
+use nsflow_rtl::record::Record;
+use nsflow_rtl::reference::{ReferenceAggregator, ReferenceOutput};
+use nsflow_rtl::tables::{Route, Tables};
+use nsflow_rtl::FlowKey;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+use vmm_sys_util::eventfd::EventFd;
+
+/// Makes a fresh device (a new model, or a new server process) each time it is called.
+pub type Factory = Box<dyn Fn() -> Box<dyn Backend>>;
+
+/// How long a flush may take in these tests (a bound against hangs, not a measurement).
+pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Whether this run is CI, where nothing may be skipped.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// The `shared/` reference folder beside the checkout (override with `NSFLOW_SHARED`).
+pub fn shared_dir() -> PathBuf {
+    if let Some(p) = std::env::var_os("NSFLOW_SHARED") {
+        return PathBuf::from(p);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared")
+}
+
+/// Every traffic capture in `shared/pcaps` and `shared/pcaps/edge` (pcap and pcapng),
+/// sorted; the exporters' captures in `netflow/` are not traffic and are left out. None
+/// (a skip, a failure under CI) when `shared/` is missing.
+pub fn traffic_captures() -> Option<Vec<PathBuf>> {
+    let shared = shared_dir();
+    if !shared.join("pcaps").is_dir() {
+        assert!(!in_ci(), "shared/ not found at {}", shared.display());
+        eprintln!("SKIPPED: shared/ not found at {}", shared.display());
+        return None;
+    }
+    let mut v = Vec::new();
+    for dir in [shared.join("pcaps"), shared.join("pcaps/edge")] {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+            if p.is_file() && (ext == "pcap" || ext == "pcapng") {
+                v.push(p);
+            }
+        }
+    }
+    v.sort();
+    Some(v)
+}
+
+/// Every shared capture one after the other, as one long stretch of traffic: the frames
+/// in file order, times rewritten so that they never run backwards and no gap between
+/// frames exceeds [`MAX_GAP_NS`] (captures whose clocks jump by years would otherwise make
+/// decades of device time), each capture starting one maximal gap after the previous
+/// one. Relative times within a capture are kept up to that gap, so flows age on timers
+/// of seconds as they did on the wire. None (a skip) without `shared/`. Read once per test
+/// process.
+pub fn all_traffic() -> Option<&'static [Frame]> {
+    static ALL: OnceLock<Option<Vec<Frame>>> = OnceLock::new();
+    ALL.get_or_init(|| {
+        let mut all: Vec<Frame> = Vec::new();
+        let mut t = 1_700_000_000_000_000_000u64;
+        for path in traffic_captures()? {
+            let Ok(frames) = CaptureReader::read_all(&path) else {
+                continue;
+            };
+            let mut prev: Option<u64> = None;
+            for mut f in frames {
+                let gap = prev.map_or(MAX_GAP_NS, |p| f.ts_ns.saturating_sub(p));
+                prev = Some(f.ts_ns);
+                t += gap.min(MAX_GAP_NS);
+                f.ts_ns = t;
+                all.push(f);
+            }
+        }
+        Some(all)
+    })
+    .as_deref()
+}
+
+/// The longest gap [`all_traffic`] keeps between two frames: above every timer the suite
+/// programs except the default aggregate timers (which then end at the final flush).
+pub const MAX_GAP_NS: u64 = 100_000_000_000;
+
+/// A few routes and an interface so that the prefix, AS and interface modes have real keys.
+pub fn tables() -> Tables {
+    let r = |p: &str, len: u8, asn: u32, out_if: u32| Route {
+        prefix: p.parse::<std::net::Ipv6Addr>().unwrap().octets(),
+        len,
+        origin_as: asn,
+        next_hop: "fe80::1".parse::<std::net::Ipv6Addr>().unwrap().octets(),
+        out_if,
+    };
+    Tables::new(
+        &[
+            r("2000::", 3, 64500, 2),
+            r("2001:db8::", 32, 64501, 3),
+            r("2a00::", 12, 64502, 4),
+            r("fe80::", 10, 0, 1),
+        ],
+        &[(0, 1), (10, 7)],
+        &[],
+    )
+    .unwrap()
+}
+
+// ----- backends ---------------------------------------------------------------------------
+
+/// The in-process model.
+pub fn sim() -> Option<Factory> {
+    Some(Box::new(|| {
+        Box::new(SimBackend::default_build().unwrap()) as Box<dyn Backend>
+    }))
+}
+
+/// `nsflow-hwsim serve` over vfio-user: one server process per device. None (a skip, a
+/// failure under CI) when the server binary is not there and cannot be built.
+pub fn vfio_user() -> Option<Factory> {
+    let bin = hwsim_binary()?;
+    Some(Box::new(move || {
+        Box::new(Served::start(&bin)) as Box<dyn Backend>
+    }))
+}
+
+/// The server binary beside this test's own (`target/<profile>/nsflow-hwsim`; the test
+/// runs as `target/<profile>/deps/backends-HASH`), built with `cargo build -p
+/// nsflow-hwsim` when missing (once per test process).
+fn hwsim_binary() -> Option<PathBuf> {
+    static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().unwrap();
+        let profile_dir = exe.parent().and_then(Path::parent).unwrap();
+        let bin = profile_dir.join("nsflow-hwsim");
+        if !bin.is_file() {
+            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let mut build = Command::new(cargo);
+            build.args(["build", "-p", "nsflow-hwsim", "--bin", "nsflow-hwsim"]);
+            if profile_dir.ends_with("release") {
+                build.arg("--release");
+            }
+            let built = build.current_dir(&root).status();
+            eprintln!("built nsflow-hwsim: {built:?}");
+        }
+        if bin.is_file() {
+            return Some(bin);
+        }
+        assert!(
+            !in_ci(),
+            "{} is required under CI=true and `cargo build -p nsflow-hwsim` did not produce it",
+            bin.display()
+        );
+        eprintln!(
+            "SKIPPED: {} is missing and could not be built; the vfio-user suite runs under CI=true",
+            bin.display()
+        );
+        None
+    })
+    .clone()
+}
+
+/// A vfio-user backend connected to a server process this test started; the process is
+/// stopped (by its PID, through the child handle) when the backend is dropped.
+pub struct Served {
+    backend: VfioUserBackend,
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Served {
+    /// Starts `bin serve --socket PATH` in a fresh directory and connects to it.
+    pub fn start(bin: &Path) -> Self {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "nsflow-driver-test-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let socket = dir.join("nsflow.sock");
+        let mut child = Command::new(bin)
+            .arg("serve")
+            .arg("--socket")
+            .arg(&socket)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Wait for the server to listen (a bound against a server that never comes up).
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if socket.exists() {
+                if let Ok(backend) = VfioUserBackend::connect(&socket) {
+                    return Self {
+                        backend,
+                        child,
+                        dir,
+                    };
+                }
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("nsflow-hwsim serve exited with {status} before listening");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nsflow-hwsim serve did not listen on {} within 30 s",
+                socket.display()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Backend for Served {
+    fn describe(&self) -> String {
+        self.backend.describe()
+    }
+    fn read32(&mut self, offset: u32) -> Result<u32, BackendError> {
+        self.backend.read32(offset)
+    }
+    fn write32(&mut self, offset: u32, value: u32) -> Result<(), BackendError> {
+        self.backend.write32(offset, value)
+    }
+    fn map_dma(&mut self, mem: &DmaMemory) -> Result<u64, BackendError> {
+        self.backend.map_dma(mem)
+    }
+    fn unmap_dma(&mut self, iova: u64, len: usize) -> Result<(), BackendError> {
+        self.backend.unmap_dma(iova, len)
+    }
+    fn irq(&self) -> Option<&EventFd> {
+        self.backend.irq()
+    }
+    fn traffic(&mut self) -> Option<&mut dyn TrafficPort> {
+        self.backend.traffic()
+    }
+}
+
+/// The in-process model behind a handle the test keeps, so that faults can be injected
+/// into it ([`nsflow_hwsim::Device::inject`]) while a driver `Device` runs it.
+#[derive(Clone)]
+pub struct SharedSim {
+    sim: Arc<Mutex<SimBackend>>,
+    irq: Arc<EventFd>,
+}
+
+impl SharedSim {
+    /// A model of the default build.
+    pub fn new() -> Self {
+        let sim = SimBackend::default_build().unwrap();
+        let irq = Arc::new(sim.irq().unwrap().try_clone().unwrap());
+        Self {
+            sim: Arc::new(Mutex::new(sim)),
+            irq,
+        }
+    }
+
+    /// Injects a fault into the running model.
+    pub fn inject(&self, fault: Fault) {
+        self.lock().model().inject(fault);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, SimBackend> {
+        self.sim.lock().unwrap()
+    }
+}
+
+impl Backend for SharedSim {
+    fn describe(&self) -> String {
+        self.lock().describe()
+    }
+    fn read32(&mut self, offset: u32) -> Result<u32, BackendError> {
+        self.lock().read32(offset)
+    }
+    fn write32(&mut self, offset: u32, value: u32) -> Result<(), BackendError> {
+        self.lock().write32(offset, value)
+    }
+    fn map_dma(&mut self, mem: &DmaMemory) -> Result<u64, BackendError> {
+        self.lock().map_dma(mem)
+    }
+    fn unmap_dma(&mut self, iova: u64, len: usize) -> Result<(), BackendError> {
+        self.lock().unmap_dma(iova, len)
+    }
+    fn irq(&self) -> Option<&EventFd> {
+        Some(&self.irq)
+    }
+    fn traffic(&mut self) -> Option<&mut dyn TrafficPort> {
+        Some(self)
+    }
+}
+
+impl TrafficPort for SharedSim {
+    fn offer(&mut self, frames: &[Frame]) -> Result<usize, BackendError> {
+        self.lock().offer(frames)
+    }
+}
+
+// ----- traffic and totals -----------------------------------------------------------------
+
+/// Offers `frames` to the device through its traffic port, draining the ring whenever the
+/// device holds back, until every frame is taken.
+pub fn replay(dev: &mut Device, frames: &[Frame], out: &mut Vec<Record>) {
+    try_replay(dev, frames, out).unwrap();
+}
+
+/// [`replay`], returning the first error (a device that stopped, a ring that cannot be
+/// trusted) instead of failing.
+pub fn try_replay(
+    dev: &mut Device,
+    frames: &[Frame],
+    out: &mut Vec<Record>,
+) -> Result<(), DeviceError> {
+    let mut next = 0;
+    while next < frames.len() {
+        let end = (next + 256).min(frames.len());
+        let taken = dev
+            .backend()
+            .traffic()
+            .expect("a modelled device has a traffic port")
+            .offer(&frames[next..end])?;
+        next += taken;
+        dev.drain(out, usize::MAX)?;
+        if taken == 0 {
+            // The device holds back until ring space is freed: a register read lets an
+            // in-process model run, and shows a device that stopped.
+            dev.check_status()?;
+            std::thread::yield_now();
+        }
+    }
+    Ok(())
+}
+
+/// The reference aggregator's output for these frames, stamped as the device stamps them
+/// (capture times never running backwards).
+pub fn reference(cfg: &EngineConfig, tables: &Tables, frames: &[Frame]) -> ReferenceOutput {
+    let mut r = ReferenceAggregator::new(cfg.clone(), tables.clone());
+    let mut t = 0;
+    for f in frames {
+        t = f.ts_ns.max(t);
+        r.offer(t, f.link, &f.data);
+    }
+    r.finish()
+}
+
+/// (flows, packets, bytes) summed.
+pub type Sums = (u64, u64, u64);
+
+/// Per profile: (flows, packets, bytes) per key of the records.
+pub fn per_key(records: &[Record], profiles: usize) -> Vec<BTreeMap<FlowKey, Sums>> {
+    let mut v = vec![BTreeMap::new(); profiles];
+    for r in records {
+        let e: &mut Sums = v[usize::from(r.profile)].entry(r.key).or_default();
+        e.0 += u64::from(r.flows);
+        e.1 += r.packets;
+        e.2 += r.bytes;
+    }
+    v
+}
+
+/// The reference's per-key totals in the same shape.
+pub fn reference_per_key(r: &ReferenceOutput) -> Vec<BTreeMap<FlowKey, Sums>> {
+    r.aggregates
+        .iter()
+        .map(|m| {
+            m.iter()
+                .map(|(k, t)| (*k, (t.flows, t.packets, t.bytes)))
+                .collect()
+        })
+        .collect()
+}
+
+/// The same with the flow counts left out: what a flush in the middle of the traffic
+/// (which splits original flows) leaves unchanged.
+pub fn packets_bytes(m: &[BTreeMap<FlowKey, Sums>]) -> Vec<BTreeMap<FlowKey, (u64, u64)>> {
+    m.iter()
+        .map(|m| m.iter().map(|(k, s)| (*k, (s.1, s.2))).collect())
+        .collect()
+}
+
+/// Per profile: (packets, bytes) over all records.
+pub fn per_profile(records: &[Record], profiles: usize) -> Vec<(u64, u64)> {
+    let mut v = vec![(0, 0); profiles];
+    for r in records {
+        let e = &mut v[usize::from(r.profile)];
+        e.0 += r.packets;
+        e.1 += r.bytes;
+    }
+    v
+}
