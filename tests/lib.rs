@@ -102,3 +102,26 @@ pub fn require_python_module(module: &str) -> bool {
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
+
+/// The `nsflow` binary of this build (target/PROFILE/nsflow beside the test's deps/),
+/// built first if needed: `cargo test --workspace` builds it anyway; `cargo test -p
+/// nsflow-tests` alone does not.
+pub fn nsflow_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let bin = dir.join("nsflow");
+    let release = dir.file_name().is_some_and(|d| d == "release");
+    let mut cmd = Command::new(option_env!("CARGO").unwrap_or("cargo"));
+    cmd.args(["build", "-q", "-p", "nsflow-driver", "--bin", "nsflow"])
+        .current_dir(workspace_root());
+    if release {
+        cmd.arg("--release");
+    }
+    let built = cmd.status().is_ok_and(|s| s.success());
+    assert!(built || bin.is_file(), "cannot build {}", bin.display());
+    bin
+}

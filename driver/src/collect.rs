@@ -3,7 +3,7 @@
 //! decoder and keeps totals per aggregation mode.
 
 use nsflow_exporter::{CollectedFlow, Decoder};
-use nsflow_rtl::AggregationMode;
+use nsflow_rtl::{AggregationMode, FlowKey};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -92,9 +92,20 @@ impl CollectTotals {
 
 /// One flow as a line of text.
 pub fn flow_line(f: &CollectedFlow) -> String {
-    let k = &f.key;
-    let mut s = format!("{:<22}", f.mode.name());
-    let sel = f.mode.field_select();
+    format!(
+        "{:<22}{}  flows {} packets {} bytes {}",
+        f.mode.name(),
+        key_text(f.mode, &f.key),
+        f.flows,
+        f.packets,
+        f.bytes
+    )
+}
+
+/// The key fields `mode` uses, as text (e.g. ` proto 6 1234->80`).
+pub fn key_text(mode: AggregationMode, k: &FlowKey) -> String {
+    let mut s = String::new();
+    let sel = mode.field_select();
     use nsflow_rtl::FieldSelect as F;
     if sel.contains(F::SRC_ADDR) {
         let _ = write!(s, " src {}/{}", k.src_ip(), k.src_plen);
@@ -130,11 +141,6 @@ pub fn flow_line(f: &CollectedFlow) -> String {
             k.top_label_ip()
         );
     }
-    let _ = write!(
-        s,
-        "  flows {} packets {} bytes {}",
-        f.flows, f.packets, f.bytes
-    );
     s
 }
 

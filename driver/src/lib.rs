@@ -15,5 +15,6 @@ pub mod mmio;
 pub mod regcheck;
 pub mod ring;
 pub mod run;
+pub mod shell;
 pub mod traffic;
 pub mod vrp;

@@ -1,29 +1,52 @@
 //! `nsflow run`: the main job. Reads the VRP configuration and the route file, brings the
 //! device up, replays traffic into it (a modelled device) or lets its ports take packets
 //! (silicon), drains the ring, and exports every record to the collectors of its mode's
-//! view; on the end of the traffic or on SIGINT/SIGTERM it stops gracefully (flush, drain,
-//! final export) and reports per mode and per collector.
+//! view; commits given with `--commit-at` are applied mid-run, changing only what differs
+//! ([`job::Job::commit`]); on the end of the traffic or on SIGINT/SIGTERM it stops
+//! gracefully (flush, drain, final export) and reports per mode and per collector.
+//!
+//! | module | holds |
+//! |---|---|
+//! | [`job`] | the live pipeline: device, drain epochs, converter, exporters, commit |
+//! | [`replay`] | traffic into a modelled device, stopping at commit points |
+//! | [`cache`] | the exported aggregates per mode (`display … cache`) |
+//! | [`summary`] | the tables of the run summary and the shell's displays |
+
+pub mod cache;
+pub mod job;
+pub mod replay;
+pub mod summary;
 
 use crate::backend::{self, BackendError};
 use crate::collect::{self, CollectTotals};
-use crate::convert::{to_flows, TimeBase};
-use crate::device::{Device, DeviceError, DeviceStats};
-use crate::drain::{self, lock, DrainConfig, DrainError, SharedDevice};
+use crate::device::{DeviceError, DeviceStats};
+use crate::drain::DrainError;
 use crate::traffic::{Frames, Source};
 use crate::vrp::{self, ExportPlan};
-use nsflow_exporter::{
-    Collector, DestinationStats, ExportConfig, ExportError, ExportSource, Exporter, FieldWidth,
-    FlowRecord, LossCounters, SourceAddr, SystemClock, Version,
-};
-use nsflow_rtl::record::Record;
+use job::{Job, JobOptions};
+use nsflow_exporter::{DestinationStats, ExportConfig, ExportError, LossCounters};
+use nsflow_rtl::record::EndReason;
 use nsflow_rtl::tables::Tables;
 use nsflow_rtl::AggregationMode;
+use replay::{CommitRequest, Replay};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
+
+/// A commit applied mid-run: after `frames` frames, the VRP commands of a file are run on
+/// the running configuration (from the system view) and committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitAt {
+    /// Frames offered before the commit (past the end of the traffic: at its end).
+    pub frames: u64,
+    /// Where the commands came from, for messages.
+    pub name: String,
+    /// The VRP commands.
+    pub commands: String,
+}
 
 /// Everything `nsflow run` needs.
 #[derive(Debug, Clone)]
@@ -40,8 +63,8 @@ pub struct RunOptions {
     pub collect: Option<SocketAddr>,
     /// Ring size, log2 of records.
     pub ring_log2: u8,
-    /// Show a progress bar on stderr.
-    pub progress: bool,
+    /// Commits to apply mid-run (a modelled device with traffic only).
+    pub commits: Vec<CommitAt>,
 }
 
 /// Why the run failed.
@@ -50,6 +73,15 @@ pub enum RunError {
     /// The configuration has errors (rendered VRP-style).
     #[error("{0}")]
     Config(vrp::Errors),
+    /// A `--commit-at` file has errors, applied after the configuration and the commit
+    /// files before it (rendered VRP-style).
+    #[error("{name}: {errors}")]
+    CommitFile {
+        /// The file.
+        name: String,
+        /// Its errors.
+        errors: vrp::Errors,
+    },
     /// The route file has errors.
     #[error("route file: {0}")]
     Routes(String),
@@ -62,7 +94,7 @@ pub enum RunError {
     /// The drain failed.
     #[error(transparent)]
     Drain(#[from] DrainError),
-    /// An exporter could not start.
+    /// An exporter could not start or stopped.
     #[error("export of {mode}: {source}")]
     Export {
         /// The mode whose exporter failed.
@@ -73,9 +105,13 @@ pub enum RunError {
     /// Traffic could not be read.
     #[error(transparent)]
     Traffic(#[from] nsflow_hwsim::capture::CaptureError),
-    /// A silicon device with no traffic source given, or a model without one.
+    /// Options that do not go together (traffic for silicon, a commit point without
+    /// traffic).
     #[error("{0}")]
     Usage(String),
+    /// A task of the pipeline ended unexpectedly.
+    #[error("{0}")]
+    Task(String),
     /// The runtime could not start.
     #[error("tokio runtime: {0}")]
     Runtime(std::io::Error),
@@ -84,9 +120,9 @@ pub enum RunError {
 /// Per-mode results.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ModeReport {
-    /// Original flows merged (sum of deltaFlowCount over records).
+    /// Original flows merged (sum of deltaFlowCount over the records drained).
     pub flows: u64,
-    /// Aggregates the profile created.
+    /// Aggregates the profile created (device counter).
     pub aggregates: u64,
     /// Records drained.
     pub records: u64,
@@ -94,70 +130,73 @@ pub struct ModeReport {
     pub packets: u64,
     /// Bytes in those records.
     pub bytes: u64,
+    /// Original flows the device merged into this mode's aggregates (device counter).
+    pub merged_flows: u64,
+    /// Packets of those (device counter): every packet the mode saw.
+    pub merged_packets: u64,
+    /// Bytes of those (device counter).
+    pub merged_bytes: u64,
     /// Packets the device dropped for this profile (ring full beyond holding).
     pub drop_packets: u64,
     /// Bytes dropped.
     pub drop_bytes: u64,
-    /// Whether the mode had collectors and a source (else nothing was sent, A2).
+    /// Whether the mode had an exporter (collectors and a source, A2) at some time.
     pub exported: bool,
+}
+
+/// The counters of one collector of one mode's exporter (summed over the exporters a
+/// commit replaced).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectorReport {
+    /// The mode whose records these are.
+    pub mode: AggregationMode,
+    /// Messages and records sent and failed.
+    pub stats: DestinationStats,
+}
+
+/// A commit applied mid-run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitDone {
+    /// Frames offered before it.
+    pub frames: u64,
+    /// The commit file.
+    pub name: String,
+    /// What changed ([`vrp::Diff`]'s text).
+    pub diff: String,
 }
 
 /// What a run did.
 #[derive(Debug, Clone, Default)]
 pub struct RunReport {
-    /// Per enabled mode.
+    /// Per mode enabled at any time.
     pub modes: BTreeMap<AggregationMode, ModeReport>,
-    /// Per collector.
-    pub collectors: Vec<DestinationStats>,
+    /// Records exported per end reason.
+    pub reasons: BTreeMap<EndReason, u64>,
+    /// Per mode and collector.
+    pub collectors: Vec<CollectorReport>,
     /// Device statistics at the end.
     pub device: DeviceStats,
     /// Frames offered to the device.
     pub frames: u64,
     /// What the in-process collector received.
     pub collected: Option<CollectTotals>,
+    /// Commits applied mid-run.
+    pub commits: Vec<CommitDone>,
     /// Commit warnings.
     pub warnings: Vec<String>,
     /// Device description.
     pub device_name: String,
 }
 
-/// Maps a VRP export plan onto an exporter configuration.
+/// Maps a VRP export plan onto an exporter configuration: the hosts that have a source
+/// of their family (the others get nothing, as `commit` warned), the plan's format and
+/// timers, and one observation domain per mode (1 + mode index).
 pub fn export_config(plan: &ExportPlan) -> ExportConfig {
-    let collectors = plan
-        .hosts
-        .iter()
-        .filter(|h| plan.source_for(h).is_some())
-        .map(|h| Collector {
-            addr: h.addr,
-            port: h.port,
-            vpn_instance: h.vpn_instance.clone(),
-            dscp: h.dscp,
-        })
-        .collect();
-    let source = ExportSource {
-        v4: plan.source_v4.map(|s| SourceAddr {
-            addr: (*s.ip()).into(),
-            port: Some(s.port()),
-        }),
-        v6: plan.source_v6.map(|s| SourceAddr {
-            addr: (*s.ip()).into(),
-            port: Some(s.port()),
-        }),
-    };
-    let mut c = ExportConfig::new(collectors, source);
-    c.version = match plan.version {
-        vrp::model::ExportVersion::V9 => Version::V9,
-        vrp::model::ExportVersion::Ipfix => Version::Ipfix,
-    };
-    let width = |w: vrp::model::FieldWidth| {
-        if w.octets() == 4 {
-            FieldWidth::Four
-        } else {
-            FieldWidth::Two
-        }
-    };
-    c.as_width = width(plan.as_width);
-    c.ifindex_width = width(plan.ifindex_width);
+    let collectors = plan.destinations().into_iter().map(|(h, _)| h).collect();
+    let mut c = ExportConfig::new(collectors, plan.source);
+    c.version = plan.version;
+    c.as_width = plan.as_width;
+    c.ifindex_width = plan.ifindex_width;
     c.modes = vec![plan.mode];
     c.template_timeout_minutes = u32::from(plan.template_timeout_min);
     c.sequence_fixed = plan.sequence_fixed;
@@ -186,6 +225,17 @@ pub fn loss_counters(s: &DeviceStats) -> LossCounters {
     }
 }
 
+/// Reads the route file (an empty table set without one).
+pub fn route_tables(routes: Option<&str>) -> Result<Tables, RunError> {
+    match routes {
+        Some(t) => {
+            let rt = vrp::parse_routes(t).map_err(|e| RunError::Routes(e.to_string()))?;
+            rt.tables().map_err(|e| RunError::Routes(e.to_string()))
+        }
+        None => Ok(Tables::default()),
+    }
+}
+
 /// Runs the main job to completion.
 pub fn run(
     opts: RunOptions,
@@ -200,202 +250,159 @@ pub fn run(
     rt.block_on(run_async(opts, stop, frames_seen))
 }
 
+/// Every commit file applied in order on top of `session`, checked before the run starts
+/// so that a bad file fails the command rather than the run.
+fn check_commits(session: &vrp::Session, commits: &[CommitAt]) -> Result<(), RunError> {
+    let mut scratch = session.clone();
+    for c in commits {
+        scratch
+            .execute_script(&c.commands)
+            .map_err(|errors| RunError::CommitFile {
+                name: c.name.clone(),
+                errors,
+            })?;
+    }
+    Ok(())
+}
+
+/// A bound in-process collector and what it heard.
+struct InProcessCollector {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    heard: Arc<AtomicU64>,
+    task: tokio::task::JoinHandle<CollectTotals>,
+}
+
+impl InProcessCollector {
+    fn start(addr: SocketAddr) -> Result<Self, RunError> {
+        let sock = collect::bind(addr).map_err(|source| BackendError::Io {
+            context: format!("collector on {addr}"),
+            source,
+        })?;
+        let (stop, rx) = watch::channel(false);
+        let heard = Arc::new(AtomicU64::new(0));
+        let h = heard.clone();
+        let task = tokio::spawn(collect::collect(sock, rx, move |_| {
+            h.fetch_add(1, Ordering::Relaxed);
+        }));
+        Ok(Self {
+            addr,
+            stop,
+            heard,
+            task,
+        })
+    }
+
+    /// Lets the last datagrams arrive: until the collector has every record sent to its
+    /// address (a view may also send elsewhere), or 3 s; then its totals.
+    async fn finish(self, collectors: &[CollectorReport]) -> Option<CollectTotals> {
+        let sent: u64 = collectors
+            .iter()
+            .filter(|c| c.stats.collector == self.addr)
+            .map(|c| c.stats.records_sent)
+            .sum();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+        while self.heard.load(Ordering::Relaxed) < sent && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let _ = self.stop.send(true);
+        self.task.await.ok()
+    }
+}
+
 async fn run_async(
-    opts: RunOptions,
+    mut opts: RunOptions,
     stop: Arc<AtomicBool>,
     frames_seen: Arc<AtomicU64>,
 ) -> Result<RunReport, RunError> {
-    let (config, warnings) = vrp::parse_config(&opts.config).map_err(RunError::Config)?;
-    let tables = match &opts.routes {
-        Some(t) => {
-            let rt = vrp::parse_routes(t).map_err(|e| RunError::Routes(e.to_string()))?;
-            rt.tables().map_err(|e| RunError::Routes(e.to_string()))?
-        }
-        None => Tables::default(),
-    };
-    let engine = config.engine_config();
-    let modes: Vec<AggregationMode> = engine.profiles.iter().map(|p| p.mode).collect();
+    let (mut session, first_commit) =
+        vrp::Session::from_script(&opts.config).map_err(RunError::Config)?;
+    opts.commits.sort_by_key(|c| c.frames);
+    check_commits(&session, &opts.commits)?;
+    let tables = route_tables(opts.routes.as_deref())?;
     let mut be = backend::open(&opts.device)?;
-    if be.traffic().is_none() && opts.source.is_some() {
+    let modelled = be.traffic().is_some();
+    if !modelled && opts.source.is_some() {
         return Err(RunError::Usage(format!(
             "{} takes packets on its own ports: --pcap/--generate need a modelled device",
             be.describe()
         )));
     }
-    let irq = be.irq().and_then(|e| e.try_clone().ok());
-    let device_name = be.describe();
-    let dev = Device::bring_up(be, &tables, &engine, opts.ring_log2)?;
-    let shared: SharedDevice = Arc::new(Mutex::new(dev));
-
+    if !modelled && !opts.commits.is_empty() {
+        return Err(RunError::Usage(
+            "--commit-at counts replayed frames: it needs a modelled device and traffic".into(),
+        ));
+    }
     let mut report = RunReport {
-        warnings: warnings.iter().map(ToString::to_string).collect(),
-        device_name,
+        warnings: first_commit
+            .warnings
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        device_name: be.describe(),
         ..RunReport::default()
     };
 
     // Collector first, so that it hears the templates sent at start.
-    let (cstop_tx, cstop_rx) = watch::channel(false);
-    let heard = Arc::new(AtomicU64::new(0));
-    let collector = match opts.collect {
-        Some(addr) => {
-            let sock = collect::bind(addr).map_err(|source| BackendError::Io {
-                context: format!("collector on {addr}"),
-                source,
-            })?;
-            let heard = heard.clone();
-            Some(tokio::spawn(collect::collect(sock, cstop_rx, move |_| {
-                heard.fetch_add(1, Ordering::Relaxed);
-            })))
-        }
-        None => None,
-    };
+    let collector = opts.collect.map(InProcessCollector::start).transpose()?;
 
-    // One exporter per mode with somewhere to send.
-    let mut exporters: BTreeMap<AggregationMode, Exporter> = BTreeMap::new();
-    let clock = Arc::new(SystemClock::new());
-    for plan in config.export_plans() {
-        report.modes.entry(plan.mode).or_default();
-        let cfg = export_config(&plan);
-        if cfg.collectors.is_empty() {
-            continue;
-        }
-        let ex = Exporter::start(cfg, clock.clone()).map_err(|source| RunError::Export {
-            mode: plan.mode,
-            source,
-        })?;
-        exporters.insert(plan.mode, ex);
-        if let Some(m) = report.modes.get_mut(&plan.mode) {
-            m.exported = true;
-        }
-    }
-    for m in &modes {
-        report.modes.entry(*m).or_default();
-    }
-
-    // Time base: device time now ↔ the first frame's capture time (replay), or wall clock.
+    // Time base: the first frame's capture time on a replay, else the wall clock.
     let mut frames = opts.source.as_ref().map(Frames::new);
     let first = match frames.as_mut() {
         Some(f) => f.next().transpose()?,
         None => None,
     };
-    let device_now = lock(&shared).time_ns()?;
-    let unix_now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    let time = TimeBase {
-        device_ns: device_now,
-        unix_ns: first.as_ref().map_or(unix_now, |f| f.ts_ns),
+    let job_opts = JobOptions {
+        ring_log2: opts.ring_log2,
+        ..JobOptions::default()
     };
+    let mut job = Job::start(
+        be,
+        &tables,
+        session.running().clone(),
+        job_opts,
+        first.as_ref().map(|f| f.ts_ns),
+    )
+    .await?;
 
-    // Drain → convert → export.
-    let (rec_tx, mut rec_rx) = mpsc::channel::<Vec<Record>>(64);
-    let (dstop_tx, dstop_rx) = watch::channel(false);
-    let drain_task = tokio::spawn(drain::run(
-        shared.clone(),
-        irq,
-        DrainConfig::default(),
-        rec_tx,
-        dstop_rx,
-    ));
-    let modes_c = modes.clone();
-    let per_mode: Arc<Mutex<BTreeMap<AggregationMode, ModeReport>>> =
-        Arc::new(Mutex::new(BTreeMap::new()));
-    let per_mode_c = per_mode.clone();
-    let exporters = Arc::new(exporters);
-    let exporters_c = exporters.clone();
-    let convert_task = tokio::spawn(async move {
-        let mut flows: Vec<FlowRecord> = Vec::new();
-        while let Some(batch) = rec_rx.recv().await {
-            flows.clear();
-            to_flows(&batch, &modes_c, &time, &mut flows);
-            let mut by_mode: BTreeMap<AggregationMode, Vec<FlowRecord>> = BTreeMap::new();
-            {
-                let mut pm = per_mode_c.lock().unwrap_or_else(|p| p.into_inner());
-                for f in &flows {
-                    let m = pm.entry(f.mode).or_default();
-                    m.records += 1;
-                    m.flows += f.flows;
-                    m.packets += f.packets;
-                    m.bytes += f.bytes;
-                    by_mode.entry(f.mode).or_default().push(*f);
-                }
-            }
-            for (mode, v) in by_mode {
-                if let Some(ex) = exporters_c.get(&mode) {
-                    // Waits while the exporter's queue is full: backpressure to the ring.
-                    if ex.export(v).await.is_err() {
-                        return Err(RunError::Export {
-                            mode,
-                            source: ExportError::Closed,
-                        });
-                    }
-                }
-            }
-        }
-        Ok(())
+    let (commit_tx, mut commit_rx) = mpsc::channel::<CommitRequest>(1);
+    let replay = frames.map(|frames| {
+        let r = Replay {
+            frames,
+            first,
+            dev: job.device(),
+            stop: stop.clone(),
+            seen: frames_seen.clone(),
+            commit_points: opts.commits.iter().map(|c| c.frames).collect(),
+            commits: commit_tx,
+        };
+        tokio::task::spawn_blocking(move || r.run())
     });
-
-    // Traffic into a modelled device, on a blocking thread.
-    let replay = frames.map(|mut it| {
-        let dev = shared.clone();
-        let stop = stop.clone();
-        let seen = frames_seen.clone();
-        tokio::task::spawn_blocking(move || -> Result<u64, RunError> {
-            let mut batch: Vec<nsflow_hwsim::capture::Frame> = first.into_iter().collect();
-            let mut offered = 0u64;
-            loop {
-                while batch.len() < 256 {
-                    match it.next() {
-                        Some(f) => batch.push(f?),
-                        None => break,
-                    }
-                }
-                if batch.is_empty() || stop.load(Ordering::Relaxed) {
-                    return Ok(offered);
-                }
-                let taken = {
-                    let mut d = lock(&dev);
-                    match d.backend().traffic() {
-                        Some(port) => port.offer(&batch)?,
-                        None => return Ok(offered),
-                    }
-                };
-                batch.drain(..taken);
-                offered += taken as u64;
-                seen.store(offered, Ordering::Relaxed);
-                if taken == 0 {
-                    // The engine is holding back: the drain task frees ring space.
-                    std::thread::sleep(Duration::from_micros(100));
-                }
-            }
-        })
-    });
-
-    // Loss counters to the exporters once a second while running.
-    let loss_task = {
-        let dev = shared.clone();
-        let ex = exporters.clone();
-        tokio::spawn(async move {
-            let mut t = tokio::time::interval(Duration::from_secs(1));
-            loop {
-                t.tick().await;
-                let stats = lock(&dev).stats();
-                if let Ok(s) = stats {
-                    let loss = loss_counters(&s);
-                    for e in ex.values() {
-                        let _ = e.set_loss_counters(loss).await;
-                    }
-                }
-            }
-        })
-    };
-
     match replay {
-        Some(h) => {
-            report.frames = h
-                .await
-                .map_err(|e| RunError::Usage(format!("replay thread: {e}")))??;
-        }
+        Some(mut h) => loop {
+            tokio::select! {
+                r = &mut h => {
+                    report.frames = r.map_err(|e| RunError::Task(format!("replay thread: {e}")))??;
+                    break;
+                }
+                Some(req) = commit_rx.recv() => {
+                    let c = &opts.commits[req.index];
+                    let applied = session
+                        .execute_script(&c.commands)
+                        .map_err(|errors| RunError::CommitFile { name: c.name.clone(), errors })?;
+                    let diff = job.commit(session.running().clone()).await?;
+                    report.commits.push(CommitDone {
+                        frames: req.frames,
+                        name: c.name.clone(),
+                        diff: diff.to_string(),
+                    });
+                    report
+                        .warnings
+                        .extend(applied.warnings.iter().map(ToString::to_string));
+                    let _ = req.done.send(());
+                }
+            }
+        },
         None => {
             // Silicon: run until told to stop.
             while !stop.load(Ordering::Relaxed) {
@@ -403,131 +410,43 @@ async fn run_async(
             }
         }
     }
-    let _ = dstop_tx.send(true);
-    let drained = drain_task
-        .await
-        .map_err(|e| RunError::Usage(format!("drain task: {e}")))?;
-    let convert = convert_task
-        .await
-        .map_err(|e| RunError::Usage(format!("export task: {e}")))?;
-    loss_task.abort();
-    drained?;
-    convert?;
-
-    report.device = lock(&shared).stats()?;
-    let loss = loss_counters(&report.device);
-    let exporters =
-        Arc::try_unwrap(exporters).map_err(|_| RunError::Usage("exporters still in use".into()))?;
-    for (_, ex) in exporters {
-        let _ = ex.set_loss_counters(loss).await;
-        let _ = ex.flush().await;
-        report.collectors.extend(ex.shutdown().await);
-    }
-    let per_mode = per_mode.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    for (p, mode) in modes.iter().enumerate() {
-        let m = report.modes.entry(*mode).or_default();
-        if let Some(d) = per_mode.get(mode) {
-            m.records = d.records;
-            m.flows = d.flows;
-            m.packets = d.packets;
-            m.bytes = d.bytes;
-        }
-        m.aggregates = report.device.profile(p, "created");
-        m.drop_packets = report.device.profile(p, "drop_packets");
-        m.drop_bytes = report.device.profile(p, "drop_bytes");
-    }
-
-    if let Some(task) = collector {
-        // Let the last datagrams arrive: until the collector has every record sent, or 3 s.
-        // Records sent to the in-process collector's address (a view may also send
-        // elsewhere); other collectors' records are not waited for.
-        let sent: u64 = report
-            .collectors
-            .iter()
-            .filter(|c| Some(c.collector) == opts.collect)
-            .map(|c| c.records_sent)
-            .sum();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
-        while heard.load(Ordering::Relaxed) < sent && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let _ = cstop_tx.send(true);
-        report.collected = task.await.ok();
+    let done = job.finish().await?;
+    report.modes = done.modes;
+    report.reasons = done.reasons;
+    report.collectors = done.collectors;
+    report.device = done.device;
+    if let Some(c) = collector {
+        report.collected = c.finish(&report.collectors).await;
     }
     Ok(report)
 }
 
 impl RunReport {
-    /// The end-of-run summary: per mode and per collector.
+    /// The end-of-run summary: device, per mode, per collector, commits, warnings, and
+    /// what the in-process collector received.
     pub fn render(&self) -> String {
-        use std::fmt::Write as _;
-        let mut s = String::new();
-        let g = |n: &str| self.device.global(n);
-        let _ = writeln!(s, "device: {}", self.device_name);
-        let _ = writeln!(
-            s,
-            "frames offered {}: IPv6 {} packets / {} bytes keyed, IPv4 {}, other {}, parse errors {} ({} IPv6 bytes ignored)",
-            self.frames,
-            g("ipv6_packets"),
-            g("ipv6_bytes"),
-            g("ipv4_packets"),
-            g("other_frames"),
-            nsflow_rtl::regs::GLOBAL_STATS.iter().filter(|(n, _)| n.starts_with("err_") && *n != "err_ipv6_bytes").map(|(n, _)| g(n)).sum::<u64>(),
-            g("err_ipv6_bytes"),
-        );
-        let _ = writeln!(
-            s,
-            "original flows created {}, evicted for room {}",
-            g("orig_created"),
-            g("orig_evicted")
-        );
-        let _ = writeln!(
-            s,
-            "\n{:<24} {:>10} {:>10} {:>9} {:>12} {:>14} {:>10}  export",
-            "mode", "orig flows", "aggregates", "records", "packets", "bytes", "drops"
-        );
-        for (m, r) in &self.modes {
-            let _ = writeln!(
-                s,
-                "{:<24} {:>10} {:>10} {:>9} {:>12} {:>14} {:>10}  {}",
-                m.name(),
-                r.flows,
-                r.aggregates,
-                r.records,
-                r.packets,
-                r.bytes,
-                r.drop_packets,
-                if r.exported {
-                    "yes"
-                } else {
-                    "no (no host or no source)"
-                }
-            );
-        }
-        let _ = writeln!(
-            s,
-            "\n{:<46} {:>10} {:>10} {:>10} {:>10}",
-            "collector", "messages", "records", "msg fail", "rec fail"
-        );
-        for c in &self.collectors {
-            let _ = writeln!(
-                s,
-                "{:<46} {:>10} {:>10} {:>10} {:>10}",
-                c.collector.to_string(),
-                c.messages_sent,
-                c.records_sent,
-                c.messages_failed,
-                c.records_failed
-            );
-            if let Some(e) = &c.last_error {
-                let _ = writeln!(s, "    last error: {e}");
-            }
+        let mut s = format!("device: {}\n", self.device_name);
+        s.push_str(&summary::device(&self.device, self.frames, &self.reasons));
+        s.push('\n');
+        s.push_str(&summary::modes(&self.modes));
+        s.push('\n');
+        s.push_str(&summary::collectors(&self.collectors));
+        for c in &self.commits {
+            s.push_str(&format!(
+                "\ncommit {} at frame {}: {}\n",
+                c.name,
+                c.frames,
+                c.diff.replace('\n', "; ")
+            ));
         }
         for w in &self.warnings {
-            let _ = writeln!(s, "warning: {w}");
+            s.push_str(&format!("warning: {w}\n"));
         }
         if let Some(c) = &self.collected {
-            let _ = writeln!(s, "\ncollected (in-process collector):\n{}", c.render());
+            s.push_str(&format!(
+                "\ncollected (in-process collector):\n{}",
+                c.render()
+            ));
         }
         s
     }

@@ -91,11 +91,23 @@ pub fn parse_generate(spec: &str) -> Result<GeneratorConfig, SpecError> {
     Ok(c)
 }
 
-/// An iterator over the frames of a [`Source`].
+/// Gap between the last frame of a capture and the first of the next one.
+pub const CAPTURE_GAP_NS: u64 = 1_000_000_000;
+
+/// An iterator over the frames of a [`Source`]. Captures are played back to back: the
+/// frames of each capture after the first are shifted in time so that it starts
+/// [`CAPTURE_GAP_NS`] after the previous one ended (a device clock never runs backwards,
+/// and captures taken years apart must not idle the device for years).
 pub struct Frames {
     captures: std::vec::IntoIter<PathBuf>,
     current: Option<CaptureReader>,
     generator: Option<Generator>,
+    /// Added to the current capture's timestamps (wrapping: a shift back in time).
+    shift: u64,
+    /// Whether the current capture's first frame has been seen (fixes `shift`).
+    anchored: bool,
+    /// The last timestamp handed out, shifted.
+    last_ns: Option<u64>,
 }
 
 impl Frames {
@@ -106,11 +118,17 @@ impl Frames {
                 captures: files.clone().into_iter(),
                 current: None,
                 generator: None,
+                shift: 0,
+                anchored: false,
+                last_ns: None,
             },
             Source::Generate(cfg) => Self {
                 captures: Vec::new().into_iter(),
                 current: None,
                 generator: Some(Generator::new(cfg.clone())),
+                shift: 0,
+                anchored: false,
+                last_ns: None,
             },
         }
     }
@@ -140,12 +158,25 @@ impl Iterator for Frames {
         loop {
             if let Some(r) = &mut self.current {
                 if let Some(f) = r.next() {
-                    return Some(f);
+                    return Some(f.map(|mut f| {
+                        if !self.anchored {
+                            self.anchored = true;
+                            self.shift = self.last_ns.map_or(0, |last| {
+                                last.saturating_add(CAPTURE_GAP_NS).wrapping_sub(f.ts_ns)
+                            });
+                        }
+                        f.ts_ns = f.ts_ns.wrapping_add(self.shift);
+                        self.last_ns = Some(self.last_ns.map_or(f.ts_ns, |l| l.max(f.ts_ns)));
+                        f
+                    }));
                 }
             }
             let path = self.captures.next()?;
             match CaptureReader::open(&path) {
-                Ok(r) => self.current = Some(r),
+                Ok(r) => {
+                    self.current = Some(r);
+                    self.anchored = false;
+                }
                 Err(e) => return Some(Err(e)),
             }
         }
@@ -179,6 +210,35 @@ mod tests {
             "flows",
         ] {
             assert!(parse_generate(bad).is_err(), "{bad}");
+        }
+        // Captures play back to back, whatever their own times.
+        let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/pcaps");
+        let (a, b) = (
+            shared.join("flowtest-ipv6-smtp.pcap"),
+            shared.join("ndpi-http-ipv6.pcap"),
+        );
+        if a.is_file() && b.is_file() {
+            let one = |p: &std::path::PathBuf| -> Vec<u64> {
+                Frames::new(&Source::Captures(vec![p.clone()]))
+                    .map(|f| f.unwrap().ts_ns)
+                    .collect()
+            };
+            let (ta, tb) = (one(&a), one(&b));
+            let both: Vec<u64> = Frames::new(&Source::Captures(vec![a, b]))
+                .map(|f| f.unwrap().ts_ns)
+                .collect();
+            assert_eq!(
+                both[..ta.len()],
+                ta[..],
+                "the first capture keeps its times"
+            );
+            let last_a = *ta.iter().max().unwrap();
+            let shifted: Vec<u64> = tb
+                .iter()
+                .map(|t| t - tb[0] + last_a + CAPTURE_GAP_NS)
+                .collect();
+            assert_eq!(both[ta.len()..], shifted[..], "the second starts 1 s after");
+            assert!(tb[0] > last_a + 3600 * 1_000_000_000, "taken apart in time");
         }
         let n = Frames::new(&Source::Generate(
             parse_generate("flows=3,pps=100,seconds=1").unwrap(),

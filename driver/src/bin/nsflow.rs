@@ -3,7 +3,7 @@
 //! suite and an interactive VRP shell.
 
 use clap::{Parser, Subcommand};
-use nsflow_driver::{backend, collect, regcheck, run, traffic, vrp};
+use nsflow_driver::{backend, collect, regcheck, run, shell, traffic, vrp};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,9 +47,35 @@ enum Cmd {
         /// Record ring size, log2 of records (4..20).
         #[arg(long, default_value_t = 14)]
         ring_log2: u8,
+        /// After FRAMES frames, run the VRP commands of FILE on the running configuration
+        /// and commit them (only the difference is applied; repeatable).
+        #[arg(long, value_name = "FRAMES:FILE")]
+        commit_at: Vec<String>,
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
+    },
+    /// An interactive VRP session against a running device (`?` and TAB at the end of a
+    /// line for help and completion; `quit` in the user view to stop).
+    Shell {
+        /// VRP configuration to start from.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Capture files replayed into a modelled device in the background, in order.
+        #[arg(long, num_args = 1.., conflicts_with = "generate")]
+        pcap: Vec<PathBuf>,
+        /// Synthetic traffic replayed in the background, e.g. flows=1000,pps=1000000,seconds=1.
+        #[arg(long)]
+        generate: Option<String>,
+        /// sim (default, in-process model), vfio-user:PATH or vfio:DDDD:BB:DD.F.
+        #[arg(long, default_value = "sim")]
+        device: String,
+        /// Route, interface and label file (see docs/config.md).
+        #[arg(long)]
+        routes: Option<PathBuf>,
+        /// Record ring size, log2 of records (4..20).
+        #[arg(long, default_value_t = 14)]
+        ring_log2: u8,
     },
     /// Checks a configuration file and prints it as `display current-configuration`.
     CheckConfig {
@@ -95,10 +121,27 @@ fn main() -> ExitCode {
             routes,
             collect,
             ring_log2,
+            commit_at,
             quiet,
-        } => cmd_run(
-            config, pcap, generate, device, routes, collect, ring_log2, quiet,
-        ),
+        } => cmd_run(RunArgs {
+            config,
+            pcap,
+            generate,
+            device,
+            routes,
+            collect,
+            ring_log2,
+            commit_at,
+            quiet,
+        }),
+        Cmd::Shell {
+            config,
+            pcap,
+            generate,
+            device,
+            routes,
+            ring_log2,
+        } => cmd_shell(config, pcap, generate, device, routes, ring_log2),
         Cmd::CheckConfig { file } => cmd_check(file),
         Cmd::Collect {
             listen,
@@ -116,8 +159,8 @@ fn main() -> ExitCode {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn cmd_run(
+/// The options of `nsflow run`.
+struct RunArgs {
     config: PathBuf,
     pcap: Vec<PathBuf>,
     generate: Option<String>,
@@ -125,30 +168,63 @@ fn cmd_run(
     routes: Option<PathBuf>,
     collect: Option<SocketAddr>,
     ring_log2: u8,
+    commit_at: Vec<String>,
     quiet: bool,
-) -> Result<ExitCode, String> {
-    let source = if !pcap.is_empty() {
-        Some(traffic::Source::Captures(pcap))
-    } else if let Some(g) = generate {
-        Some(traffic::Source::Generate(
-            traffic::parse_generate(&g).map_err(|e| e.to_string())?,
-        ))
-    } else {
-        None
-    };
-    if source.is_none() && device == "sim" {
+}
+
+/// Traffic from `--pcap` or `--generate`, if any.
+fn traffic_source(
+    pcap: Vec<PathBuf>,
+    generate: Option<String>,
+) -> Result<Option<traffic::Source>, String> {
+    if !pcap.is_empty() {
+        return Ok(Some(traffic::Source::Captures(pcap)));
+    }
+    generate
+        .map(|g| {
+            traffic::parse_generate(&g)
+                .map(traffic::Source::Generate)
+                .map_err(|e| e.to_string())
+        })
+        .transpose()
+}
+
+/// `--commit-at FRAMES:FILE`.
+fn commit_at(spec: &str) -> Result<run::CommitAt, String> {
+    let bad = || format!("--commit-at {spec}: expected FRAMES:FILE, e.g. 5000:examples/commit.cfg");
+    let (frames, file) = spec.split_once(':').ok_or_else(bad)?;
+    let frames = frames.trim().parse::<u64>().map_err(|_| bad())?;
+    if file.is_empty() {
+        return Err(bad());
+    }
+    let path = PathBuf::from(file);
+    Ok(run::CommitAt {
+        frames,
+        name: file.to_owned(),
+        commands: read(&path)?,
+    })
+}
+
+fn cmd_run(a: RunArgs) -> Result<ExitCode, String> {
+    let quiet = a.quiet;
+    let source = traffic_source(a.pcap, a.generate)?;
+    if source.is_none() && a.device == "sim" {
         return Err(
             "the embedded simulator needs traffic: give --pcap FILE... or --generate SPEC".into(),
         );
     }
     let opts = run::RunOptions {
-        config: read(&config)?,
-        routes: routes.as_ref().map(read).transpose()?,
-        device,
+        config: read(&a.config)?,
+        routes: a.routes.as_ref().map(read).transpose()?,
+        device: a.device,
         source: source.clone(),
-        collect,
-        ring_log2,
-        progress: !quiet,
+        collect: a.collect,
+        ring_log2: a.ring_log2,
+        commits: a
+            .commit_at
+            .iter()
+            .map(|c| commit_at(c))
+            .collect::<Result<_, _>>()?,
     };
     let stop = Arc::new(AtomicBool::new(false));
     let seen = Arc::new(AtomicU64::new(0));
@@ -210,6 +286,28 @@ fn signal_hook_flag(sig: libc::c_int, flag: Arc<AtomicBool>) -> std::io::Result<
         })
     });
     Ok(())
+}
+
+fn cmd_shell(
+    config: Option<PathBuf>,
+    pcap: Vec<PathBuf>,
+    generate: Option<String>,
+    device: String,
+    routes: Option<PathBuf>,
+    ring_log2: u8,
+) -> Result<ExitCode, String> {
+    let opts = shell::ShellOptions {
+        config: config.as_ref().map(read).transpose()?,
+        routes: routes.as_ref().map(read).transpose()?,
+        device,
+        source: traffic_source(pcap, generate)?,
+        ring_log2,
+    };
+    let input = Box::new(std::io::BufReader::new(std::io::stdin()));
+    let mut out = std::io::stdout();
+    let report = shell::run(opts, input, &mut out).map_err(|e| e.to_string())?;
+    print!("{}", report.render());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn cmd_check(file: PathBuf) -> Result<ExitCode, String> {

@@ -7,10 +7,9 @@
 use super::cursor::{kw, unlisted, AddrSpec, Cursor, Kw};
 use super::error::{CommandError, ErrorKind};
 use super::model::{
-    ActiveTimeout, AggregationConfig, AggregationSetting, Direction, ExportChange, ExportHost,
-    ExportVersion, FieldWidth, MplsAware, SystemConfig, SystemSetting, ACTIVE_MINUTES,
-    ACTIVE_SECONDS, DSCP, INACTIVE_SECONDS, MASK_LENGTH, OPTION_PACKETS, PORT, TEMPLATE_MINUTES,
-    VPN_NAME,
+    ActiveTimeout, AggregationConfig, AggregationSetting, Collector, Direction, ExportChange,
+    FieldWidth, MplsAware, SystemConfig, SystemSetting, Version, ACTIVE_MINUTES, ACTIVE_SECONDS,
+    DSCP, INACTIVE_SECONDS, MASK_LENGTH, OPTION_PACKETS, PORT, TEMPLATE_MINUTES, VPN_NAME,
 };
 use nsflow_rtl::AggregationMode;
 use std::net::IpAddr;
@@ -47,6 +46,22 @@ pub enum Shown {
     Candidate,
 }
 
+/// A command about the device's state rather than the configuration: the session cannot
+/// answer it by itself, the shell that runs the device does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// `display ipv6 netstream cache aggregation MODE`: the aggregates of that mode.
+    Cache(AggregationMode),
+    /// `display ipv6 netstream statistics`: the device's counters.
+    Statistics,
+    /// `display ipv6 netstream export`: messages and records per collector.
+    Export,
+    /// `display ipv6 netstream template`: the templates of every exporting mode.
+    Template,
+    /// `reset ipv6 netstream cache`: age every flow out now (a flush): all are exported.
+    ResetCache,
+}
+
 /// One command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -60,6 +75,8 @@ pub enum Command {
     Commit,
     /// `display current-configuration` / `display configuration candidate`.
     Display(Shown),
+    /// `display ipv6 netstream …` or `reset ipv6 netstream cache`.
+    Operation(Operation),
     /// `ipv6 netstream aggregation MODE`: create (if needed) and enter the mode's view.
     EnterAggregation(AggregationMode),
     /// `undo ipv6 netstream aggregation MODE`: delete the mode's view.
@@ -112,6 +129,7 @@ enum First {
     Export,
     Template,
     Mask,
+    Reset,
 }
 
 const SYSTEM_VIEW: Kw<First> = kw("system-view", "Enter the system view", First::SystemView);
@@ -125,15 +143,29 @@ const COMMIT: Kw<First> = kw(
 );
 const IPV6: Kw<First> = kw("ipv6", "IPv6 NetStream", First::Ipv6);
 const UNDO: Kw<First> = kw("undo", "Restore a default or delete a setting", First::Undo);
+const RESET: Kw<First> = kw("reset", "Clear a table", First::Reset);
 
 fn user(cur: &mut Cursor<'_>) -> Result<Command, CommandError> {
-    let c = match cur.keyword(&[SYSTEM_VIEW, DISPLAY, QUIT])? {
+    let c = match cur.keyword(&[SYSTEM_VIEW, DISPLAY, RESET, QUIT])? {
         First::SystemView => Command::SystemView,
         First::Display => display(cur)?,
+        First::Reset => {
+            cur.keyword(&[kw("ipv6", "IPv6 NetStream", ())])?;
+            netstream(cur)?;
+            cur.keyword(&[kw("cache", "Age out every flow now: all are exported", ())])?;
+            Command::Operation(Operation::ResetCache)
+        }
         _ => Command::Quit,
     };
     cur.end()?;
     Ok(c)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shows {
+    Running,
+    Configuration,
+    Ipv6,
 }
 
 fn display(cur: &mut Cursor<'_>) -> Result<Command, CommandError> {
@@ -141,18 +173,49 @@ fn display(cur: &mut Cursor<'_>) -> Result<Command, CommandError> {
         kw(
             "current-configuration",
             "The running configuration",
-            Shown::Running,
+            Shows::Running,
         ),
-        kw("configuration", "A configuration", Shown::Candidate),
+        kw("configuration", "A configuration", Shows::Configuration),
+        kw("ipv6", "IPv6 NetStream state", Shows::Ipv6),
     ])?;
-    if shown == Shown::Candidate {
-        cur.keyword(&[kw(
-            "candidate",
-            "The candidate configuration (not yet committed)",
-            (),
-        )])?;
+    Ok(match shown {
+        Shows::Running => Command::Display(Shown::Running),
+        Shows::Configuration => {
+            cur.keyword(&[kw(
+                "candidate",
+                "The candidate configuration (not yet committed)",
+                (),
+            )])?;
+            Command::Display(Shown::Candidate)
+        }
+        Shows::Ipv6 => {
+            netstream(cur)?;
+            Command::Operation(display_netstream(cur)?)
+        }
+    })
+}
+
+/// What follows `display ipv6 netstream`.
+fn display_netstream(cur: &mut Cursor<'_>) -> Result<Operation, CommandError> {
+    let op = cur.keyword(&[
+        kw("cache", "Aggregated flows", None),
+        kw(
+            "statistics",
+            "Device statistics",
+            Some(Operation::Statistics),
+        ),
+        kw("export", "Export per collector", Some(Operation::Export)),
+        kw("template", "Export templates", Some(Operation::Template)),
+    ])?;
+    if let Some(op) = op {
+        return Ok(op);
     }
-    Ok(Command::Display(shown))
+    cur.keyword(&[kw("aggregation", "Aggregated flows of one mode", ())])?;
+    let modes: Vec<Kw<AggregationMode>> = AggregationMode::ALL
+        .iter()
+        .map(|m| kw(m.name(), mode_help(*m), *m))
+        .collect();
+    Ok(Operation::Cache(cur.keyword(&modes)?))
 }
 
 /// Commands every configuration view has: `commit`, `display`, `quit`, `return`.
@@ -383,8 +446,8 @@ fn inactive(cur: &mut Cursor<'_>) -> Result<u16, CommandError> {
 
 fn width(cur: &mut Cursor<'_>) -> Result<FieldWidth, CommandError> {
     cur.keyword(&[
-        kw("16", "16-bit field (default)", FieldWidth::Bits16),
-        kw("32", "32-bit field", FieldWidth::Bits32),
+        kw("16", "16-bit field (default)", FieldWidth::Two),
+        kw("32", "32-bit field", FieldWidth::Four),
     ])
 }
 
@@ -491,7 +554,7 @@ fn export(
             Some(()) => cur.int(&DSCP, "DSCP (0 = unmarked, the default)")?,
             None => 0,
         };
-        ExportChange::AddHost(ExportHost {
+        ExportChange::AddHost(Collector {
             addr,
             port,
             vpn_instance,
@@ -536,8 +599,8 @@ fn aggregation(
             cur.keyword(&[kw("version", "Export format", ())])?;
             AggregationSetting::ExportVersion(value(cur, undo, d.version, |c| {
                 c.keyword(&[
-                    kw("9", "NetFlow v9 (default)", Some(ExportVersion::V9)),
-                    kw("ipfix", "IPFIX", Some(ExportVersion::Ipfix)),
+                    kw("9", "NetFlow v9 (default)", Some(Version::V9)),
+                    kw("ipfix", "IPFIX", Some(Version::Ipfix)),
                     unlisted("5", None),
                     unlisted("8", None),
                 ])?

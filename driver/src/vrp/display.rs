@@ -5,7 +5,7 @@
 
 use super::model::{
     ActiveTimeout, AggregationConfig, AggregationSetting, Config, Direction, ExportChange,
-    ExportVersion, FieldWidth, MplsAware, SystemConfig, SystemSetting, ViewExport,
+    FieldWidth, MplsAware, SystemConfig, SystemSetting, Version, ViewExport,
 };
 use std::fmt;
 use std::net::IpAddr;
@@ -62,14 +62,13 @@ fn aggregation_lines(a: &AggregationConfig) -> Vec<String> {
 
 /// Sources (IPv4, then IPv6), then hosts in configuration order.
 fn export_lines(v: &ViewExport) -> Vec<String> {
-    let sources = [
-        v.source_v4.map(|s| (IpAddr::V4(s.addr), s.port)),
-        v.source_v6.map(|s| (IpAddr::V6(s.addr), s.port)),
-    ];
-    sources
+    [v.source.v4, v.source.v6]
         .into_iter()
         .flatten()
-        .map(|(addr, port)| ExportChange::SetSource { addr, port })
+        .map(|s| ExportChange::SetSource {
+            addr: s.addr,
+            port: s.port,
+        })
         .chain(v.hosts.iter().cloned().map(ExportChange::AddHost))
         .map(|c| c.to_string())
         .collect()
@@ -147,13 +146,11 @@ impl fmt::Display for ActiveTimeout {
     }
 }
 
-impl fmt::Display for FieldWidth {
-    /// `16` or `32`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Bits16 => "16",
-            Self::Bits32 => "32",
-        })
+/// `16` or `32`, as after `as-mode` and `index-switch`.
+fn width_word(w: FieldWidth) -> &'static str {
+    match w {
+        FieldWidth::Two => "16",
+        FieldWidth::Four => "32",
     }
 }
 
@@ -168,13 +165,11 @@ impl fmt::Display for MplsAware {
     }
 }
 
-impl fmt::Display for ExportVersion {
-    /// `9` or `ipfix`, as after `export version`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::V9 => "9",
-            Self::Ipfix => "ipfix",
-        })
+/// `9` or `ipfix`, as after `export version`.
+fn version_word(v: Version) -> &'static str {
+    match v {
+        Version::V9 => "9",
+        Version::Ipfix => "ipfix",
     }
 }
 
@@ -194,8 +189,10 @@ impl fmt::Display for SystemSetting {
         match self {
             Self::OriginalActive(t) => write!(f, "ipv6 netstream timeout active {t}"),
             Self::OriginalInactive(s) => write!(f, "ipv6 netstream timeout inactive {s}"),
-            Self::AsMode(w) => write!(f, "ipv6 netstream as-mode {w}"),
-            Self::IndexSwitch(w) => write!(f, "ipv6 netstream export index-switch {w}"),
+            Self::AsMode(w) => write!(f, "ipv6 netstream as-mode {}", width_word(*w)),
+            Self::IndexSwitch(w) => {
+                write!(f, "ipv6 netstream export index-switch {}", width_word(*w))
+            }
             Self::MplsAware(m) => write!(f, "ipv6 netstream mpls-aware {m}"),
             Self::SequenceFixed(on) => write!(
                 f,
@@ -224,7 +221,7 @@ impl fmt::Display for AggregationSetting {
         match self {
             Self::Enable(true) => f.write_str("enable"),
             Self::Enable(false) => f.write_str("undo enable"),
-            Self::ExportVersion(v) => write!(f, "export version {v}"),
+            Self::ExportVersion(v) => write!(f, "export version {}", version_word(*v)),
             Self::TemplateTimeoutRate(t) => write!(f, "template timeout-rate {t}"),
             Self::Mask(d, Some(l)) => write!(f, "mask {d} minimum {l}"),
             Self::Mask(d, None) => write!(f, "undo mask {d} minimum"),

@@ -32,7 +32,7 @@ pub mod resolve;
 pub mod routes;
 pub mod session;
 
-pub use command::{parse, Command, View};
+pub use command::{parse, Command, Operation, View};
 pub use display::render;
 pub use error::{ErrorKind, Errors, VrpError};
 pub use model::Config;

@@ -7,9 +7,10 @@
 //! default" and two configurations that behave the same compare equal.
 
 use super::cursor::Limit;
+pub use nsflow_exporter::{Collector, ExportSource, FieldWidth, SourceAddr, Version, ViewExport};
 use nsflow_rtl::AggregationMode;
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 
 /// Collector and source UDP ports.
 pub const PORT: Limit = Limit {
@@ -67,39 +68,6 @@ pub const MASK_LENGTH: Limit = Limit {
 };
 /// Export hosts per view (A16).
 pub const MAX_HOSTS: usize = 8;
-/// UDP source port when `export source` gives none (A2).
-pub const DEFAULT_SOURCE_PORT: u16 = 40000;
-
-/// `export version` of an aggregation view. IPv6 aggregated flows can only be exported as
-/// v9 or IPFIX.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum ExportVersion {
-    /// NetFlow v9 (RFC 3954), the default.
-    #[default]
-    V9,
-    /// IPFIX (RFC 7011).
-    Ipfix,
-}
-
-/// Width of the AS (`as-mode`) or ifIndex (`index-switch`) fields (A9).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum FieldWidth {
-    /// 16 bits, 2 octets: the default.
-    #[default]
-    Bits16,
-    /// 32 bits, 4 octets.
-    Bits32,
-}
-
-impl FieldWidth {
-    /// The field's length in octets (2 or 4).
-    pub const fn octets(self) -> u8 {
-        match self {
-            Self::Bits16 => 2,
-            Self::Bits32 => 4,
-        }
-    }
-}
 
 /// `ipv6 netstream mpls-aware`: what is sampled of MPLS packets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -147,52 +115,11 @@ pub enum Direction {
     Destination,
 }
 
-/// One `ipv6 netstream export host` entry: a collector.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ExportHost {
-    /// Collector address (IPv4 typed bare, IPv6 after the `ipv6` keyword).
-    pub addr: IpAddr,
-    /// Collector UDP port, 1–65535.
-    pub port: u16,
-    /// VPN instance the export is sent in (1–31 characters, case-sensitive).
-    pub vpn_instance: Option<String>,
-    /// DSCP of the export packets, 0–63 (0 = unmarked, the default).
-    pub dscp: u8,
-}
-
-impl ExportHost {
-    /// Whether this is the collector at `addr`, `port`, `vpn_instance`: those identify a
-    /// host; typing it again with another DSCP changes its DSCP.
-    pub fn is(&self, addr: IpAddr, port: u16, vpn_instance: &Option<String>) -> bool {
-        self.addr == addr && self.port == port && self.vpn_instance == *vpn_instance
-    }
-}
-
-/// One `ipv6 netstream export source` entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Source<A> {
-    /// Source address.
-    pub addr: A,
-    /// Source UDP port; `None` means [`DEFAULT_SOURCE_PORT`].
-    pub port: Option<u16>,
-}
-
-/// The export hosts and sources one view holds (system view or an aggregation view).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ViewExport {
-    /// Hosts in the order they were configured, at most [`MAX_HOSTS`].
-    pub hosts: Vec<ExportHost>,
-    /// The IPv4 source (`export source ADDR`), used for IPv4 hosts.
-    pub source_v4: Option<Source<Ipv4Addr>>,
-    /// The IPv6 source (`export source ipv6 ADDR`), used for IPv6 hosts.
-    pub source_v6: Option<Source<Ipv6Addr>>,
-}
-
 /// A change to the hosts or sources of a view.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExportChange {
     /// `ipv6 netstream export host …`: add a host, or change the DSCP of the same collector.
-    AddHost(ExportHost),
+    AddHost(Collector),
     /// `undo ipv6 netstream export host [ipv6] ADDR PORT [vpn-instance NAME]`.
     RemoveHost {
         /// Collector address.
@@ -230,67 +157,65 @@ pub enum ApplyError {
     NoSuchAggregation(AggregationMode),
 }
 
-impl ViewExport {
-    /// Applies one change.
-    pub fn apply(&mut self, change: &ExportChange) -> Result<(), ApplyError> {
-        match change {
-            ExportChange::AddHost(h) => {
-                if let Some(old) = self
+/// Whether `h` is the collector at `addr`, `port`, `vpn_instance`: those identify a host;
+/// typing it again with another DSCP changes its DSCP.
+fn is_host(h: &Collector, addr: IpAddr, port: u16, vpn_instance: &Option<String>) -> bool {
+    h.addr == addr && h.port == port && h.vpn_instance == *vpn_instance
+}
+
+impl ExportChange {
+    /// Applies this change to the hosts and sources of one view.
+    pub fn apply_to(&self, view: &mut ViewExport) -> Result<(), ApplyError> {
+        match self {
+            Self::AddHost(h) => {
+                if let Some(old) = view
                     .hosts
                     .iter_mut()
-                    .find(|o| o.is(h.addr, h.port, &h.vpn_instance))
+                    .find(|o| is_host(o, h.addr, h.port, &h.vpn_instance))
                 {
                     old.dscp = h.dscp;
-                } else if self.hosts.len() >= MAX_HOSTS {
+                } else if view.hosts.len() >= MAX_HOSTS {
                     return Err(ApplyError::TooManyHosts);
                 } else {
-                    self.hosts.push(h.clone());
+                    view.hosts.push(h.clone());
                 }
             }
-            ExportChange::RemoveHost {
+            Self::RemoveHost {
                 addr,
                 port,
                 vpn_instance,
             } => {
-                let before = self.hosts.len();
-                self.hosts.retain(|h| !h.is(*addr, *port, vpn_instance));
-                if self.hosts.len() == before {
+                let before = view.hosts.len();
+                view.hosts
+                    .retain(|h| !is_host(h, *addr, *port, vpn_instance));
+                if view.hosts.len() == before {
                     let vpn = vpn_instance
                         .as_ref()
                         .map_or(String::new(), |v| format!(" vpn-instance {v}"));
                     return Err(ApplyError::NoSuchHost(format!("{addr} {port}{vpn}")));
                 }
             }
-            ExportChange::SetSource { addr, port } => match addr {
-                IpAddr::V4(a) => {
-                    self.source_v4 = Some(Source {
-                        addr: *a,
-                        port: *port,
-                    })
-                }
-                IpAddr::V6(a) => {
-                    self.source_v6 = Some(Source {
-                        addr: *a,
-                        port: *port,
-                    })
-                }
-            },
-            ExportChange::RemoveSource(addr) => {
-                let removed = match addr {
-                    IpAddr::V4(a) => take_if(&mut self.source_v4, |s| s.addr == *a),
-                    IpAddr::V6(a) => take_if(&mut self.source_v6, |s| s.addr == *a),
-                };
-                if !removed {
+            Self::SetSource { addr, port } => {
+                *family_slot(&mut view.source, *addr) = Some(SourceAddr {
+                    addr: *addr,
+                    port: *port,
+                });
+            }
+            Self::RemoveSource(addr) => {
+                if !take_if(family_slot(&mut view.source, *addr), |s| s.addr == *addr) {
                     return Err(ApplyError::NoSuchSource(*addr));
                 }
             }
         }
         Ok(())
     }
+}
 
-    /// Whether the view has no source of either family.
-    pub fn has_no_source(&self) -> bool {
-        self.source_v4.is_none() && self.source_v6.is_none()
+/// The source slot of `addr`'s family: a view holds one IPv4 and one IPv6 source.
+fn family_slot(source: &mut ExportSource, addr: IpAddr) -> &mut Option<SourceAddr> {
+    match addr {
+        IpAddr::V4(_) => &mut source.v4,
+        IpAddr::V6(_) => &mut source.v6,
     }
 }
 
@@ -334,7 +259,7 @@ pub enum AggregationSetting {
     /// `enable`.
     Enable(bool),
     /// `export version {9|ipfix}`.
-    ExportVersion(ExportVersion),
+    ExportVersion(Version),
     /// `template timeout-rate T`.
     TemplateTimeoutRate(u16),
     /// `mask {source|destination} minimum L` (prefix modes only).
@@ -373,8 +298,8 @@ impl Default for SystemConfig {
         Self {
             original_active: ActiveTimeout::Minutes(30),
             original_inactive_s: 30,
-            as_mode: FieldWidth::Bits16,
-            index_switch: FieldWidth::Bits16,
+            as_mode: FieldWidth::Two,
+            index_switch: FieldWidth::Two,
             mpls_aware: MplsAware::IpOnly,
             sequence_fixed: false,
             option_refresh_packets: 20,
@@ -426,7 +351,7 @@ pub struct AggregationConfig {
     /// `enable`: without it the view has no effect.
     pub enabled: bool,
     /// Export format (default v9).
-    pub version: ExportVersion,
+    pub version: Version,
     /// Template refresh interval, minutes (default 30).
     pub template_timeout_min: u16,
     /// `mask source minimum` (prefix modes).
@@ -441,7 +366,7 @@ impl Default for AggregationConfig {
     fn default() -> Self {
         Self {
             enabled: false,
-            version: ExportVersion::V9,
+            version: Version::V9,
             template_timeout_min: 30,
             mask_source: None,
             mask_destination: None,
@@ -568,8 +493,8 @@ impl Config {
                 }
             }
             let ports = [
-                export.source_v4.and_then(|s| s.port),
-                export.source_v6.and_then(|s| s.port),
+                export.source.v4.and_then(|s| s.port),
+                export.source.v6.and_then(|s| s.port),
             ];
             for p in ports.into_iter().flatten() {
                 range(&name, &PORT, p.into());
@@ -620,8 +545,10 @@ impl Config {
 mod tests {
     use super::*;
 
-    fn host(last: u8, port: u16) -> ExportHost {
-        ExportHost {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    fn host(last: u8, port: u16) -> Collector {
+        Collector {
             addr: IpAddr::V4(Ipv4Addr::new(127, 0, 0, last)),
             port,
             vpn_instance: None,
@@ -629,46 +556,61 @@ mod tests {
         }
     }
 
+    fn apply(v: &mut ViewExport, change: &ExportChange) -> Result<(), ApplyError> {
+        change.apply_to(v)
+    }
+
     #[test]
     fn hosts_are_identified_by_address_port_and_vpn() {
         let mut v = ViewExport::default();
-        v.apply(&ExportChange::AddHost(host(1, 9995))).unwrap();
-        v.apply(&ExportChange::AddHost(ExportHost {
-            dscp: 10,
-            ..host(1, 9995)
-        }))
+        apply(&mut v, &ExportChange::AddHost(host(1, 9995))).unwrap();
+        apply(
+            &mut v,
+            &ExportChange::AddHost(Collector {
+                dscp: 10,
+                ..host(1, 9995)
+            }),
+        )
         .unwrap();
         assert_eq!(v.hosts.len(), 1);
         assert_eq!(v.hosts[0].dscp, 10);
-        v.apply(&ExportChange::AddHost(ExportHost {
-            vpn_instance: Some("A".into()),
-            ..host(1, 9995)
-        }))
+        apply(
+            &mut v,
+            &ExportChange::AddHost(Collector {
+                vpn_instance: Some("A".into()),
+                ..host(1, 9995)
+            }),
+        )
         .unwrap();
         assert_eq!(v.hosts.len(), 2);
         for p in 1..=6 {
-            v.apply(&ExportChange::AddHost(host(2, p))).unwrap();
+            apply(&mut v, &ExportChange::AddHost(host(2, p))).unwrap();
         }
         assert_eq!(
-            v.apply(&ExportChange::AddHost(host(3, 1))),
+            apply(&mut v, &ExportChange::AddHost(host(3, 1))),
             Err(ApplyError::TooManyHosts)
         );
         // Changing an existing host is fine at the limit.
-        v.apply(&ExportChange::AddHost(host(2, 1))).unwrap();
+        apply(&mut v, &ExportChange::AddHost(host(2, 1))).unwrap();
         let rm = |port| ExportChange::RemoveHost {
             addr: host(2, 0).addr,
             port,
             vpn_instance: None,
         };
-        v.apply(&rm(1)).unwrap();
-        assert!(matches!(v.apply(&rm(1)), Err(ApplyError::NoSuchHost(_))));
-        let e = v
-            .apply(&ExportChange::RemoveHost {
+        apply(&mut v, &rm(1)).unwrap();
+        assert!(matches!(
+            apply(&mut v, &rm(1)),
+            Err(ApplyError::NoSuchHost(_))
+        ));
+        let e = apply(
+            &mut v,
+            &ExportChange::RemoveHost {
                 addr: host(2, 0).addr,
                 port: 2,
                 vpn_instance: Some("B".into()),
-            })
-            .unwrap_err();
+            },
+        )
+        .unwrap_err();
         assert_eq!(
             e.to_string(),
             "no export host 127.0.0.2 2 vpn-instance B is configured in this view"
@@ -681,31 +623,40 @@ mod tests {
         let a4: IpAddr = "10.0.0.1".parse().unwrap();
         let b4: IpAddr = "10.0.0.2".parse().unwrap();
         let a6: IpAddr = "::1".parse().unwrap();
-        assert!(v.has_no_source());
-        v.apply(&ExportChange::SetSource {
-            addr: a4,
-            port: None,
-        })
+        assert!(v.source.is_empty());
+        apply(
+            &mut v,
+            &ExportChange::SetSource {
+                addr: a4,
+                port: None,
+            },
+        )
         .unwrap();
-        v.apply(&ExportChange::SetSource {
-            addr: b4,
-            port: Some(7),
-        })
+        apply(
+            &mut v,
+            &ExportChange::SetSource {
+                addr: b4,
+                port: Some(7),
+            },
+        )
         .unwrap();
-        v.apply(&ExportChange::SetSource {
-            addr: a6,
-            port: None,
-        })
+        apply(
+            &mut v,
+            &ExportChange::SetSource {
+                addr: a6,
+                port: None,
+            },
+        )
         .unwrap();
-        assert_eq!(v.source_v4.unwrap().addr.to_string(), "10.0.0.2");
-        assert_eq!(v.source_v4.unwrap().port, Some(7));
+        assert_eq!(v.source.v4.unwrap().addr.to_string(), "10.0.0.2");
+        assert_eq!(v.source.v4.unwrap().port, Some(7));
         assert_eq!(
-            v.apply(&ExportChange::RemoveSource(a4)),
+            apply(&mut v, &ExportChange::RemoveSource(a4)),
             Err(ApplyError::NoSuchSource(a4))
         );
-        v.apply(&ExportChange::RemoveSource(b4)).unwrap();
-        v.apply(&ExportChange::RemoveSource(a6)).unwrap();
-        assert!(v.has_no_source());
+        apply(&mut v, &ExportChange::RemoveSource(b4)).unwrap();
+        apply(&mut v, &ExportChange::RemoveSource(a6)).unwrap();
+        assert!(v.source.is_empty());
     }
 
     #[test]
@@ -728,8 +679,6 @@ mod tests {
             b.apply(x);
         }
         assert_eq!(a, b);
-        assert_eq!(FieldWidth::Bits16.octets(), 2);
-        assert_eq!(FieldWidth::Bits32.octets(), 4);
     }
 
     #[test]
@@ -746,8 +695,8 @@ mod tests {
         c.system.export.hosts[1].dscp = 64;
         c.system.export.hosts[2].vpn_instance = Some(String::new());
         c.system.export.hosts[3].vpn_instance = Some("a b".into());
-        c.system.export.source_v6 = Some(Source {
-            addr: Ipv6Addr::LOCALHOST,
+        c.system.export.source.v6 = Some(SourceAddr {
+            addr: Ipv6Addr::LOCALHOST.into(),
             port: Some(0),
         });
         c.aggregations.insert(

@@ -3,32 +3,29 @@
 //! [`ExportPlan`] per enabled mode with precedence A1 (hosts) and A2 (source) applied,
 //! the warnings `commit` gives, and the [`Diff`] between two configurations.
 
-use super::model::{
-    AggregationConfig, Config, ExportHost, ExportVersion, FieldWidth, DEFAULT_SOURCE_PORT,
-};
+use super::model::{AggregationConfig, Collector, Config, ExportSource, FieldWidth, Version};
+use nsflow_exporter::effective_export;
 use nsflow_rtl::config::{EngineConfig, ProfileConfig};
 use nsflow_rtl::AggregationMode;
 use std::fmt;
-use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::net::SocketAddr;
 
-/// Everything the exporter of one enabled aggregation mode needs, precedence applied.
+/// Everything the exporter of one enabled aggregation mode needs, precedence applied (by
+/// the exporter's [`effective_export`], the one implementation of A1 and A2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportPlan {
     /// The mode.
     pub mode: AggregationMode,
     /// v9 (default) or IPFIX.
-    pub version: ExportVersion,
+    pub version: Version,
     /// Template refresh interval, minutes (default 30).
     pub template_timeout_min: u16,
     /// Collectors after A1: the system view's hosts when it has any, else the aggregation
     /// view's.
-    pub hosts: Vec<ExportHost>,
-    /// Whether [`Self::hosts`] came from the system view (A1).
-    pub hosts_from_system_view: bool,
-    /// IPv4 source after A2 (aggregation view, else system view), port defaulted to 40000.
-    pub source_v4: Option<SocketAddrV4>,
-    /// IPv6 source after A2, port defaulted to 40000.
-    pub source_v6: Option<SocketAddrV6>,
+    pub hosts: Vec<Collector>,
+    /// Sources after A2 (per family: the aggregation view's, else the system view's; a
+    /// source without a port sends from 40000).
+    pub source: ExportSource,
     /// `ipv6 netstream export template sequence-number fixed` (A6).
     pub sequence_fixed: bool,
     /// AS field width (`as-mode`, A9).
@@ -46,16 +43,15 @@ pub struct ExportPlan {
 }
 
 impl ExportPlan {
-    /// The source a host is sent from: the source of its address family, if any.
-    pub fn source_for(&self, host: &ExportHost) -> Option<SocketAddr> {
-        match host.addr {
-            IpAddr::V4(_) => self.source_v4.map(SocketAddr::V4),
-            IpAddr::V6(_) => self.source_v6.map(SocketAddr::V6),
-        }
+    /// The source socket a host is sent from: the source of its address family, if any.
+    pub fn source_for(&self, host: &Collector) -> Option<SocketAddr> {
+        self.source
+            .for_collector(host.addr)
+            .map(|s| s.socket_addr())
     }
 
     /// The hosts that actually receive records, each with its source.
-    pub fn destinations(&self) -> Vec<(ExportHost, SocketAddr)> {
+    pub fn destinations(&self) -> Vec<(Collector, SocketAddr)> {
         self.hosts
             .iter()
             .filter_map(|h| self.source_for(h).map(|s| (h.clone(), s)))
@@ -71,7 +67,7 @@ pub enum Warning {
     /// An enabled mode with no export host in its view or the system view.
     NoHosts(AggregationMode),
     /// A host whose address family has no source: it receives nothing.
-    HostWithoutSource(AggregationMode, ExportHost),
+    HostWithoutSource(AggregationMode, Collector),
     /// Hosts of an aggregation view that are not used because the system view has hosts
     /// (A1).
     AggregationHostsIgnored(AggregationMode),
@@ -133,23 +129,13 @@ impl Config {
     pub fn export_plan(&self, mode: AggregationMode) -> Option<ExportPlan> {
         let a = self.aggregations.get(&mode).filter(|a| a.enabled)?;
         let s = &self.system;
-        let from_system = !s.export.hosts.is_empty();
-        let hosts = if from_system {
-            &s.export.hosts
-        } else {
-            &a.export.hosts
-        };
-        let v4 = a.export.source_v4.or(s.export.source_v4);
-        let v6 = a.export.source_v6.or(s.export.source_v6);
+        let effective = effective_export(&s.export, &a.export);
         Some(ExportPlan {
             mode,
             version: a.version,
             template_timeout_min: a.template_timeout_min,
-            hosts: hosts.clone(),
-            hosts_from_system_view: from_system,
-            source_v4: v4.map(|v| SocketAddrV4::new(v.addr, v.port.unwrap_or(DEFAULT_SOURCE_PORT))),
-            source_v6: v6
-                .map(|v| SocketAddrV6::new(v.addr, v.port.unwrap_or(DEFAULT_SOURCE_PORT), 0, 0)),
+            hosts: effective.hosts,
+            source: effective.source,
             sequence_fixed: s.sequence_fixed,
             as_width: s.as_mode,
             ifindex_width: s.index_switch,
@@ -172,14 +158,11 @@ impl Config {
     pub fn warnings(&self) -> Vec<Warning> {
         let mut w = Vec::new();
         for p in self.export_plans() {
-            let own_hosts = self
-                .aggregations
-                .get(&p.mode)
-                .is_some_and(|a| !a.export.hosts.is_empty());
-            if p.hosts_from_system_view && own_hosts {
+            let own = self.aggregations.get(&p.mode).map(|a| &a.export.hosts);
+            if own.is_some_and(|h| !h.is_empty() && *h != p.hosts) {
                 w.push(Warning::AggregationHostsIgnored(p.mode));
             }
-            if p.source_v4.is_none() && p.source_v6.is_none() {
+            if p.source.is_empty() {
                 w.push(Warning::NoSource(p.mode));
             } else {
                 for h in p.hosts.iter().filter(|h| p.source_for(h).is_none()) {

@@ -6,7 +6,7 @@
 //! current view, [`Session::prompt`], [`Session::help`], [`Session::complete`]), and
 //! [`Session::execute_script`] for a configuration file (all or nothing).
 
-use super::command::{parse_with, Command, Parsed, Shown, View};
+use super::command::{parse_with, Command, Operation, Parsed, Shown, View};
 use super::cursor::{Cursor, HelpItem};
 use super::display::render;
 use super::error::{CommandError, ErrorKind, Errors, Location, VrpError};
@@ -30,6 +30,9 @@ pub enum Response {
     Committed(CommitReport),
     /// `quit` in the user view: the shell should end.
     Closed,
+    /// A command about the device (`display ipv6 netstream …`, `reset ipv6 netstream
+    /// cache`): the shell answers it.
+    Operation(Operation),
 }
 
 /// The result of a successful commit.
@@ -287,6 +290,7 @@ impl Session {
             Command::Display(Shown::Candidate) => {
                 return Ok(Response::Output(render(&self.candidate)))
             }
+            Command::Operation(op) => return Ok(Response::Operation(op)),
             Command::EnterAggregation(m) => {
                 self.candidate.aggregations.entry(m).or_default();
                 self.view = View::Aggregation(m);
@@ -316,7 +320,7 @@ impl Session {
                     None => &mut self.candidate.system.export,
                     Some(m) => &mut self.candidate.aggregations.entry(m).or_default().export,
                 };
-                export.apply(&change).map_err(|e| match e {
+                change.apply_to(export).map_err(|e| match e {
                     ApplyError::TooManyHosts => fail(ErrorKind::LimitExceeded, e),
                     other => fail(ErrorKind::NotConfigured, other),
                 })?;

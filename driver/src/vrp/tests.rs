@@ -9,7 +9,7 @@ use super::session::{Response, Session};
 use super::{parse_config, parse_routes, render};
 use nsflow_rtl::config::EngineConfig;
 use nsflow_rtl::AggregationMode as M;
-use std::net::{IpAddr, SocketAddrV4, SocketAddrV6};
+use std::net::{IpAddr, SocketAddr};
 
 /// A session after `system-view` and `lines` (one per line), every line accepted.
 fn session(lines: &str) -> Session {
@@ -30,8 +30,8 @@ fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
-fn host(addr: &str, port: u16) -> ExportHost {
-    ExportHost {
+fn host(addr: &str, port: u16) -> Collector {
+    Collector {
         addr: ip(addr),
         port,
         vpn_instance: None,
@@ -80,10 +80,10 @@ fn every_command_changes_what_it_says() {
             "ipv6 netstream export template sequence-number fixed\nundo ipv6 netstream export template sequence-number fixed",
             |_| {},
         ),
-        ("ipv6 netstream as-mode 32", |c| c.system.as_mode = FieldWidth::Bits32),
+        ("ipv6 netstream as-mode 32", |c| c.system.as_mode = FieldWidth::Four),
         ("ipv6 netstream as-mode 32\nipv6 netstream as-mode 16", |_| {}),
         ("ipv6 netstream as-mode 32\nundo ipv6 netstream as-mode", |_| {}),
-        ("ipv6 netstream export index-switch 32", |c| c.system.index_switch = FieldWidth::Bits32),
+        ("ipv6 netstream export index-switch 32", |c| c.system.index_switch = FieldWidth::Four),
         ("ipv6 netstream export index-switch 32\nundo ipv6 netstream export index-switch", |_| {}),
         ("ipv6 netstream mpls-aware label-only", |c| c.system.mpls_aware = MplsAware::LabelOnly),
         ("ipv6 netstream mpls-aware label-and-ip", |c| c.system.mpls_aware = MplsAware::LabelAndIp),
@@ -101,7 +101,7 @@ fn every_command_changes_what_it_says() {
             c.system.export.hosts.push(host("127.0.0.1", 9995))
         }),
         ("ipv6 netstream export host ipv6 ::1 1 vpn-instance Vpn_A dscp 63", |c| {
-            c.system.export.hosts.push(ExportHost {
+            c.system.export.hosts.push(Collector {
                 vpn_instance: Some("Vpn_A".into()),
                 dscp: 63,
                 ..host("::1", 1)
@@ -115,14 +115,14 @@ fn every_command_changes_what_it_says() {
             |_| {},
         ),
         ("ipv6 netstream export source 127.0.0.1", |c| {
-            c.system.export.source_v4 = Some(Source {
-                addr: "127.0.0.1".parse().unwrap(),
+            c.system.export.source.v4 = Some(SourceAddr {
+                addr: ip("127.0.0.1"),
                 port: None,
             })
         }),
         ("ipv6 netstream export source ipv6 ::1 6000", |c| {
-            c.system.export.source_v6 = Some(Source {
-                addr: "::1".parse().unwrap(),
+            c.system.export.source.v6 = Some(SourceAddr {
+                addr: ip("::1"),
                 port: Some(6000),
             })
         }),
@@ -141,7 +141,7 @@ fn every_command_changes_what_it_says() {
             c.aggregations.insert(
                 M::As,
                 AggregationConfig {
-                    version: ExportVersion::Ipfix,
+                    version: Version::Ipfix,
                     ..agg(false)
                 },
             );
@@ -190,8 +190,8 @@ fn every_command_changes_what_it_says() {
         ),
         ("ipv6 netstream aggregation as\nipv6 netstream export source 10.1.1.1 1", |c| {
             let mut a = agg(false);
-            a.export.source_v4 = Some(Source {
-                addr: "10.1.1.1".parse().unwrap(),
+            a.export.source.v4 = Some(SourceAddr {
+                addr: ip("10.1.1.1"),
                 port: Some(1),
             });
             c.aggregations.insert(M::As, a);
@@ -205,7 +205,7 @@ fn every_command_changes_what_it_says() {
         // A system-view command in an aggregation view runs in the system view (fallback).
         ("ipv6 netstream aggregation as\nipv6 netstream as-mode 32", |c| {
             c.aggregations.insert(M::As, agg(false));
-            c.system.as_mode = FieldWidth::Bits32;
+            c.system.as_mode = FieldWidth::Four;
         }),
         // Abbreviations and upper case.
         ("IPV6 NETS EXP TEMP SEQ FIX", |c| c.system.sequence_fixed = true),
@@ -295,7 +295,7 @@ fn every_error_points_at_its_token() {
         ("", "commit now", TooManyParameters, 8, ""),
         ("", "x", Unrecognized, 1, "ipv6, undo, commit, display, quit, return"),
         ("return", "ipv6 netstream as-mode 32", Unrecognized, 1, "a command of the system view"),
-        ("return", "commit", Unrecognized, 1, "system-view, display, quit"),
+        ("return", "commit", Unrecognized, 1, "system-view, display, reset, quit"),
         (as_view, "mask source minimum 10", Unrecognized, 1, "only to the prefix modes"),
         (as_view, "undo mask source minimum", Unrecognized, 6, "only to the prefix modes"),
         (as_view, "enable 1", TooManyParameters, 8, ""),
@@ -460,7 +460,6 @@ fn a1_system_view_hosts_win_when_there_are_any() {
     );
     let p = c.export_plan(M::As).unwrap();
     assert_eq!(p.hosts, vec![host("127.0.0.1", 1)]);
-    assert!(p.hosts_from_system_view);
     assert_eq!(c.warnings(), vec![Warning::AggregationHostsIgnored(M::As)]);
 }
 
@@ -471,7 +470,6 @@ fn a1_aggregation_view_hosts_when_the_system_view_has_none() {
     );
     let p = c.export_plan(M::As).unwrap();
     assert_eq!(p.hosts, vec![host("127.0.0.1", 2), host("127.0.0.1", 3)]);
-    assert!(!p.hosts_from_system_view);
     assert_eq!(c.warnings(), vec![]);
 }
 
@@ -482,18 +480,14 @@ fn a2_aggregation_view_source_wins() {
     );
     let p = c.export_plan(M::As).unwrap();
     // Per family: the view's IPv4 source (no port: 40000), the system view's IPv6 one.
+    let sock = |s: &str| s.parse::<SocketAddr>().unwrap();
     assert_eq!(
-        p.source_v4,
-        Some(SocketAddrV4::new("10.0.0.2".parse().unwrap(), 40000))
+        p.source_for(&host("127.0.0.1", 1)),
+        Some(sock("10.0.0.2:40000"))
     );
     assert_eq!(
-        p.source_v6,
-        Some(SocketAddrV6::new(
-            "2001:db8::1".parse().unwrap(),
-            40000,
-            0,
-            0
-        ))
+        p.source_for(&host("::1", 1)),
+        Some(sock("[2001:db8::1]:40000"))
     );
 }
 
@@ -504,10 +498,10 @@ fn a2_system_view_source_is_the_fallback() {
     );
     let p = c.export_plan(M::As).unwrap();
     assert_eq!(
-        p.source_v4,
-        Some(SocketAddrV4::new("10.0.0.1".parse().unwrap(), 5000))
+        p.source_for(&host("127.0.0.1", 1)),
+        Some("10.0.0.1:5000".parse().unwrap())
     );
-    assert_eq!(p.source_v6, None);
+    assert_eq!(p.source.v6, None);
     // The IPv6 host has no source of its family: it gets nothing, and commit says so.
     assert_eq!(p.destinations().len(), 1);
     assert_eq!(p.source_for(&host("::1", 1)), None);
@@ -552,7 +546,7 @@ fn export_plan_carries_every_setting() {
          ipv6 netstream export host 127.0.0.1 9995 vpn-instance red dscp 46",
     );
     let p = c.export_plan(M::As).unwrap();
-    assert_eq!(p.version, ExportVersion::Ipfix);
+    assert_eq!(p.version, Version::Ipfix);
     assert_eq!(p.template_timeout_min, 9);
     assert!(p.sequence_fixed);
     assert_eq!((p.as_width.octets(), p.ifindex_width.octets()), (4, 4));
@@ -564,7 +558,7 @@ fn export_plan_carries_every_setting() {
     let c =
         candidate("ipv6 netstream aggregation as\nenable\nquit\nipv6 netstream aggregation prefix");
     let p = c.export_plan(M::As).unwrap();
-    assert_eq!(p.version, ExportVersion::V9);
+    assert_eq!(p.version, Version::V9);
     assert_eq!(p.template_timeout_min, 30);
     assert!(!p.sequence_fixed);
     assert_eq!((p.as_width.octets(), p.ifindex_width.octets()), (2, 2));
@@ -734,7 +728,8 @@ fn help_lists_what_may_come_next() {
             "display",
             "quit",
             "return",
-            "system-view"
+            "system-view",
+            "reset"
         ]
     );
     assert_eq!(words("mask source minimum "), ["<1-128>"]);
@@ -1044,4 +1039,61 @@ mod properties {
             let _ = s.help(&line);
         }
     }
+}
+
+#[test]
+fn device_operations_are_handed_to_the_shell() {
+    use super::command::Operation as Op;
+    let mut s = Session::default();
+    let cases = [
+        ("display ipv6 netstream statistics", Op::Statistics),
+        ("dis ipv6 nets exp", Op::Export),
+        ("display ipv6 netstream template", Op::Template),
+        (
+            "display ipv6 netstream cache aggregation protocol-port",
+            Op::Cache(M::ProtocolPort),
+        ),
+        ("reset ipv6 netstream cache", Op::ResetCache),
+    ];
+    for (line, op) in cases {
+        assert_eq!(s.feed_line(line), Ok(Response::Operation(op)), "{line}");
+    }
+    // From the system and aggregation views too (displays fall back to the user view's
+    // `reset`); nothing changes the configuration.
+    s.feed_line("system-view").unwrap();
+    assert_eq!(
+        s.feed_line("display ipv6 netstream statistics"),
+        Ok(Response::Operation(Op::Statistics))
+    );
+    s.feed_line("ipv6 netstream aggregation as").unwrap();
+    assert_eq!(
+        s.feed_line("reset ipv6 netstream cache"),
+        Ok(Response::Operation(Op::ResetCache))
+    );
+    assert_eq!(s.view(), View::User);
+    let e = s
+        .feed_line("display ipv6 netstream cache aggregation bogus")
+        .unwrap_err();
+    assert_eq!(e.0[0].kind, ErrorKind::Unrecognized);
+    let e = s.feed_line("display ipv6 netstream cache").unwrap_err();
+    assert_eq!(e.0[0].kind, ErrorKind::Incomplete);
+    let words: Vec<String> = s
+        .help("display ipv6 netstream ")
+        .unwrap()
+        .into_iter()
+        .map(|i| i.word)
+        .collect();
+    assert_eq!(words, ["cache", "statistics", "export", "template"]);
+}
+
+#[test]
+fn a1_no_warning_when_both_views_name_the_same_hosts() {
+    let c = candidate(
+        "ipv6 netstream export source 127.0.0.1\nipv6 netstream export host 127.0.0.1 1\nipv6 netstream aggregation as\nenable\nipv6 netstream export host 127.0.0.1 1",
+    );
+    assert_eq!(
+        c.export_plan(M::As).unwrap().hosts,
+        vec![host("127.0.0.1", 1)]
+    );
+    assert_eq!(c.warnings(), vec![]);
 }

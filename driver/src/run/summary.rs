@@ -1,0 +1,144 @@
+//! The tables of the end-of-run summary, also shown by the shell's `display ipv6
+//! netstream statistics` and `display ipv6 netstream export`.
+
+use super::{CollectorReport, ModeReport};
+use crate::device::DeviceStats;
+use nsflow_rtl::record::EndReason;
+use nsflow_rtl::regs::GLOBAL_STATS;
+use nsflow_rtl::AggregationMode;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// The parse-error counters (`err_*` but the ignored bytes).
+fn parse_errors() -> impl Iterator<Item = &'static str> {
+    GLOBAL_STATS
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| n.starts_with("err_") && *n != "err_ipv6_bytes")
+}
+
+/// The name of an end reason as the summary prints it.
+pub fn reason_name(r: EndReason) -> &'static str {
+    match r {
+        EndReason::Idle => "inactive",
+        EndReason::Active => "active",
+        EndReason::EndOfFlow => "end of flow",
+        EndReason::Forced => "forced (flush)",
+        EndReason::LackOfResources => "lack of resources",
+    }
+}
+
+/// Device statistics: packets and bytes, original flows created and aged by reason,
+/// records exported by reason, parse errors by reason, drops and ring stalls.
+pub fn device(d: &DeviceStats, frames: u64, reasons: &BTreeMap<EndReason, u64>) -> String {
+    let g = |n: &str| d.global(n);
+    let mut s = String::new();
+    let errors: u64 = parse_errors().map(g).sum();
+    let _ = writeln!(
+        s,
+        "frames offered {frames}, received {}: IPv6 {} packets / {} bytes keyed, IPv4 {} packets, other {} frames, parse errors {errors} ({} IPv6 bytes ignored)",
+        g("rx_frames"),
+        g("ipv6_packets"),
+        g("ipv6_bytes"),
+        g("ipv4_packets"),
+        g("other_frames"),
+        g("err_ipv6_bytes"),
+    );
+    let _ = writeln!(
+        s,
+        "original flows created {}, aged: inactive {}, active {}, end of flow {}, flush {}, evicted for room {}",
+        g("orig_created"),
+        g("orig_aged_idle"),
+        g("orig_aged_active"),
+        g("orig_aged_end"),
+        g("orig_aged_forced"),
+        g("orig_evicted")
+    );
+    let by_reason: Vec<String> = EndReason::ALL
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                reason_name(*r),
+                reasons.get(r).copied().unwrap_or(0)
+            )
+        })
+        .collect();
+    let _ = writeln!(
+        s,
+        "records written {}, exported by reason: {}",
+        g("records_written"),
+        by_reason.join(", ")
+    );
+    let errs: Vec<String> = parse_errors()
+        .map(|n| format!("{} {}", n.trim_start_matches("err_"), g(n)))
+        .collect();
+    let _ = writeln!(s, "parse errors: {}", errs.join(", "));
+    let _ = writeln!(
+        s,
+        "drops: {} records / {} packets / {} bytes; stalls (cycles): ring full {}, ingress {}, table {}",
+        d.profile_total("drop_records"),
+        d.profile_total("drop_packets"),
+        d.profile_total("drop_bytes"),
+        g("stall_ring_full"),
+        g("stall_ingress"),
+        g("stall_table"),
+    );
+    s
+}
+
+/// One line per mode: original flows, aggregates, records, packets, bytes, drops.
+pub fn modes(modes: &BTreeMap<AggregationMode, ModeReport>) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<24} {:>10} {:>10} {:>9} {:>12} {:>14} {:>10}  export",
+        "mode", "orig flows", "aggregates", "records", "packets", "bytes", "drops"
+    );
+    for (m, r) in modes {
+        let _ = writeln!(
+            s,
+            "{:<24} {:>10} {:>10} {:>9} {:>12} {:>14} {:>10}  {}",
+            m.name(),
+            r.flows,
+            r.aggregates,
+            r.records,
+            r.packets,
+            r.bytes,
+            r.drop_packets,
+            if r.exported {
+                "yes"
+            } else {
+                "no (no host or no source)"
+            }
+        );
+    }
+    s
+}
+
+/// One line per mode and collector: messages and records sent and failed.
+pub fn collectors(c: &[CollectorReport]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<24} {:<46} {:>10} {:>10} {:>10} {:>10}",
+        "mode", "collector", "messages", "records", "msg fail", "rec fail"
+    );
+    for c in c {
+        let st = &c.stats;
+        let _ = writeln!(
+            s,
+            "{:<24} {:<46} {:>10} {:>10} {:>10} {:>10}",
+            c.mode.name(),
+            st.collector.to_string(),
+            st.messages_sent,
+            st.records_sent,
+            st.messages_failed,
+            st.records_failed
+        );
+        if let Some(e) = &st.last_error {
+            let _ = writeln!(s, "    last error: {e}");
+        }
+    }
+    s
+}

@@ -1,0 +1,351 @@
+//! `nsflow shell`: a VRP session against a running device. Lines come from any reader
+//! (a terminal or a pipe): the prompt shows the view (`<nsflow>`, `[~nsflow]`,
+//! `[*nsflow]` while uncommitted, `[~nsflow-aggregation-ipv6-MODE]`); `commit` applies
+//! only the difference to the device and the exporters ([`Job::commit`]); a line ending in
+//! `?` lists what may come next, a line ending in TAB lists the completions of its last
+//! word; `display ipv6 netstream {statistics | export | template | cache aggregation
+//! MODE}` and `reset ipv6 netstream cache` show and act on the device. Traffic given with
+//! `--pcap`/`--generate` is replayed in the background from the start; `Info: replay
+//! finished` is printed when it has all been offered. `quit` in the user view, or the end
+//! of the input, stops the device gracefully and returns the run's report.
+
+use crate::backend;
+use crate::collect::key_text;
+use crate::run::job::{Job, JobOptions};
+use crate::run::replay::Replay;
+use crate::run::{export_config, route_tables, summary, RunError, RunReport};
+use crate::traffic::{Frames, Source};
+use crate::vrp::{Operation, Response, Session};
+use nsflow_exporter::template::Template;
+use nsflow_exporter::Version;
+use nsflow_rtl::AggregationMode;
+use std::fmt::Write as _;
+use std::io::{BufRead, Write};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// What the shell runs against.
+#[derive(Debug, Clone)]
+pub struct ShellOptions {
+    /// A configuration to start from (committed before the first prompt).
+    pub config: Option<String>,
+    /// The route file's text.
+    pub routes: Option<String>,
+    /// Device specification (`sim`, `vfio-user:PATH`, `vfio:BDF`).
+    pub device: String,
+    /// Traffic replayed in the background into a modelled device.
+    pub source: Option<Source>,
+    /// Ring size, log2 of records.
+    pub ring_log2: u8,
+}
+
+/// The session and the device it configures.
+struct Shell {
+    session: Session,
+    job: Job,
+    frames: Arc<AtomicU64>,
+}
+
+/// Runs the shell: reads lines from `input` until `quit` in the user view or the end of
+/// the input, writes prompts and answers to `out`. Returns the report of the device's run.
+pub fn run(
+    opts: ShellOptions,
+    input: Box<dyn BufRead + Send>,
+    out: &mut (dyn Write + Send),
+) -> Result<RunReport, RunError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(RunError::Runtime)?;
+    rt.block_on(run_async(opts, input, out))
+}
+
+/// Lines of `input`, read on a blocking thread; the channel closes at its end.
+fn lines(input: Box<dyn BufRead + Send>) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel(16);
+    std::thread::spawn(move || {
+        for line in input.lines() {
+            let Ok(line) = line else { break };
+            if tx.blocking_send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+async fn run_async(
+    opts: ShellOptions,
+    input: Box<dyn BufRead + Send>,
+    out: &mut (dyn Write + Send),
+) -> Result<RunReport, RunError> {
+    let (session, warnings) = match &opts.config {
+        Some(text) => {
+            let (s, r) = Session::from_script(text).map_err(RunError::Config)?;
+            (s, r.warnings)
+        }
+        None => (Session::default(), Vec::new()),
+    };
+    let tables = route_tables(opts.routes.as_deref())?;
+    let mut be = backend::open(&opts.device)?;
+    let device_name = be.describe();
+    if be.traffic().is_none() && opts.source.is_some() {
+        return Err(RunError::Usage(format!(
+            "{device_name} takes packets on its own ports: --pcap/--generate need a modelled device"
+        )));
+    }
+    let mut frames = opts.source.as_ref().map(Frames::new);
+    let first = match frames.as_mut() {
+        Some(f) => f.next().transpose()?,
+        None => None,
+    };
+    let job_opts = JobOptions {
+        ring_log2: opts.ring_log2,
+        keep_cache: true,
+        ..JobOptions::default()
+    };
+    let job = Job::start(
+        be,
+        &tables,
+        session.running().clone(),
+        job_opts,
+        first.as_ref().map(|f| f.ts_ns),
+    )
+    .await?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(AtomicU64::new(0));
+    // The shell takes no commit points: commits come from its input.
+    let (commits, _no_commits) = mpsc::channel(1);
+    let mut replay = frames.map(|frames| {
+        let r = Replay {
+            frames,
+            first,
+            dev: job.device(),
+            stop: stop.clone(),
+            seen: seen.clone(),
+            commit_points: Vec::new(),
+            commits,
+        };
+        tokio::task::spawn_blocking(move || r.run())
+    });
+    let mut sh = Shell {
+        session,
+        job,
+        frames: seen,
+    };
+    let mut report = RunReport {
+        device_name,
+        warnings: warnings.iter().map(ToString::to_string).collect(),
+        ..RunReport::default()
+    };
+    for w in &warnings {
+        say(out, &format!("{w}\n"));
+    }
+    let mut input = lines(input);
+    say(out, &sh.session.prompt());
+    loop {
+        tokio::select! {
+            line = input.recv() => {
+                let Some(line) = line else { break };
+                say(out, "\n");
+                if !sh.line(&line, out).await {
+                    break;
+                }
+                say(out, &sh.session.prompt());
+            }
+            r = async {
+                match replay.as_mut() {
+                    Some(h) => h.await,
+                    None => std::future::pending().await,
+                }
+            }, if replay.is_some() => {
+                replay = None;
+                let n = r.map_err(|e| RunError::Task(format!("replay thread: {e}")))??;
+                report.frames = n;
+                say(out, &format!("\nInfo: replay finished, {n} frames offered.\n{}", sh.session.prompt()));
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    if let Some(h) = replay {
+        report.frames = h
+            .await
+            .map_err(|e| RunError::Task(format!("replay thread: {e}")))??;
+    }
+    say(out, "\n");
+    let done = sh.job.finish().await?;
+    report.modes = done.modes;
+    report.reasons = done.reasons;
+    report.collectors = done.collectors;
+    report.device = done.device;
+    Ok(report)
+}
+
+/// Writes to the terminal or pipe; a closed output is not an error of the device.
+fn say(out: &mut (dyn Write + Send), text: &str) {
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+impl Shell {
+    /// Handles one line; false when the session ends.
+    async fn line(&mut self, line: &str, out: &mut (dyn Write + Send)) -> bool {
+        if let Some(partial) = line.strip_suffix('?') {
+            say(out, &self.help(partial));
+            return true;
+        }
+        if let Some(partial) = line.strip_suffix('\t') {
+            let words = self.session.complete(partial);
+            let text = if words.is_empty() {
+                "Info: no completion.\n".to_owned()
+            } else {
+                format!("{}\n", words.join("  "))
+            };
+            say(out, &text);
+            return true;
+        }
+        let before = self.session.clone();
+        match self.session.feed_line(line) {
+            Ok(Response::Done) => {}
+            Ok(Response::Output(text)) => say(out, &text),
+            Ok(Response::Closed) => return false,
+            Ok(Response::Committed(report)) => {
+                match self.job.commit(self.session.running().clone()).await {
+                    Ok(diff) => {
+                        let mut text = String::new();
+                        for w in &report.warnings {
+                            let _ = writeln!(text, "{w}");
+                        }
+                        let _ = writeln!(text, "Info: {}.", diff.to_string().replace('\n', "; "));
+                        say(out, &text);
+                    }
+                    Err(e) => {
+                        // The running configuration stays what the device runs.
+                        self.session = before;
+                        say(
+                            out,
+                            &format!("Error: the commit could not be applied: {e}\n"),
+                        );
+                    }
+                }
+            }
+            Ok(Response::Operation(op)) => {
+                let text = match self.operation(op).await {
+                    Ok(t) => t,
+                    Err(e) => format!("Error: {e}\n"),
+                };
+                say(out, &text);
+            }
+            Err(errors) => say(out, &format!("{errors}")),
+        }
+        true
+    }
+
+    /// `?`: the words that may come next, one per line with their meaning.
+    fn help(&self, partial: &str) -> String {
+        match self.session.help(partial) {
+            Ok(items) => {
+                let mut s = String::new();
+                for i in items {
+                    let _ = writeln!(s, "  {:<28} {}", i.word, i.help);
+                }
+                s
+            }
+            Err(e) => format!("{}\n", e.at_line(1, partial)),
+        }
+    }
+
+    async fn operation(&mut self, op: Operation) -> Result<String, RunError> {
+        Ok(match op {
+            Operation::Statistics => {
+                let stats = self.job.device_stats()?;
+                let frames = self.frames.load(Ordering::Relaxed);
+                format!(
+                    "{}\n{}",
+                    summary::device(&stats, frames, &self.job.reasons()),
+                    summary::modes(&self.job.mode_reports(&stats))
+                )
+            }
+            Operation::Export => summary::collectors(&self.job.collectors().await),
+            Operation::Template => self.templates().await,
+            Operation::Cache(mode) => self.cache(mode),
+            Operation::ResetCache => {
+                self.job.reset_cache().await?;
+                "Info: every flow was aged out and exported.\n".to_owned()
+            }
+        })
+    }
+
+    /// One line per exporting mode: template ID, field count, record length, version, and
+    /// the export messages (which carry the templates) sent and failed.
+    async fn templates(&self) -> String {
+        let collectors = self.job.collectors().await;
+        let mut s = format!(
+            "{:<24} {:>11} {:>6} {:>13} {:>7} {:>9} {:>9}\n",
+            "mode", "template id", "fields", "record octets", "version", "sent", "failed"
+        );
+        for plan in self.job.running().export_plans() {
+            let cfg = export_config(&plan);
+            if cfg.collectors.is_empty() {
+                continue;
+            }
+            let t = Template::new(plan.mode, cfg.format());
+            let mine = collectors.iter().filter(|c| c.mode == plan.mode);
+            let (sent, failed) = mine.fold((0, 0), |(a, b), c| {
+                (a + c.stats.messages_sent, b + c.stats.messages_failed)
+            });
+            let _ = writeln!(
+                s,
+                "{:<24} {:>11} {:>6} {:>13} {:>7} {:>9} {:>9}",
+                plan.mode.name(),
+                t.id,
+                t.fields.len(),
+                t.record_len,
+                match plan.version {
+                    Version::V9 => "9",
+                    Version::Ipfix => "ipfix",
+                },
+                sent,
+                failed
+            );
+        }
+        s
+    }
+
+    /// The aggregates of `mode` exported so far, one line each, and their totals.
+    fn cache(&self, mode: AggregationMode) -> String {
+        let Some(c) = self.job.cache(mode) else {
+            return "Info: no cache is kept.\n".to_owned();
+        };
+        let enabled = self.job.running().export_plan(mode).is_some();
+        let mut s = format!(
+            "IPv6 aggregation cache of {mode} ({}): {} aggregates exported so far, {} packets\n",
+            if enabled { "enabled" } else { "not enabled" },
+            c.entries.len(),
+            c.packets()
+        );
+        for (key, e) in &c.entries {
+            let _ = writeln!(
+                s,
+                "{}  records {} flows {} packets {} bytes {}",
+                key_text(mode, key).trim_start(),
+                e.records,
+                e.flows,
+                e.packets,
+                e.bytes
+            );
+        }
+        if c.untracked_records > 0 {
+            let _ = writeln!(
+                s,
+                "... and {} more records ({} packets) of keys beyond the first {}",
+                c.untracked_records,
+                c.untracked_packets,
+                crate::run::cache::KEYS_PER_MODE
+            );
+        }
+        s
+    }
+}
