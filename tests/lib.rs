@@ -4,18 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The `shared/` reference folder beside the checkout (override with `NSFLOW_SHARED`).
-pub fn shared_dir() -> PathBuf {
-    if let Some(p) = std::env::var_os("NSFLOW_SHARED") {
-        return PathBuf::from(p);
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared")
-}
-
-/// Whether this run is CI, where every interop test must run.
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
+pub use nsflow_hwsim::shared::{in_ci, require_shared, shared_dir, traffic_captures};
 
 /// Whether `tool` runs (`tool --version` or `-V` succeeds).
 pub fn tool_present(tool: &str) -> bool {
@@ -40,37 +29,6 @@ pub fn require_tool(tool: &str) -> bool {
     );
     eprintln!("SKIPPED: {tool} not installed; this test runs under CI=true");
     false
-}
-
-/// The shared reference folder, or a skip (panic under CI) when it is missing.
-pub fn require_shared() -> Option<PathBuf> {
-    let d = shared_dir();
-    if d.join("pcaps").is_dir() {
-        return Some(d);
-    }
-    assert!(!in_ci(), "shared/ not found at {}", d.display());
-    eprintln!("SKIPPED: shared/ not found at {}", d.display());
-    None
-}
-
-/// Every capture of traffic in `shared/pcaps` and `shared/pcaps/edge` (pcap and pcapng),
-/// sorted; the exporters' captures in `netflow/` are not traffic and are left out.
-pub fn traffic_captures(shared: &Path) -> Vec<PathBuf> {
-    let mut v = Vec::new();
-    for dir in [shared.join("pcaps"), shared.join("pcaps/edge")] {
-        let Ok(rd) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
-            if p.is_file() && (ext == "pcap" || ext == "pcapng") {
-                v.push(p);
-            }
-        }
-    }
-    v.sort();
-    v
 }
 
 /// A free UDP port on 127.0.0.1 (bound and released; good enough for one test).

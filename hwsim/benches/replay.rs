@@ -7,6 +7,8 @@
 //! message when absent) streamed from the file, and a 1-million-packet IMIX from
 //! `hwsim::generator`. Then `softflowd -r` on the benchmark pcap, timed as a process, and
 //! the ratio. Every figure is the median of `NSFLOW_BENCH_RUNS` (default 5) runs.
+//! `NSFLOW_BENCH_ONLY` (a comma-separated subset of `shared`, `imix`, `pcap`) runs only
+//! those sections, e.g. to profile one of them.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
@@ -14,6 +16,7 @@ mod common;
 use common::{engine, median_pps, median_time, mega, runs, Bench};
 use nsflow_hwsim::capture::CaptureReader;
 use nsflow_hwsim::generator::{Generator, GeneratorConfig};
+use nsflow_hwsim::shared::{shared_dir, traffic_captures};
 use nsflow_hwsim::BuildParams;
 use nsflow_rtl::parser::LinkType;
 use std::net::UdpSocket;
@@ -47,30 +50,6 @@ impl Frames {
         b.finish();
         self.len()
     }
-}
-
-fn shared_dir() -> PathBuf {
-    std::env::var_os("NSFLOW_SHARED").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
-        PathBuf::from,
-    )
-}
-
-fn captures(shared: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = [shared.join("pcaps"), shared.join("pcaps/edge")]
-        .iter()
-        .filter_map(|d| std::fs::read_dir(d).ok())
-        .flat_map(|rd| rd.flatten().map(|e| e.path()))
-        .filter(|p| {
-            p.is_file()
-                && matches!(
-                    p.extension().and_then(|e| e.to_str()),
-                    Some("pcap" | "pcapng")
-                )
-        })
-        .collect();
-    v.sort();
-    v
 }
 
 /// One capture into `out`, shifted to start at `start` (returns its end).
@@ -150,10 +129,28 @@ fn softflowd(pcap: &Path) -> Option<std::time::Duration> {
     Some(median_time(runs(), run))
 }
 
+/// Whether section `name` runs (`NSFLOW_BENCH_ONLY` unset, or listing it).
+fn section(name: &str) -> bool {
+    std::env::var("NSFLOW_BENCH_ONLY").map_or(true, |v| v.split(',').any(|s| s.trim() == name))
+}
+
 fn main() {
     println!("runs per figure: {} (median)", runs());
+    if section("shared") {
+        shared_captures();
+    }
+    if section("imix") {
+        imix();
+    }
+    if section("pcap") {
+        bench_pcap();
+    }
+}
+
+/// Every shared capture concatenated, then the three largest one by one.
+fn shared_captures() {
     let shared = shared_dir();
-    let caps = captures(&shared);
+    let caps = traffic_captures(&shared);
     if caps.is_empty() {
         println!("shared captures: none at {}: skipped", shared.display());
     } else {
@@ -177,7 +174,10 @@ fn main() {
             report(&name, &one);
         }
     }
+}
 
+/// The synthetic IMIX of `hwsim::generator`, held in memory.
+fn imix() {
     let mut imix = Frames::default();
     let mut g = Generator::new(GeneratorConfig {
         flows: 10_000,
@@ -190,8 +190,10 @@ fn main() {
         imix.push(ts, Some(LinkType::Ethernet), &buf);
     }
     report("synthetic IMIX, 10k flows, 1 Mpps", &imix);
-    drop(imix);
+}
 
+/// The benchmark pcap streamed from the file, then softflowd on it and the ratio.
+fn bench_pcap() {
     let bench = std::env::var_os("NSFLOW_BENCH_PCAP").map_or_else(
         || PathBuf::from("/tmp/nsflow-bench-ipv6.pcap"),
         PathBuf::from,

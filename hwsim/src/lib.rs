@@ -28,6 +28,7 @@ mod regfile;
 pub mod ring;
 mod scanner;
 pub mod serve;
+pub mod shared;
 mod stats;
 mod table;
 pub mod trace;

@@ -32,44 +32,12 @@ pub type Factory = Box<dyn Fn() -> Box<dyn Backend>>;
 /// How long a flush may take in these tests (a bound against hangs, not a measurement).
 pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Whether this run is CI, where nothing may be skipped.
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
+pub use nsflow_hwsim::shared::in_ci;
 
-/// The `shared/` reference folder beside the checkout (override with `NSFLOW_SHARED`).
-pub fn shared_dir() -> PathBuf {
-    if let Some(p) = std::env::var_os("NSFLOW_SHARED") {
-        return PathBuf::from(p);
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared")
-}
-
-/// Every traffic capture in `shared/pcaps` and `shared/pcaps/edge` (pcap and pcapng),
-/// sorted; the exporters' captures in `netflow/` are not traffic and are left out. None
-/// (a skip, a failure under CI) when `shared/` is missing.
+/// Every traffic capture of `shared/` (see [`nsflow_hwsim::shared::traffic_captures`]);
+/// None (a skip, a failure under CI) when `shared/` is missing.
 pub fn traffic_captures() -> Option<Vec<PathBuf>> {
-    let shared = shared_dir();
-    if !shared.join("pcaps").is_dir() {
-        assert!(!in_ci(), "shared/ not found at {}", shared.display());
-        eprintln!("SKIPPED: shared/ not found at {}", shared.display());
-        return None;
-    }
-    let mut v = Vec::new();
-    for dir in [shared.join("pcaps"), shared.join("pcaps/edge")] {
-        let Ok(rd) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
-            if p.is_file() && (ext == "pcap" || ext == "pcapng") {
-                v.push(p);
-            }
-        }
-    }
-    v.sort();
-    Some(v)
+    nsflow_hwsim::shared::require_shared().map(|d| nsflow_hwsim::shared::traffic_captures(&d))
 }
 
 /// Every shared capture one after the other, as one long stretch of traffic: the frames

@@ -1,6 +1,6 @@
 //! Helpers shared by hwsim's integration tests: the shared/ captures, the reference
 //! aggregator run on the same frames, and per-key totals of drained records.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 
 use nsflow_hwsim::capture::Frame;
 use nsflow_hwsim::harness::StatsReadout;
@@ -9,46 +9,8 @@ use nsflow_rtl::reference::{ReferenceAggregator, ReferenceOutput, Totals};
 use nsflow_rtl::tables::Tables;
 use nsflow_rtl::{AggregationMode, FlowKey, Record};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
-/// The `shared/` reference folder beside the checkout (override with `NSFLOW_SHARED`).
-pub fn shared_dir() -> PathBuf {
-    if let Some(p) = std::env::var_os("NSFLOW_SHARED") {
-        return PathBuf::from(p);
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared")
-}
-
-/// The shared folder, or a polite skip (a failure under `CI=true`).
-pub fn require_shared() -> Option<PathBuf> {
-    let d = shared_dir();
-    if d.join("pcaps").is_dir() {
-        return Some(d);
-    }
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    assert!(!ci, "shared/ not found at {}", d.display());
-    eprintln!("SKIPPED: shared/ not found at {}", d.display());
-    None
-}
-
-/// Every traffic capture in `shared/pcaps` and `shared/pcaps/edge`, sorted.
-pub fn traffic_captures(shared: &Path) -> Vec<PathBuf> {
-    let mut v = Vec::new();
-    for dir in [shared.join("pcaps"), shared.join("pcaps/edge")] {
-        let Ok(rd) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
-            if p.is_file() && (ext == "pcap" || ext == "pcapng") {
-                v.push(p);
-            }
-        }
-    }
-    v.sort();
-    v
-}
+pub use nsflow_hwsim::shared::{require_shared, shared_dir, traffic_captures};
 
 /// Every aggregation mode, one profile each, default timers.
 pub fn all_modes() -> EngineConfig {
