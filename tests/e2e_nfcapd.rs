@@ -18,105 +18,15 @@ use nsflow_driver::run::{self, RunOptions, RunReport};
 use nsflow_driver::traffic::{Frames, Source};
 use nsflow_driver::vrp;
 use nsflow_rtl::reference::ReferenceAggregator;
+use nsflow_tests::nfcapd::{stored, Nfcapd};
 use nsflow_tests::{
     free_udp_port, nsflow_binary, require_shared, require_tool, traffic_captures, workspace_root,
 };
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-struct Nfcapd {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Nfcapd {
-    fn start(bind: &str, port: u16, flows: &Path) -> Self {
-        let log = flows.with_extension("log");
-        let f = std::fs::File::create(&log).unwrap();
-        let child = Command::new("nfcapd")
-            .args(["-b", bind, "-p", &port.to_string(), "-t", "3600", "-w"])
-            .arg(flows)
-            .stdout(Stdio::from(f.try_clone().unwrap()))
-            .stderr(Stdio::from(f))
-            .spawn()
-            .unwrap();
-        let until = Instant::now() + Duration::from_secs(10);
-        while !std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .contains("Startup")
-        {
-            assert!(Instant::now() < until, "nfcapd did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self { child, log }
-    }
-
-    /// SIGTERM (nfcapd then writes its file), then its log.
-    fn stop(mut self) -> String {
-        let st = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(st.success());
-        let until = Instant::now() + Duration::from_secs(10);
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < until, "nfcapd did not stop");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        std::fs::read_to_string(&self.log).unwrap()
-    }
-}
-
-/// Records, flows, packets, bytes.
-type Totals = (u64, u64, u64, u64);
-
-/// What nfdump stored in `flows` (records counted from its CSV; flows, packets and bytes
-/// from its summary) and its sequence failures.
-fn nfdump(flows: &Path) -> (Totals, u64) {
-    let out = Command::new("nfdump")
-        .arg("-R")
-        .arg(flows)
-        .args(["-o", "csv"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
-    let mut lines = text.lines().skip(1);
-    let records = lines
-        .by_ref()
-        .take_while(|l| !l.starts_with("Summary") && !l.is_empty())
-        .count() as u64;
-    let hdr: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let sum: Vec<u64> = lines
-        .next()
-        .unwrap()
-        .split(',')
-        .map(|x| x.trim().parse().unwrap())
-        .collect();
-    let at = |n: &str| sum[hdr.iter().position(|h| *h == n).unwrap()];
-    let mut failures = 0;
-    for e in std::fs::read_dir(flows).unwrap() {
-        let out = Command::new("nfdump")
-            .arg("-I")
-            .arg("-r")
-            .arg(e.unwrap().path())
-            .output()
-            .unwrap();
-        let info = String::from_utf8_lossy(&out.stdout).into_owned();
-        failures += info
-            .lines()
-            .find_map(|l| l.strip_prefix("Sequence failures:"))
-            .map_or(0, |n| n.trim().parse::<u64>().unwrap());
-    }
-    ((records, at("flows"), at("packets"), at("bytes")), failures)
-}
+use std::time::Duration;
 
 /// An example configuration sending to one collector at `port`, and the address nfcapd
 /// listens on: 127.0.0.1 when the example has IPv4 hosts (its IPv6 hosts are removed),
@@ -139,6 +49,9 @@ fn example_to(name: &str, port: u16) -> (String, &'static str) {
         .join("\n");
     (config, if v4 { "127.0.0.1" } else { "::1" })
 }
+
+/// Records, flows, packets, bytes.
+type Totals = (u64, u64, u64, u64);
 
 /// Records, flows, packets and bytes over every mode of a report.
 fn totals(r: &RunReport) -> Totals {
@@ -188,7 +101,7 @@ fn every_capture_into_nfcapd_for_every_family() {
         std::fs::create_dir(&flows).unwrap();
         let port = free_udp_port();
         let (config, bind) = example_to(family, port);
-        let nfcapd = Nfcapd::start(bind, port, &flows);
+        let nfcapd = Nfcapd::start(bind, port, &flows, &flows.with_extension("log"));
         let (engine, _) = vrp::parse_config(&config).unwrap();
         let engine = engine.engine_config();
         let mut sent: Totals = (0, 0, 0, 0);
@@ -285,7 +198,9 @@ fn every_capture_into_nfcapd_for_every_family() {
         // Let the last datagrams reach nfcapd: it writes what it has on SIGTERM.
         std::thread::sleep(Duration::from_millis(500));
         let log = nfcapd.stop();
-        let (stored, failures) = nfdump(&flows);
+        let st = stored(&flows);
+        let failures = st.sequence_failures;
+        let stored = (st.records, st.flows, st.packets, st.bytes);
         eprintln!(
             "{family}: {} captures one by one {sent:?} + binary {bin:?}; nfdump {stored:?}",
             captures.len()

@@ -83,3 +83,4 @@ pub fn nsflow_binary() -> PathBuf {
     assert!(built || bin.is_file(), "cannot build {}", bin.display());
     bin
 }
+pub mod nfcapd;
