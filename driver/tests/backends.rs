@@ -586,6 +586,23 @@ mod suite {
 
     /// A device already in its error state is refused by attach, and its status is a typed
     /// error, not a panic.
+    /// The register-map validation suite (`nsflow regcheck`) passes on the device.
+    pub fn regcheck_passes(new: &Factory) {
+        let mut dev = new();
+        let report = nsflow_driver::regcheck::run(dev.as_mut()).unwrap();
+        assert!(
+            report.results.len() > 1000,
+            "{} checks",
+            report.results.len()
+        );
+        assert!(
+            report.passed(),
+            "regcheck failed on {}:\n{}",
+            dev.describe(),
+            report.render(false)
+        );
+    }
+
     pub fn status_errors_are_typed(new: &Factory) {
         let mut dev = Device::bring_up(new(), &tables(), &all_modes(), 8).unwrap();
         // An invalid ring size while enabled puts the device into its error state.
@@ -861,4 +878,5 @@ instantiate!(sim, vfio_user: [
     lost_interrupts_are_covered_by_polling,
     interrupts_wake_the_drain_task,
     status_errors_are_typed,
+    regcheck_passes,
 ]);
