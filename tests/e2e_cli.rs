@@ -60,7 +60,10 @@ fn the_readme_first_command_shows_flows_collected_per_mode() {
         .and_then(|s| s.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .unwrap();
-    assert!(ipv6 > 1000, "the quick-start capture has IPv6 traffic: {stdout}");
+    assert!(
+        ipv6 > 1000,
+        "the quick-start capture has IPv6 traffic: {stdout}"
+    );
     let collected = &stdout[stdout.find("collected (in-process collector)").unwrap()..];
     for mode in ["as", "prefix", "protocol-port"] {
         // mode table: orig flows, aggregates, records, packets, bytes, drops

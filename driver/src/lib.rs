@@ -17,4 +17,5 @@ pub mod ring;
 pub mod run;
 pub mod shell;
 pub mod traffic;
+pub mod verify;
 pub mod vrp;

@@ -1,9 +1,9 @@
 //! `nsflow`: NetStream IPv6 flow aggregation on a SmartNIC flow-table engine — the main
-//! job (`run`), the configuration checker, a small collector, the register-map validation
-//! suite and an interactive VRP shell.
+//! job (`run`), the flow comparison report (`verify`), the configuration checker, a small
+//! collector, the register-map validation suite and an interactive VRP shell.
 
 use clap::{Parser, Subcommand};
-use nsflow_driver::{backend, collect, regcheck, run, shell, traffic, vrp};
+use nsflow_driver::{backend, collect, regcheck, run, shell, traffic, verify, vrp};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -77,6 +77,34 @@ enum Cmd {
         #[arg(long, default_value_t = 14)]
         ring_log2: u8,
     },
+    /// The flow comparison report: runs the main job with every enabled mode exported to
+    /// an in-process collector on a free 127.0.0.1 port (the configuration's hosts and
+    /// sources are replaced, see docs/verify.md), and compares what it received with the
+    /// reference aggregator per mode and key: missing, unexpected and differing flows.
+    /// Exit status 0 when everything agrees, 1 on differences, 2 when it could not run.
+    Verify {
+        /// VRP configuration file (see docs/config.md).
+        #[arg(long)]
+        config: PathBuf,
+        /// Capture files (pcap/pcapng) replayed into a modelled device, in order.
+        #[arg(long, num_args = 1.., required_unless_present = "generate", conflicts_with = "generate")]
+        pcap: Vec<PathBuf>,
+        /// Synthetic traffic instead of captures, e.g. flows=1000,pps=1000000,seconds=1.
+        #[arg(long)]
+        generate: Option<String>,
+        /// Route, interface and label file (see docs/config.md).
+        #[arg(long)]
+        routes: Option<PathBuf>,
+        /// sim (default, in-process model) or vfio-user:PATH (a modelled device).
+        #[arg(long, default_value = "sim")]
+        device: String,
+        /// Record ring size, log2 of records (4..20).
+        #[arg(long, default_value_t = 14)]
+        ring_log2: u8,
+        /// Print the report as JSON (every key listed) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Checks a configuration file and prints it as `display current-configuration`.
     CheckConfig {
         /// VRP configuration file.
@@ -142,6 +170,23 @@ fn main() -> ExitCode {
             routes,
             ring_log2,
         } => cmd_shell(config, pcap, generate, device, routes, ring_log2),
+        Cmd::Verify {
+            config,
+            pcap,
+            generate,
+            routes,
+            device,
+            ring_log2,
+            json,
+        } => cmd_verify(VerifyArgs {
+            config,
+            pcap,
+            generate,
+            routes,
+            device,
+            ring_log2,
+            json,
+        }),
         Cmd::CheckConfig { file } => cmd_check(file),
         Cmd::Collect {
             listen,
@@ -308,6 +353,52 @@ fn cmd_shell(
     let report = shell::run(opts, input, &mut out).map_err(|e| e.to_string())?;
     print!("{}", report.render());
     Ok(ExitCode::SUCCESS)
+}
+
+/// The options of `nsflow verify`.
+struct VerifyArgs {
+    config: PathBuf,
+    pcap: Vec<PathBuf>,
+    generate: Option<String>,
+    routes: Option<PathBuf>,
+    device: String,
+    ring_log2: u8,
+    json: bool,
+}
+
+/// `nsflow verify`: 0 when the collector received exactly the expected flows, 1 on
+/// differences, 2 when the comparison could not be made.
+fn cmd_verify(a: VerifyArgs) -> Result<ExitCode, String> {
+    let json = a.json;
+    let report = (|| {
+        let source =
+            traffic_source(a.pcap, a.generate)?.ok_or("give --pcap FILE... or --generate SPEC")?;
+        let opts = verify::VerifyOptions {
+            config: read(&a.config)?,
+            routes: a.routes.as_ref().map(read).transpose()?,
+            device: a.device,
+            source,
+            ring_log2: a.ring_log2,
+        };
+        verify::verify(opts).map_err(|e| e.to_string())
+    })();
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("nsflow verify: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    if json {
+        println!("{}", report.json());
+    } else {
+        print!("{}", report.render());
+    }
+    Ok(if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn cmd_check(file: PathBuf) -> Result<ExitCode, String> {
