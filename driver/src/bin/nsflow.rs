@@ -2,7 +2,7 @@
 //! job (`run`), the flow comparison report (`verify`), the configuration checker, a small
 //! collector, the register-map validation suite and an interactive VRP shell.
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use nsflow_driver::{backend, collect, regcheck, run, shell, traffic, verify, vrp};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,89 +22,105 @@ struct Cli {
     cmd: Cmd,
 }
 
+/// Where the device and its traffic come from: shared by `run`, `shell` and `verify`.
+#[derive(Args)]
+struct DeviceArgs {
+    /// Capture files (pcap/pcapng) replayed into a modelled device, in order.
+    #[arg(long, num_args = 1.., conflicts_with = "generate")]
+    pcap: Vec<PathBuf>,
+    /// Synthetic traffic, e.g. flows=1000,pps=1000000,seconds=1,seed=1.
+    #[arg(long)]
+    generate: Option<String>,
+    /// sim (default, in-process model), vfio-user:PATH or vfio:DDDD:BB:DD.F.
+    #[arg(long, default_value = "sim")]
+    device: String,
+    /// Route, interface and label file (see docs/config.md).
+    #[arg(long)]
+    routes: Option<PathBuf>,
+    /// Record ring size, log2 of records (4..20).
+    #[arg(long, default_value_t = 14)]
+    ring_log2: u8,
+}
+
+impl DeviceArgs {
+    /// Traffic from `--pcap` or `--generate`, if any.
+    fn source(&self) -> Result<Option<traffic::Source>, String> {
+        if !self.pcap.is_empty() {
+            return Ok(Some(traffic::Source::Captures(self.pcap.clone())));
+        }
+        self.generate
+            .as_deref()
+            .map(|g| {
+                traffic::parse_generate(g)
+                    .map(traffic::Source::Generate)
+                    .map_err(|e| e.to_string())
+            })
+            .transpose()
+    }
+
+    /// The route file's text, if one was given.
+    fn routes(&self) -> Result<Option<String>, String> {
+        self.routes.as_ref().map(read).transpose()
+    }
+}
+
+/// The options of `nsflow run`.
+#[derive(Args)]
+struct RunArgs {
+    /// VRP configuration file (see docs/config.md).
+    #[arg(long)]
+    config: PathBuf,
+    #[command(flatten)]
+    dev: DeviceArgs,
+    /// Also run a collector on this address and print what it received.
+    #[arg(long)]
+    collect: Option<SocketAddr>,
+    /// After FRAMES frames, run the VRP commands of FILE on the running configuration
+    /// and commit them (only the difference is applied; repeatable).
+    #[arg(long, value_name = "FRAMES:FILE")]
+    commit_at: Vec<String>,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// The options of `nsflow shell`.
+#[derive(Args)]
+struct ShellArgs {
+    /// VRP configuration to start from.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    dev: DeviceArgs,
+}
+
+/// The options of `nsflow verify`.
+#[derive(Args)]
+struct VerifyArgs {
+    /// VRP configuration file (see docs/config.md).
+    #[arg(long)]
+    config: PathBuf,
+    #[command(flatten)]
+    dev: DeviceArgs,
+    /// Print the report as JSON (every key listed) instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// The main job: configure the device, feed it traffic, export the aggregates.
-    Run {
-        /// VRP configuration file (see docs/config.md).
-        #[arg(long)]
-        config: PathBuf,
-        /// Capture files (pcap/pcapng) replayed into a modelled device, in order.
-        #[arg(long, num_args = 1.., conflicts_with = "generate")]
-        pcap: Vec<PathBuf>,
-        /// Synthetic traffic, e.g. flows=1000,pps=1000000,seconds=1,seed=1.
-        #[arg(long)]
-        generate: Option<String>,
-        /// sim (default, in-process model), vfio-user:PATH or vfio:DDDD:BB:DD.F.
-        #[arg(long, default_value = "sim")]
-        device: String,
-        /// Route, interface and label file (see docs/config.md).
-        #[arg(long)]
-        routes: Option<PathBuf>,
-        /// Also run a collector on this address and print what it received.
-        #[arg(long)]
-        collect: Option<SocketAddr>,
-        /// Record ring size, log2 of records (4..20).
-        #[arg(long, default_value_t = 14)]
-        ring_log2: u8,
-        /// After FRAMES frames, run the VRP commands of FILE on the running configuration
-        /// and commit them (only the difference is applied; repeatable).
-        #[arg(long, value_name = "FRAMES:FILE")]
-        commit_at: Vec<String>,
-        /// No progress bar.
-        #[arg(long)]
-        quiet: bool,
-    },
+    Run(RunArgs),
     /// An interactive VRP session against a running device (`?` and TAB at the end of a
-    /// line for help and completion; `quit` in the user view to stop).
-    Shell {
-        /// VRP configuration to start from.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Capture files replayed into a modelled device in the background, in order.
-        #[arg(long, num_args = 1.., conflicts_with = "generate")]
-        pcap: Vec<PathBuf>,
-        /// Synthetic traffic replayed in the background, e.g. flows=1000,pps=1000000,seconds=1.
-        #[arg(long)]
-        generate: Option<String>,
-        /// sim (default, in-process model), vfio-user:PATH or vfio:DDDD:BB:DD.F.
-        #[arg(long, default_value = "sim")]
-        device: String,
-        /// Route, interface and label file (see docs/config.md).
-        #[arg(long)]
-        routes: Option<PathBuf>,
-        /// Record ring size, log2 of records (4..20).
-        #[arg(long, default_value_t = 14)]
-        ring_log2: u8,
-    },
+    /// line for help and completion; `quit` in the user view to stop); traffic given is
+    /// replayed in the background.
+    Shell(ShellArgs),
     /// The flow comparison report: runs the main job with every enabled mode exported to
     /// an in-process collector on a free 127.0.0.1 port (the configuration's hosts and
     /// sources are replaced, see docs/verify.md), and compares what it received with the
     /// reference aggregator per mode and key: missing, unexpected and differing flows.
     /// Exit status 0 when everything agrees, 1 on differences, 2 when it could not run.
-    Verify {
-        /// VRP configuration file (see docs/config.md).
-        #[arg(long)]
-        config: PathBuf,
-        /// Capture files (pcap/pcapng) replayed into a modelled device, in order.
-        #[arg(long, num_args = 1.., required_unless_present = "generate", conflicts_with = "generate")]
-        pcap: Vec<PathBuf>,
-        /// Synthetic traffic instead of captures, e.g. flows=1000,pps=1000000,seconds=1.
-        #[arg(long)]
-        generate: Option<String>,
-        /// Route, interface and label file (see docs/config.md).
-        #[arg(long)]
-        routes: Option<PathBuf>,
-        /// sim (default, in-process model) or vfio-user:PATH (a modelled device).
-        #[arg(long, default_value = "sim")]
-        device: String,
-        /// Record ring size, log2 of records (4..20).
-        #[arg(long, default_value_t = 14)]
-        ring_log2: u8,
-        /// Print the report as JSON (every key listed) instead of text.
-        #[arg(long)]
-        json: bool,
-    },
+    Verify(VerifyArgs),
     /// Checks a configuration file and prints it as `display current-configuration`.
     CheckConfig {
         /// VRP configuration file.
@@ -141,52 +157,9 @@ fn read(path: &PathBuf) -> Result<String, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let res = match cli.cmd {
-        Cmd::Run {
-            config,
-            pcap,
-            generate,
-            device,
-            routes,
-            collect,
-            ring_log2,
-            commit_at,
-            quiet,
-        } => cmd_run(RunArgs {
-            config,
-            pcap,
-            generate,
-            device,
-            routes,
-            collect,
-            ring_log2,
-            commit_at,
-            quiet,
-        }),
-        Cmd::Shell {
-            config,
-            pcap,
-            generate,
-            device,
-            routes,
-            ring_log2,
-        } => cmd_shell(config, pcap, generate, device, routes, ring_log2),
-        Cmd::Verify {
-            config,
-            pcap,
-            generate,
-            routes,
-            device,
-            ring_log2,
-            json,
-        } => cmd_verify(VerifyArgs {
-            config,
-            pcap,
-            generate,
-            routes,
-            device,
-            ring_log2,
-            json,
-        }),
+        Cmd::Run(a) => cmd_run(a),
+        Cmd::Shell(a) => cmd_shell(a),
+        Cmd::Verify(a) => cmd_verify(a),
         Cmd::CheckConfig { file } => cmd_check(file),
         Cmd::Collect {
             listen,
@@ -202,36 +175,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// The options of `nsflow run`.
-struct RunArgs {
-    config: PathBuf,
-    pcap: Vec<PathBuf>,
-    generate: Option<String>,
-    device: String,
-    routes: Option<PathBuf>,
-    collect: Option<SocketAddr>,
-    ring_log2: u8,
-    commit_at: Vec<String>,
-    quiet: bool,
-}
-
-/// Traffic from `--pcap` or `--generate`, if any.
-fn traffic_source(
-    pcap: Vec<PathBuf>,
-    generate: Option<String>,
-) -> Result<Option<traffic::Source>, String> {
-    if !pcap.is_empty() {
-        return Ok(Some(traffic::Source::Captures(pcap)));
-    }
-    generate
-        .map(|g| {
-            traffic::parse_generate(&g)
-                .map(traffic::Source::Generate)
-                .map_err(|e| e.to_string())
-        })
-        .transpose()
 }
 
 /// `--commit-at FRAMES:FILE`.
@@ -252,19 +195,19 @@ fn commit_at(spec: &str) -> Result<run::CommitAt, String> {
 
 fn cmd_run(a: RunArgs) -> Result<ExitCode, String> {
     let quiet = a.quiet;
-    let source = traffic_source(a.pcap, a.generate)?;
-    if source.is_none() && a.device == "sim" {
+    let source = a.dev.source()?;
+    if source.is_none() && a.dev.device == "sim" {
         return Err(
             "the embedded simulator needs traffic: give --pcap FILE... or --generate SPEC".into(),
         );
     }
     let opts = run::RunOptions {
         config: read(&a.config)?,
-        routes: a.routes.as_ref().map(read).transpose()?,
-        device: a.device,
+        routes: a.dev.routes()?,
+        device: a.dev.device.clone(),
         source: source.clone(),
         collect: a.collect,
-        ring_log2: a.ring_log2,
+        ring_log2: a.dev.ring_log2,
         commits: a
             .commit_at
             .iter()
@@ -333,20 +276,13 @@ fn signal_hook_flag(sig: libc::c_int, flag: Arc<AtomicBool>) -> std::io::Result<
     Ok(())
 }
 
-fn cmd_shell(
-    config: Option<PathBuf>,
-    pcap: Vec<PathBuf>,
-    generate: Option<String>,
-    device: String,
-    routes: Option<PathBuf>,
-    ring_log2: u8,
-) -> Result<ExitCode, String> {
+fn cmd_shell(a: ShellArgs) -> Result<ExitCode, String> {
     let opts = shell::ShellOptions {
-        config: config.as_ref().map(read).transpose()?,
-        routes: routes.as_ref().map(read).transpose()?,
-        device,
-        source: traffic_source(pcap, generate)?,
-        ring_log2,
+        config: a.config.as_ref().map(read).transpose()?,
+        routes: a.dev.routes()?,
+        device: a.dev.device.clone(),
+        source: a.dev.source()?,
+        ring_log2: a.dev.ring_log2,
     };
     let input = Box::new(std::io::BufReader::new(std::io::stdin()));
     let mut out = std::io::stdout();
@@ -355,30 +291,21 @@ fn cmd_shell(
     Ok(ExitCode::SUCCESS)
 }
 
-/// The options of `nsflow verify`.
-struct VerifyArgs {
-    config: PathBuf,
-    pcap: Vec<PathBuf>,
-    generate: Option<String>,
-    routes: Option<PathBuf>,
-    device: String,
-    ring_log2: u8,
-    json: bool,
-}
-
 /// `nsflow verify`: 0 when the collector received exactly the expected flows, 1 on
 /// differences, 2 when the comparison could not be made.
 fn cmd_verify(a: VerifyArgs) -> Result<ExitCode, String> {
     let json = a.json;
     let report = (|| {
-        let source =
-            traffic_source(a.pcap, a.generate)?.ok_or("give --pcap FILE... or --generate SPEC")?;
+        let source = a
+            .dev
+            .source()?
+            .ok_or("give --pcap FILE... or --generate SPEC")?;
         let opts = verify::VerifyOptions {
             config: read(&a.config)?,
-            routes: a.routes.as_ref().map(read).transpose()?,
-            device: a.device,
+            routes: a.dev.routes()?,
+            device: a.dev.device.clone(),
             source,
-            ring_log2: a.ring_log2,
+            ring_log2: a.dev.ring_log2,
         };
         verify::verify(opts).map_err(|e| e.to_string())
     })();
