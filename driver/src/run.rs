@@ -236,18 +236,22 @@ pub fn route_tables(routes: Option<&str>) -> Result<Tables, RunError> {
     }
 }
 
+/// The runtime a device's job runs on: two workers (drain and export), timers and I/O.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, RunError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(RunError::Runtime)
+}
+
 /// Runs the main job to completion.
 pub fn run(
     opts: RunOptions,
     stop: Arc<AtomicBool>,
     frames_seen: Arc<AtomicU64>,
 ) -> Result<RunReport, RunError> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(RunError::Runtime)?;
-    rt.block_on(run_async(opts, stop, frames_seen))
+    runtime()?.block_on(run_async(opts, stop, frames_seen))
 }
 
 /// Every commit file applied in order on top of `session`, checked before the run starts

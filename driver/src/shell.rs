@@ -54,12 +54,7 @@ pub fn run(
     input: Box<dyn BufRead + Send>,
     out: &mut (dyn Write + Send),
 ) -> Result<RunReport, RunError> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(RunError::Runtime)?;
-    rt.block_on(run_async(opts, input, out))
+    crate::run::runtime()?.block_on(run_async(opts, input, out))
 }
 
 /// Lines of `input`, read on a blocking thread; the channel closes at its end.
