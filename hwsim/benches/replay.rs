@@ -8,7 +8,8 @@
 //! `hwsim::generator`. Then `softflowd -r` on the benchmark pcap, timed as a process, and
 //! the ratio. Every figure is the median of `NSFLOW_BENCH_RUNS` (default 5) runs.
 //! `NSFLOW_BENCH_ONLY` (a comma-separated subset of `shared`, `imix`, `pcap`) runs only
-//! those sections, e.g. to profile one of them.
+//! those sections, e.g. to profile one of them; `NSFLOW_BENCH_PROFILES` (comma-separated,
+//! default `1,14`) the profile counts of the benchmark pcap.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
@@ -192,6 +193,14 @@ fn imix() {
     report("synthetic IMIX, 10k flows, 1 Mpps", &imix);
 }
 
+/// The profile counts the benchmark pcap is replayed with.
+fn pcap_profiles() -> Vec<usize> {
+    std::env::var("NSFLOW_BENCH_PROFILES").map_or_else(
+        |_| vec![1, 14],
+        |v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect(),
+    )
+}
+
 /// The benchmark pcap streamed from the file, then softflowd on it and the ratio.
 fn bench_pcap() {
     let bench = std::env::var_os("NSFLOW_BENCH_PCAP").map_or_else(
@@ -207,15 +216,15 @@ fn bench_pcap() {
         );
         return;
     }
-    let mut model = 0.0;
-    for profiles in [1, 14] {
+    let (mut model, mut last) = (0.0, 0);
+    for profiles in pcap_profiles() {
         let (pps, n) = median_pps(runs(), || replay_file(&bench, profiles));
         println!(
             "{:<44} {profiles:>2} profiles  {n:>9} packets  {:>9} packets/s",
             "benchmark pcap, streamed from the file",
             mega(pps)
         );
-        model = pps;
+        (model, last) = (pps, profiles);
     }
     if let Some(t) = softflowd(&bench) {
         let mut n = 0u64;
@@ -230,6 +239,9 @@ fn bench_pcap() {
             mega(pps),
             t.as_secs_f64()
         );
-        println!("ratio model (14 profiles) / softflowd: {:.1}x", model / pps);
+        println!(
+            "ratio model ({last} profiles) / softflowd: {:.1}x",
+            model / pps
+        );
     }
 }

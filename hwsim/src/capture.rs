@@ -1,10 +1,14 @@
 //! Traffic from capture files: pcap and pcapng, read through the `pcap-file` crate and
 //! handed to the model one frame at a time with its capture timestamp.
+//!
+//! Classic pcap records are parsed by `pcap-file`'s parser straight out of a read buffer
+//! of [`READ_CHUNK`] bytes, small enough to stay in the core's cache between the kernel's
+//! copy and the parser's reads (the crate's own reader refills 8 MB at a time, which the
+//! records have left the cache by the time they are parsed).
 
 use nsflow_rtl::parser::LinkType;
-use pcap_file::pcap::PcapReader;
+use pcap_file::pcap::PcapParser;
 use pcap_file::pcapng::{Block, PcapNgReader};
-use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -41,8 +45,114 @@ pub enum CaptureError {
     },
 }
 
+/// Bytes asked of the file per read of a classic pcap.
+const READ_CHUNK: usize = 256 * 1024;
+/// Largest record (header and data) a classic pcap may hold: `pcap-file`'s own reader
+/// buffer, so that the same records are accepted and refused as through its reader.
+const MAX_RECORD: usize = 8_000_000;
+
+/// A classic pcap: the parser (global header read) and the read buffer, `buf[pos..len]`
+/// not yet parsed.
+struct PcapStream {
+    file: File,
+    parser: PcapParser,
+    buf: Vec<u8>,
+    pos: usize,
+    len: usize,
+}
+
+/// One classic pcap record located in the read buffer.
+struct RawRecord {
+    ts_sec: u32,
+    ts_frac: u32,
+    data: std::ops::Range<usize>,
+}
+
+impl PcapStream {
+    /// Reads the global header.
+    fn open(mut file: File) -> Result<Self, pcap_file::PcapError> {
+        let mut buf = vec![0; READ_CHUNK];
+        let mut len = 0;
+        let (parser, pos) = loop {
+            match PcapParser::new(&buf[..len]) {
+                Ok((rem, parser)) => break (parser, len - rem.len()),
+                Err(pcap_file::PcapError::IncompleteBuffer) => {
+                    let n = file
+                        .read(&mut buf[len..])
+                        .map_err(pcap_file::PcapError::IoError)?;
+                    if n == 0 {
+                        return Err(eof());
+                    }
+                    len += n;
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        Ok(Self {
+            file,
+            parser,
+            buf,
+            pos,
+            len,
+        })
+    }
+
+    /// The next record, `None` at the end of the file; a record cut short by the end of
+    /// the file is an error.
+    fn next(&mut self) -> Option<Result<RawRecord, pcap_file::PcapError>> {
+        loop {
+            let avail = &self.buf[self.pos..self.len];
+            match self.parser.next_raw_packet(avail) {
+                Ok((rem, p)) => {
+                    let end = self.len - rem.len();
+                    let rec = RawRecord {
+                        ts_sec: p.ts_sec,
+                        ts_frac: p.ts_frac,
+                        data: end - p.data.len()..end,
+                    };
+                    self.pos = end;
+                    return Some(Ok(rec));
+                }
+                Err(pcap_file::PcapError::IncompleteBuffer) => match self.refill() {
+                    Ok(0) if self.pos == self.len => return None,
+                    Ok(0) => return Some(Err(eof())),
+                    Ok(_) => {}
+                    Err(e) => return Some(Err(e)),
+                },
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+
+    /// Moves the unparsed bytes to the front (growing the buffer when a record does not
+    /// fit, up to [`MAX_RECORD`]) and reads more after them; returns the bytes read.
+    fn refill(&mut self) -> Result<usize, pcap_file::PcapError> {
+        self.buf.copy_within(self.pos..self.len, 0);
+        self.len -= self.pos;
+        self.pos = 0;
+        if self.len == self.buf.len() {
+            if self.len >= MAX_RECORD {
+                return Err(eof());
+            }
+            let grown = (self.buf.len() * 2).min(MAX_RECORD);
+            self.buf.resize(grown, 0);
+        }
+        let n = self
+            .file
+            .read(&mut self.buf[self.len..])
+            .map_err(pcap_file::PcapError::IoError)?;
+        self.len += n;
+        Ok(n)
+    }
+}
+
+/// The error `pcap-file` reports for a file that ends inside a header or record.
+fn eof() -> pcap_file::PcapError {
+    pcap_file::PcapError::IoError(std::io::ErrorKind::UnexpectedEof.into())
+}
+
 enum Inner {
-    Pcap(PcapReader<BufReader<File>>, Option<LinkType>, u64),
+    Pcap(PcapStream, Option<LinkType>, u64),
     PcapNg(PcapNgReader<BufReader<File>>),
 }
 
@@ -68,12 +178,11 @@ impl CaptureReader {
         let mut magic = [0u8; 4];
         file.read_exact(&mut magic).map_err(io)?;
         file.seek(SeekFrom::Start(0)).map_err(io)?;
-        let rd = BufReader::new(file);
         let inner = if magic == [0x0a, 0x0d, 0x0d, 0x0a] {
-            Inner::PcapNg(PcapNgReader::new(rd).map_err(fmt)?)
+            Inner::PcapNg(PcapNgReader::new(BufReader::new(file)).map_err(fmt)?)
         } else {
-            let r = PcapReader::new(rd).map_err(fmt)?;
-            let h = r.header();
+            let r = PcapStream::open(file).map_err(fmt)?;
+            let h = r.parser.header();
             // The upper bits of the link-type field carry FCS information (pcap spec).
             let link = LinkType::from_pcap(u32::from(h.datalink) & 0xFFFF);
             let frac_ns = match h.ts_resolution {
@@ -132,22 +241,15 @@ impl CaptureReader {
             Inner::Pcap(r, link, frac_ns) => {
                 // Raw records: captures written by fuzzers and old tools break rules (a
                 // captured length above the snap length) that tshark tolerates too.
-                let p = match r.next_raw_packet()? {
+                let p = match r.next()? {
                     Ok(p) => p,
                     Err(e) => return Some(Err(fmt(e))),
                 };
                 let ts_ns = u64::from(p.ts_sec) * 1_000_000_000 + u64::from(p.ts_frac) * *frac_ns;
-                let data: &[u8] = match p.data {
-                    Cow::Borrowed(d) => d,
-                    Cow::Owned(v) => {
-                        *buf = v;
-                        buf
-                    }
-                };
                 Some(Ok(FrameRef {
                     ts_ns,
                     link: *link,
-                    data,
+                    data: &r.buf[p.data],
                 }))
             }
             Inner::PcapNg(r) => loop {
@@ -181,5 +283,96 @@ impl Iterator for CaptureReader {
 
     fn next(&mut self) -> Option<Self::Item> {
         self.next_frame().map(|r| r.map(|f| f.to_frame()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pcap_file::pcap::{PcapHeader, PcapReader, PcapWriter, RawPcapPacket};
+    use std::borrow::Cow;
+    use std::io::Write;
+
+    /// A big-endian nanosecond pcap of records of these sizes (bytes derived from the
+    /// index), and the whole file's bytes.
+    fn pcap_of(sizes: &[usize]) -> Vec<u8> {
+        let header = PcapHeader {
+            ts_resolution: pcap_file::TsResolution::NanoSecond,
+            snaplen: 1 << 20,
+            ..PcapHeader::default()
+        };
+        let mut w = PcapWriter::with_header(Vec::new(), header).unwrap();
+        for (i, &n) in sizes.iter().enumerate() {
+            let data: Vec<u8> = (0..n).map(|k| (k * 7 + i) as u8).collect();
+            w.write_raw_packet(&RawPcapPacket {
+                ts_sec: 1_700_000_000 + i as u32,
+                ts_frac: i as u32 * 1000,
+                incl_len: n as u32,
+                orig_len: n as u32,
+                data: Cow::Owned(data),
+            })
+            .unwrap();
+        }
+        w.into_writer()
+    }
+
+    /// What `pcap-file`'s own reader makes of `bytes`: (ts_ns, data) per record, then
+    /// whether it ended on an error.
+    fn crate_reader(bytes: &[u8]) -> (Vec<(u64, Vec<u8>)>, bool) {
+        let mut r = PcapReader::new(bytes).unwrap();
+        let mut out = Vec::new();
+        while let Some(p) = r.next_raw_packet() {
+            match p {
+                Ok(p) => out.push((
+                    u64::from(p.ts_sec) * 1_000_000_000 + u64::from(p.ts_frac),
+                    p.data.to_vec(),
+                )),
+                Err(_) => return (out, true),
+            }
+        }
+        (out, false)
+    }
+
+    fn ours(bytes: &[u8]) -> (Vec<(u64, Vec<u8>)>, bool) {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(bytes).unwrap();
+        let mut r = CaptureReader::open(f.path()).unwrap();
+        let mut out = Vec::new();
+        while let Some(fr) = r.next_frame() {
+            match fr {
+                Ok(fr) => {
+                    assert_eq!(fr.link, Some(LinkType::Ethernet));
+                    out.push((fr.ts_ns, fr.data.to_vec()));
+                }
+                Err(_) => return (out, true),
+            }
+        }
+        (out, false)
+    }
+
+    #[test]
+    fn pcap_records_across_refills_match_the_crate_reader() {
+        // Records straddle READ_CHUNK boundaries; one is larger than a chunk.
+        let mut sizes: Vec<usize> = (0..3000).map(|i| 40 + (i * 131) % 1500).collect();
+        sizes.insert(1234, 3 * READ_CHUNK / 2);
+        sizes.push(0);
+        let bytes = pcap_of(&sizes);
+        let (frames, failed) = ours(&bytes);
+        assert!(!failed);
+        assert_eq!(frames.len(), sizes.len());
+        assert_eq!((frames, failed), crate_reader(&bytes));
+    }
+
+    #[test]
+    fn a_record_cut_short_by_the_end_of_file_is_an_error_after_the_whole_ones() {
+        let bytes = pcap_of(&[100, 200, 300]);
+        let cut = &bytes[..bytes.len() - 150];
+        let (frames, failed) = ours(cut);
+        assert!(failed);
+        assert_eq!(frames.len(), 2);
+        assert_eq!((frames, failed), crate_reader(cut));
+        // A header cut short: no frame, an error.
+        let (frames, failed) = ours(&bytes[..24 + 10]);
+        assert!(failed && frames.is_empty());
     }
 }

@@ -3,35 +3,74 @@
 //! mapped onto the device clock by a constant offset fixed by the first frame after reset,
 //! so relative timing is kept exactly.
 
-const NS_PER_S: u128 = 1_000_000_000;
+const NS_PER_S: u64 = 1_000_000_000;
+const US_PER_S: u64 = 1_000_000;
 
-/// Conversions between cycles and nanoseconds for one clock frequency.
+/// `a × num / den` rounded down (`up`: rounded up), exact; u64 arithmetic when the
+/// product fits (every conversion on the hot path), u128 otherwise.
+#[inline]
+fn scale(a: u64, num: u64, den: u64, up: bool) -> u64 {
+    match a.checked_mul(num) {
+        Some(p) if up => p.div_ceil(den),
+        Some(p) => p / den,
+        None => {
+            let p = u128::from(a) * u128::from(num);
+            let q = if up {
+                p.div_ceil(u128::from(den))
+            } else {
+                p / u128::from(den)
+            };
+            u64::try_from(q).unwrap_or(u64::MAX)
+        }
+    }
+}
+
+const fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+/// Conversions between cycles and nanoseconds for one clock frequency. The ratios are
+/// kept reduced (250 MHz: 4 ns per cycle exactly), so that the conversions rarely need
+/// more than a 64-bit multiply and divide.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Clock {
-    hz: u128,
+    /// 10^9 / gcd(hz, 10^9) and hz / gcd(hz, 10^9).
+    ns_num: u64,
+    ns_den: u64,
+    /// hz / gcd(hz, 10^6) and 10^6 / gcd(hz, 10^6).
+    us_num: u64,
+    us_den: u64,
 }
 
 impl Clock {
     /// A clock of `hz` (non-zero; checked by `BuildParams::validate`).
     pub(crate) fn new(hz: u64) -> Self {
+        let hz = hz.max(1);
+        let (g, h) = (gcd(hz, NS_PER_S), gcd(hz, US_PER_S));
         Self {
-            hz: u128::from(hz.max(1)),
+            ns_num: NS_PER_S / g,
+            ns_den: hz / g,
+            us_num: hz / h,
+            us_den: US_PER_S / h,
         }
     }
 
     /// Nanoseconds elapsed after `cycles` cycles (rounded down).
     pub(crate) fn ns(self, cycles: u64) -> u64 {
-        u64::try_from(u128::from(cycles) * NS_PER_S / self.hz).unwrap_or(u64::MAX)
+        scale(cycles, self.ns_num, self.ns_den, false)
     }
 
     /// The first cycle at which at least `ns` nanoseconds have elapsed.
     pub(crate) fn cycle_at_or_after(self, ns: u64) -> u64 {
-        u64::try_from((u128::from(ns) * self.hz).div_ceil(NS_PER_S)).unwrap_or(u64::MAX)
+        scale(ns, self.ns_den, self.ns_num, true)
     }
 
     /// Cycles in `us` microseconds (rounded down).
     pub(crate) fn cycles_of_us(self, us: u64) -> u64 {
-        u64::try_from(u128::from(us) * self.hz / 1_000_000).unwrap_or(u64::MAX)
+        scale(us, self.us_num, self.us_den, false)
     }
 }
 
@@ -136,6 +175,25 @@ mod tests {
             let cy = odd.cycle_at_or_after(ns);
             assert!(odd.ns(cy) >= ns && (cy == 0 || odd.ns(cy - 1) < ns));
         }
+    }
+
+    #[test]
+    fn conversions_are_exact_beyond_64_bit_products() {
+        // 2^58 cycles at an odd clock: the products overflow u64, the results do not.
+        let odd = Clock::new(156_250_001);
+        let c = 1u64 << 58;
+        let exact = |n: u128, d: u128| u64::try_from(n / d).unwrap();
+        let ns = odd.ns(c);
+        assert_eq!(ns, exact(u128::from(c) * 1_000_000_000, 156_250_001));
+        assert_eq!(
+            odd.cycle_at_or_after(ns),
+            u64::try_from((u128::from(ns) * 156_250_001).div_ceil(1_000_000_000)).unwrap()
+        );
+        assert_eq!(
+            odd.cycles_of_us(1 << 50),
+            exact(u128::from(1u64 << 50) * 156_250_001, 1_000_000)
+        );
+        assert_eq!(Clock::new(1).ns(u64::MAX), u64::MAX, "saturates");
     }
 
     #[test]

@@ -34,7 +34,6 @@ use crate::scanner::{Cursor, Schedule, Visit};
 use crate::stats::{global, profile, Stats};
 use crate::table::{expiry_ns, Table};
 use crate::windows::Windows;
-use nsflow_rtl::hash::flow_hash;
 use nsflow_rtl::parser::LinkType;
 use nsflow_rtl::record::{EndReason, Record, RECORD_BYTES};
 use nsflow_rtl::regs::{self, error_code, Ctrl, IntBits, PrefixMin, ProfCtrl, Status};
@@ -451,7 +450,7 @@ impl Device {
         self.last_arrival_ns = arrival;
         if let Some(fields) = self.stats.ingress.count(link, data) {
             let key = self.windows.tables.key(&fields);
-            let hash = flow_hash(&key.pack());
+            let hash = self.orig.hash_of(&key);
             let set = self.orig.set_of(hash);
             let t = &self.params.timing;
             self.pipeline.push_back(Packet {
@@ -684,12 +683,11 @@ impl Device {
                 slot
             }
         };
-        let e = *self.orig.entry(slot);
-        if ends_flow(&e, &p.fields, first, fin) {
-            self.orig.remove(slot);
+        if ends_flow(self.orig.entry(slot), &p.fields, first, fin) {
+            let e = self.orig.remove(slot);
             self.end_flow(e, EndReason::EndOfFlow, done);
         } else {
-            let x = expiry_ns(&e, act, inact);
+            let x = expiry_ns(self.orig.entry(slot), act, inact);
             if self.orig.note_expiry(slot, x) {
                 self.cursors[0].note_expiry(x);
                 self.scan_changed();
@@ -725,7 +723,7 @@ impl Device {
             let p = self.cfg.enabled[i];
             let pc = self.cfg.profiles[p];
             let key = f.entry.key.masked(pc.select, pc.src_min, pc.dst_min);
-            let hash = flow_hash(&key.pack());
+            let hash = self.aggs[p].hash_of(&key);
             let set = self.aggs[p].set_of(hash);
             let tp = self.agg_hazards[p].clear_at(set, t, lat);
             self.agg_hazards[p].record(set, tp);

@@ -53,6 +53,9 @@ pub(crate) struct QueuedRecord {
 pub(crate) struct Hazard {
     recent: Vec<(u32, u64)>,
     next: usize,
+    /// The latest cycle recorded (`None` when nothing is): when its write-back is done,
+    /// no access can be waiting.
+    newest: Option<u64>,
 }
 
 impl Hazard {
@@ -62,11 +65,16 @@ impl Hazard {
         Self {
             recent: vec![(0, u64::MAX); depth.max(1)],
             next: 0,
+            newest: None,
         }
     }
 
     /// The first cycle ≥ `t` at which `set` may be read, given `latency`.
+    #[inline]
     pub(crate) fn clear_at(&self, set: u32, t: u64, latency: u64) -> u64 {
+        if self.newest.is_none_or(|c| c.saturating_add(latency) <= t) {
+            return t;
+        }
         self.recent
             .iter()
             .filter(|(s, c)| *s == set && *c != u64::MAX && c + latency > t)
@@ -77,12 +85,17 @@ impl Hazard {
     /// `set` was accessed at cycle `c`.
     pub(crate) fn record(&mut self, set: u32, c: u64) {
         self.recent[self.next] = (set, c);
-        self.next = (self.next + 1) % self.recent.len();
+        self.newest = Some(self.newest.map_or(c, |n| n.max(c)));
+        self.next += 1;
+        if self.next == self.recent.len() {
+            self.next = 0;
+        }
     }
 
     /// Forgets every access (soft reset).
     pub(crate) fn clear(&mut self) {
         self.recent.iter_mut().for_each(|r| *r = (0, u64::MAX));
+        self.newest = None;
     }
 }
 
@@ -98,5 +111,11 @@ mod tests {
         assert_eq!(h.clear_at(7, 101, 8), 108);
         assert_eq!(h.clear_at(7, 108, 8), 108);
         assert_eq!(h.clear_at(6, 101, 8), 101);
+        // Older accesses stay remembered behind a newer one of another set.
+        h.record(6, 103);
+        assert_eq!(h.clear_at(7, 104, 8), 108);
+        assert_eq!(h.clear_at(6, 111, 8), 111);
+        h.clear();
+        assert_eq!(h.clear_at(6, 104, 8), 104);
     }
 }

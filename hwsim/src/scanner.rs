@@ -40,10 +40,16 @@ impl Schedule {
 
     /// Cycle of slot `j`.
     pub(crate) fn slot_cycle(&self, j: u64) -> u64 {
-        let s = u128::from(self.share.max(1));
-        let off = ((u128::from(j) + 1) * 256).div_ceil(s) - 1;
-        self.epoch
-            .saturating_add(u64::try_from(off).unwrap_or(u64::MAX))
+        let s = self.share.max(1);
+        // u64 unless (j + 1) × 256 overflows it (decades of device time).
+        let off = match j.checked_add(1).and_then(|n| n.checked_mul(256)) {
+            Some(n) => n.div_ceil(s) - 1,
+            None => {
+                let off = ((u128::from(j) + 1) * 256).div_ceil(u128::from(s)) - 1;
+                u64::try_from(off).unwrap_or(u64::MAX)
+            }
+        };
+        self.epoch.saturating_add(off)
     }
 
     /// The first slot at or after cycle `c`.
@@ -57,10 +63,15 @@ impl Schedule {
         if self.share == 0 || c < self.epoch {
             return false;
         }
-        // u128: cycle counts of decades of device time times the share overflow u64.
-        let d = u128::from(c - self.epoch);
-        let share = u128::from(self.share);
-        (d + 1) * share / 256 > d * share / 256
+        let d = c - self.epoch;
+        match d.checked_add(1).and_then(|n| n.checked_mul(self.share)) {
+            Some(next) => next / 256 > (next - self.share) / 256,
+            // u128: cycle counts of decades of device time times the share overflow u64.
+            None => {
+                let (d, share) = (u128::from(d), u128::from(self.share));
+                (d + 1) * share / 256 > d * share / 256
+            }
+        }
     }
 
     /// The first cycle at or after `c` that is not a scanner slot.
@@ -247,6 +258,10 @@ mod tests {
         let c = 1u64 << 62;
         let slots = (c..c + 256).filter(|x| s.is_slot(*x)).count();
         assert_eq!(slots, 255, "255 of every 256 cycles are scanner slots");
+        assert!(
+            s.is_slot(u64::MAX - 1) || s.is_slot(u64::MAX),
+            "no overflow at the end"
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! one-bit-per-set occupancy bitmap that the scanner and the flush walk. Behaviour is
 //! exactly that of a dense set-associative array.
 
-use nsflow_rtl::hash::bucket;
+use nsflow_rtl::hash::{bucket, flow_hash};
 use nsflow_rtl::stage::{Entry, NS_PER_S};
 use nsflow_rtl::FlowKey;
 use std::cmp::Reverse;
@@ -232,6 +232,8 @@ pub(crate) struct Table {
     pending: BinaryHeap<Reverse<(u64, u32)>>,
     len: usize,
     tick: u64,
+    /// The last key [`Self::hash_of`] hashed, and its CRC.
+    last_hash: Option<(FlowKey, u32)>,
 }
 
 /// Where an entry lives: its set and its slot in the slab.
@@ -260,6 +262,7 @@ impl Table {
             pending: BinaryHeap::new(),
             len: 0,
             tick: 0,
+            last_hash: None,
         }
     }
 
@@ -276,6 +279,22 @@ impl Table {
     /// Entries in use.
     pub(crate) fn len(&self) -> usize {
         self.len
+    }
+
+    /// `flow_hash` of `key`'s packed form. The last key and its CRC are remembered: the
+    /// keys a table sees often repeat back to back (a profile's masked key is the same for
+    /// many flows; a flow's packets come in bursts), and the CRC is a function of the key
+    /// alone, so this only saves the packing and the CRC.
+    #[inline]
+    pub(crate) fn hash_of(&mut self, key: &FlowKey) -> u32 {
+        match &self.last_hash {
+            Some((k, h)) if k == key => *h,
+            _ => {
+                let h = flow_hash(&key.pack());
+                self.last_hash = Some((*key, h));
+                h
+            }
+        }
     }
 
     /// The set of a key hash.
@@ -575,6 +594,21 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn remembered_hashes_are_the_keys_own() {
+        let mut t = Table::new(4, 2);
+        let keys: Vec<FlowKey> = [1u16, 1, 2, 2, 1, 3, 3, 3]
+            .iter()
+            .map(|&p| FlowKey {
+                dst_port: p,
+                ..FlowKey::default()
+            })
+            .collect();
+        for k in &keys {
+            assert_eq!(t.hash_of(k), flow_hash(&k.pack()), "{k:?}");
+        }
+    }
 
     fn entry(port: u16, t: u64) -> Entry {
         Entry {

@@ -97,8 +97,10 @@ impl FieldSelect {
 }
 
 /// The full key vector of a packet or flow. Addresses are in network order; the MPLS
-/// entries are 24-bit label stack sections (label << 4 | EXP << 1 | S).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+/// entries are 24-bit label stack sections (label << 4 | EXP << 1 | S). Equality is field
+/// by field (implemented by hand to compare without a branch per field: the flow tables
+/// compare a key on every lookup hit); the order is the fields' in declaration order.
+#[derive(Debug, Clone, Copy, PartialOrd, Ord, Default)]
 pub struct FlowKey {
     /// IPv6 source address.
     pub src_addr: [u8; 16],
@@ -134,6 +136,84 @@ pub struct FlowKey {
     pub dst_plen: u8,
     /// Flow direction: 0 ingress, 1 egress.
     pub direction: u8,
+}
+
+impl PartialEq for FlowKey {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        // Destructured without `..`: a field added to the key must be added here.
+        let Self {
+            src_addr,
+            dst_addr,
+            next_hop,
+            src_as,
+            dst_as,
+            in_if,
+            out_if,
+            top_label_addr,
+            mpls,
+            vlan,
+            src_port,
+            dst_port,
+            protocol,
+            tos,
+            src_plen,
+            dst_plen,
+            direction,
+        } = self;
+        let x16 = |a: &[u8; 16], b: &[u8; 16]| u128::from_ne_bytes(*a) ^ u128::from_ne_bytes(*b);
+        let addrs = x16(src_addr, &other.src_addr)
+            | x16(dst_addr, &other.dst_addr)
+            | x16(next_hop, &other.next_hop);
+        let words = (src_as ^ other.src_as)
+            | (dst_as ^ other.dst_as)
+            | (in_if ^ other.in_if)
+            | (out_if ^ other.out_if)
+            | (top_label_addr ^ other.top_label_addr)
+            | (mpls[0] ^ other.mpls[0])
+            | (mpls[1] ^ other.mpls[1])
+            | (mpls[2] ^ other.mpls[2]);
+        let halves =
+            (vlan ^ other.vlan) | (src_port ^ other.src_port) | (dst_port ^ other.dst_port);
+        let bytes = (protocol ^ other.protocol)
+            | (tos ^ other.tos)
+            | (src_plen ^ other.src_plen)
+            | (dst_plen ^ other.dst_plen)
+            | (direction ^ other.direction);
+        addrs == 0 && words | u32::from(halves) | u32::from(bytes) == 0
+    }
+}
+
+impl Eq for FlowKey {}
+
+impl std::hash::Hash for FlowKey {
+    /// Every field in declaration order (what a derived `Hash` does), consistent with the
+    /// hand-written equality.
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let Self {
+            src_addr,
+            dst_addr,
+            next_hop,
+            src_as,
+            dst_as,
+            in_if,
+            out_if,
+            top_label_addr,
+            mpls,
+            vlan,
+            src_port,
+            dst_port,
+            protocol,
+            tos,
+            src_plen,
+            dst_plen,
+            direction,
+        } = self;
+        (src_addr, dst_addr, next_hop).hash(h);
+        (src_as, dst_as, in_if, out_if, top_label_addr, mpls).hash(h);
+        (vlan, src_port, dst_port).hash(h);
+        (protocol, tos, src_plen, dst_plen, direction).hash(h);
+    }
 }
 
 /// Offsets of the fields inside the packed key (documented in the generated register map).
@@ -559,6 +639,24 @@ mod tests {
         #[test]
         fn pack_unpack_round_trip(k in arb_key()) {
             prop_assert_eq!(FlowKey::unpack(&k.pack()), k);
+        }
+
+        #[test]
+        fn keys_differing_in_any_bit_are_unequal(b in proptest::collection::vec(any::<u8>(), KEY_BYTES), i in 0..KEY_BYTES, bit in 0u8..8) {
+            let mut a = [0u8; KEY_BYTES];
+            a.copy_from_slice(&b);
+            let mut c = a;
+            c[i] ^= 1 << bit;
+            let (ka, kc) = (FlowKey::unpack(&a), FlowKey::unpack(&c));
+            prop_assert!(ka == FlowKey::unpack(&a));
+            prop_assert!(ka != kc, "byte {} bit {}", i, bit);
+            // The order agrees with equality.
+            prop_assert_ne!(ka.cmp(&kc), std::cmp::Ordering::Equal);
+            let h = |k: &FlowKey| {
+                use std::hash::{BuildHasher, BuildHasherDefault};
+                BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(k)
+            };
+            prop_assert_eq!(h(&ka), h(&FlowKey::unpack(&a)));
         }
 
         #[test]
