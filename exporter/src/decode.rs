@@ -8,6 +8,7 @@
 //! §8 tells a collector to handle it.
 
 use crate::ie;
+use crate::record::LossCounters;
 use nsflow_rtl::{AggregationMode, EndReason, FlowKey};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -264,6 +265,43 @@ impl Decoded {
                 _ => 0,
             })
             .sum()
+    }
+
+    /// The export-reliability counters of A15 in this message's options data, with the
+    /// observation domain they are about: the last options data record that carries all
+    /// five (notSent{Flow,Packet,Octet}TotalCount and ignored{Packet,Octet}TotalCount),
+    /// if any. The domain is the record's scope (observationDomainId in IPFIX, the System
+    /// scope holding the Source ID in v9), else the header's. A collector keeps the latest
+    /// per exporter and domain: the counters are cumulative.
+    pub fn loss_counters(&self) -> Option<(u32, LossCounters)> {
+        self.sets
+            .iter()
+            .filter_map(|s| match s {
+                Set::Data {
+                    options: true,
+                    records,
+                    ..
+                } => Some(records),
+                _ => None,
+            })
+            .flatten()
+            .filter_map(|r| {
+                let domain = r
+                    .scope(ie::OBSERVATION_DOMAIN_ID)
+                    .or_else(|| r.scope(ie::V9_SCOPE_SYSTEM))
+                    .and_then(be_uint)
+                    .and_then(|d| u32::try_from(d).ok())
+                    .unwrap_or(self.header.domain);
+                let counters = LossCounters {
+                    not_sent_flows: r.uint(ie::NOT_SENT_FLOW_TOTAL_COUNT)?,
+                    not_sent_packets: r.uint(ie::NOT_SENT_PACKET_TOTAL_COUNT)?,
+                    not_sent_octets: r.uint(ie::NOT_SENT_OCTET_TOTAL_COUNT)?,
+                    ignored_packets: r.uint(ie::IGNORED_PACKET_TOTAL_COUNT)?,
+                    ignored_octets: r.uint(ie::IGNORED_OCTET_TOTAL_COUNT)?,
+                };
+                Some((domain, counters))
+            })
+            .next_back()
     }
 
     /// The records of nsflow mode templates (IDs 256–269) as flows.

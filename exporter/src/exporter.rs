@@ -118,7 +118,8 @@ impl Exporter {
         self.stats.snapshot()
     }
 
-    /// Flushes, sends everything queued, closes the sockets and returns the final counters.
+    /// Flushes, sends everything queued and the options with the last loss counters given
+    /// ([`Self::set_loss_counters`]), closes the sockets and returns the final counters.
     pub async fn shutdown(self) -> Vec<DestinationStats> {
         drop(self.tx);
         // The task ends when the queue closes; a join error means it panicked or was
@@ -169,7 +170,8 @@ async fn run(
             let _ = tx.send(());
         }
     }
-    stream.flush(clock.now_ms());
+    // Last words: what is open, then the options with the final loss counters.
+    stream.refresh_options(clock.now_ms());
     stream.drain_messages(&mut out);
     let msgs: Vec<_> = out.drain(..).map(Arc::new).collect();
     transport.send(&msgs);

@@ -181,6 +181,14 @@ impl ExportStream {
         self.finish_open(now_ms);
     }
 
+    /// Sends the open data message, then the options templates and data now, whatever
+    /// the refresh schedule: an exporter's last words, so that the final loss counters
+    /// reach the collector.
+    pub fn refresh_options(&mut self, now_ms: u64) {
+        self.finish_open(now_ms);
+        self.refresh(now_ms, 0, true);
+    }
+
     /// Records the latest cumulative loss counters; they go out with the next options
     /// refresh.
     pub fn set_loss_counters(&mut self, c: LossCounters) {

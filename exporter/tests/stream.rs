@@ -157,6 +157,22 @@ fn options_refresh_every_n_data_packets_and_every_t_minutes() {
     };
     let vals: Vec<u64> = (164..=168).map(|ie| records[0].uint(ie).unwrap()).collect();
     assert_eq!(vals, vec![4, 5, 1, 2, 3]);
+    // The decoder reads them back by name; messages without options data carry none.
+    let read: Vec<_> = d.iter().map(Decoded::loss_counters).collect();
+    assert_eq!(read[..5], [None; 5]);
+    assert_eq!(
+        read[5],
+        Some((
+            1,
+            LossCounters {
+                not_sent_flows: 1,
+                not_sent_packets: 2,
+                not_sent_octets: 3,
+                ignored_packets: 4,
+                ignored_octets: 5,
+            }
+        ))
+    );
     // Time trigger: 10 minutes after that refresh, with no data at all.
     s.poll(T0 + 10 * MIN + 2);
     assert!(s.take_messages().is_empty());
