@@ -386,7 +386,7 @@
 #define NSFLOW_PROF_STAT_MERGED_FLOWS(p) (0x1038u + (uint32_t)(p) * 0x80u) /* Original flows merged */
 #define NSFLOW_PROF_STAT_MERGED_PACKETS(p) (0x1040u + (uint32_t)(p) * 0x80u) /* Packets of merged original flows */
 #define NSFLOW_PROF_STAT_MERGED_BYTES(p) (0x1048u + (uint32_t)(p) * 0x80u) /* Bytes of merged original flows */
-#define NSFLOW_PROF_STAT_DROP_RECORDS(p) (0x1050u + (uint32_t)(p) * 0x80u) /* Records dropped (ring full beyond holding) */
+#define NSFLOW_PROF_STAT_DROP_RECORDS(p) (0x1050u + (uint32_t)(p) * 0x80u) /* Records dropped (ring full beyond holding, or not written in the error state) */
 #define NSFLOW_PROF_STAT_DROP_FLOWS(p) (0x1058u + (uint32_t)(p) * 0x80u) /* Original flows in dropped records */
 #define NSFLOW_PROF_STAT_DROP_PACKETS(p) (0x1060u + (uint32_t)(p) * 0x80u) /* Packets in dropped records */
 #define NSFLOW_PROF_STAT_DROP_BYTES(p) (0x1068u + (uint32_t)(p) * 0x80u) /* Bytes in dropped records */

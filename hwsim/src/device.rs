@@ -57,9 +57,14 @@ pub enum Refused {
     /// `CTRL.enable` is 0.
     #[error("engine disabled (CTRL.enable = 0)")]
     Disabled,
-    /// The device stopped on an error (`STATUS.error`) until a soft reset.
+    /// The device is in its error state (`STATUS.error`) until a soft reset: it takes no
+    /// packets (a driver that recovers by reset and reprogramming makes it take them
+    /// again).
     #[error("device stopped on an error; soft reset required")]
     Stopped,
+    /// The device is gone from the bus ([`Fault::Removed`]).
+    #[error("device removed from the bus")]
+    Removed,
 }
 
 /// What the engine achieved since the last reset.
@@ -415,7 +420,10 @@ impl Device {
         link: Option<LinkType>,
         data: &[u8],
     ) -> Result<(), Refused> {
-        if self.error.is_some() || self.faults.removed() {
+        if self.faults.removed() {
+            return Err(Refused::Removed);
+        }
+        if self.error.is_some() {
             return Err(Refused::Stopped);
         }
         if !Ctrl(self.regs.get(regs::CTRL.offset)).enable() {
@@ -490,7 +498,7 @@ impl Device {
     /// The earliest step of the units that move records and packets (not the scanners);
     /// with `timer`, the moderation timer too.
     fn next_work(&self, timer: bool) -> Option<u64> {
-        if self.error.is_some() || self.faults.removed() {
+        if self.faults.removed() {
             return None;
         }
         [
@@ -507,7 +515,7 @@ impl Device {
     }
 
     fn next_event(&mut self) -> Option<(u64, Unit)> {
-        if self.error.is_some() || self.faults.removed() {
+        if self.faults.removed() {
             return None;
         }
         let mut best: Option<(u64, Unit)> = None;
@@ -774,7 +782,8 @@ impl Device {
     }
 
     /// An aggregate leaves profile `p`: into the record FIFO, or — when the FIFO is full,
-    /// which only a `drop_on_full` build allows to happen — dropped and counted.
+    /// which only a `drop_on_full` build allows to happen, or the device is in its error
+    /// state and writes nothing — dropped and counted.
     fn emit(&mut self, p: usize, e: Entry, reason: EndReason, ready: u64) {
         let record = Record {
             profile: p as u8,
@@ -787,7 +796,7 @@ impl Device {
             last_ns: e.last_ns,
             key: e.key,
         };
-        if self.fifo_room() > 0 {
+        if self.fifo_room() > 0 && self.error.is_none() {
             self.fifo.push_back(QueuedRecord { ready, record });
         } else {
             self.count_drop(&record);
@@ -958,38 +967,38 @@ impl Device {
         let ring = self.ring();
         let first = self.prod;
         self.dma_buf.clear();
-        for (k, mut r) in self
-            .inflight_records
-            .drain(..b.records as usize)
-            .enumerate()
-        {
+        let n = (b.records as usize).min(self.inflight_records.len());
+        for (k, r) in self.inflight_records.iter_mut().take(n).enumerate() {
             r.phase = ring.phase(first.wrapping_add(k as u32));
             let mut bytes = r.encode();
             self.faults.corrupt(&mut bytes);
             self.dma_buf.extend_from_slice(&bytes);
-            self.stats
-                .add_profile(usize::from(r.profile), profile::RECORDS, 1);
         }
         let iova = ring.slot_iova(first);
         let len = self.dma_buf.len() as u64;
-        if self.faults.take_dma()
+        let prod = first.wrapping_add(b.records);
+        let failed = self.faults.take_dma()
             || !ring.contains(iova, len)
             || self.memory.write(iova, &self.dma_buf).is_err()
-        {
+            || (ring.wb != 0
+                && self
+                    .memory
+                    .write(ring.wb, &u64::from(prod).to_le_bytes())
+                    .is_err());
+        if failed {
+            // The batch is not published (the producer index stays): `fail` counts its
+            // records as drops.
+            self.inflight.push_front(b);
             return self.fail(error_code::DMA_FAULT);
         }
-        self.prod = first.wrapping_add(b.records);
+        for r in self.inflight_records.drain(..n) {
+            self.stats
+                .add_profile(usize::from(r.profile), profile::RECORDS, 1);
+        }
+        self.prod = prod;
         self.faults.published();
         self.stats
             .add(global::RECORDS_WRITTEN, u64::from(b.records));
-        if ring.wb != 0
-            && self
-                .memory
-                .write(ring.wb, &u64::from(self.prod).to_le_bytes())
-                .is_err()
-        {
-            return self.fail(error_code::DMA_FAULT);
-        }
         let count = regs::INT_MOD_RECORDS.rw_mask() & self.regs.get(regs::INT_MOD_RECORDS.offset);
         if self
             .irq
@@ -1036,14 +1045,28 @@ impl Device {
         self.irq.deliver_if_new(before, mask, after, mask);
     }
 
-    /// Enters the error state: the engine stops until a soft reset.
+    /// Enters the error state until a soft reset: ingress stops and the DMA engine writes
+    /// nothing more. The records it holds (in flight, the failed batch among them, and in
+    /// the FIFO) and every record the engine emits from now on — aged, evicted, or pushed
+    /// out by a flush, which still runs — are dropped and counted per profile, so that
+    /// every packet taken is still in a record or a drop counter.
     fn fail(&mut self, code: u8) {
-        if self.error.is_none() {
-            self.error = Some(code);
-            let mut b = IntBits(0);
-            b.set_error(true);
-            self.raise(b.0);
+        if self.error.is_some() {
+            return;
         }
+        self.error = Some(code);
+        let held: Vec<Record> = self
+            .inflight_records
+            .drain(..)
+            .chain(self.fifo.drain(..).map(|q| q.record))
+            .collect();
+        for r in &held {
+            self.count_drop(r);
+        }
+        self.inflight.clear();
+        let mut b = IntBits(0);
+        b.set_error(true);
+        self.raise(b.0);
     }
 
     // ----- flush -----------------------------------------------------------------------------

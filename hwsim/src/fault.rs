@@ -29,14 +29,16 @@ pub enum Fault {
     StalePhase,
     /// The next DMA write fails as on an IOMMU fault: nothing of it is written, the device
     /// enters its error state (`STATUS.error`, `error_code = DMA_FAULT`, `INT_STATUS.error`)
-    /// and stops until `CTRL.soft_reset`.
+    /// until `CTRL.soft_reset`: it takes no packets and writes nothing; the records of the
+    /// failed write, those queued and those emitted later (aging, a flush) are dropped and
+    /// counted per profile.
     DmaFault,
     /// From now on no interrupt message is delivered (causes are still set in
     /// `INT_STATUS`; the handler is not called and `irq_count` does not move).
     LostInterrupts,
     /// From now on the device is gone from the bus, like a surprise-removed PCIe device:
     /// BAR reads return 0xFFFF_FFFF, writes are ignored, the engine does nothing (no DMA,
-    /// no interrupts) and `offer` refuses with `Refused::Stopped`.
+    /// no interrupts) and `offer` refuses with `Refused::Removed`.
     Removed,
     /// At once: device time (`TIME_LO/HI`, the aging clock, the stamps of later frames)
     /// jumps forward by this many seconds.

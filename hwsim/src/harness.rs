@@ -328,6 +328,7 @@ impl Harness {
                     return Err(HarnessError::Stuck("device stopped"));
                 }
                 Err(Refused::Disabled) => return Err(HarnessError::Stuck("device disabled")),
+                Err(Refused::Removed) => return Err(HarnessError::Stuck("device removed")),
             }
         }
         self.offered += 1;

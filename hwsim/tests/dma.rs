@@ -116,7 +116,20 @@ fn unmapped_write_back_faults() {
     d.run_until_idle();
     let s = Status(d.bar_read(regs::STATUS.offset));
     assert_eq!((s.error(), s.error_code()), (true, error_code::DMA_FAULT));
-    assert_eq!(d.bar_read(regs::FLUSH_COUNT.offset), 0);
+    // The batch whose producer index could not be published is not published at all:
+    // its records are counted as drops, not as written, and the flush completes.
+    assert_eq!(d.bar_read(regs::RING_PROD.offset), 0);
+    assert_eq!(d.bar_read(regs::FLUSH_COUNT.offset), 1);
+    let st = nsflow_hwsim::harness::read_stats(&mut d);
+    assert_eq!(
+        (
+            st.global("records_written"),
+            st.profile(0, "records"),
+            st.profile(0, "drop_records"),
+            st.profile(0, "drop_packets"),
+        ),
+        (0, 0, 3, st.global("ipv6_packets"))
+    );
 }
 
 #[test]

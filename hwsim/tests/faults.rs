@@ -160,6 +160,28 @@ fn a_dma_fault_stops_the_device_until_a_soft_reset() {
         d.offer(S, Some(LinkType::Ethernet), &tcp_frame(1, 1, 0x10, 0)),
         Err(Refused::Stopped)
     );
+    // In the error state a flush still runs; what it pushes out is dropped and counted, so
+    // the two packets taken are in the drop counters and nowhere else.
+    let before = d.bar_read(regs::FLUSH_COUNT.offset);
+    let mut c = Ctrl(0);
+    c.set_flush(true);
+    d.bar_write(regs::CTRL.offset, c.0);
+    d.run_until_idle();
+    assert_eq!(d.bar_read(regs::FLUSH_COUNT.offset), before.wrapping_add(1));
+    let st = nsflow_hwsim::harness::read_stats(d);
+    assert_eq!(st.global("ipv6_packets"), 2);
+    assert_eq!(
+        (
+            st.profile(0, "merged_packets"),
+            st.profile(0, "drop_packets"),
+            st.profile(0, "drop_bytes"),
+            st.profile(0, "drop_records"),
+            st.profile(0, "drop_flows"),
+            st.profile(0, "records"),
+        ),
+        (2, 2, st.global("ipv6_bytes"), 2, 2, 0)
+    );
+    assert_eq!(write_back(d), 0, "still nothing written");
     // Soft reset: clean status; programmed again, the device writes records again.
     let mut c = Ctrl(0);
     c.set_soft_reset(true);
@@ -235,7 +257,7 @@ fn a_removed_device_reads_all_ones_ignores_writes_and_does_nothing() {
     d.bar_write(regs::CTRL.offset, c.0);
     assert_eq!(
         d.offer(S, Some(LinkType::Ethernet), &tcp_frame(1, 1, 0x10, 0)),
-        Err(Refused::Stopped)
+        Err(Refused::Removed)
     );
     let irqs = d.irq_count();
     d.advance_cycles(10_000_000);

@@ -998,7 +998,10 @@ pub const PROFILE_STATS: [(&str, &str); 10] = [
     ("merged_flows", "Original flows merged"),
     ("merged_packets", "Packets of merged original flows"),
     ("merged_bytes", "Bytes of merged original flows"),
-    ("drop_records", "Records dropped (ring full beyond holding)"),
+    (
+        "drop_records",
+        "Records dropped (ring full beyond holding, or not written in the error state)",
+    ),
     ("drop_flows", "Original flows in dropped records"),
     ("drop_packets", "Packets in dropped records"),
     ("drop_bytes", "Bytes in dropped records"),

@@ -148,7 +148,7 @@ pub(crate) fn pump(dev: &mut Device, port: &mut Port, max: usize) -> usize {
                 port.holding = true;
                 break;
             }
-            Err(Refused::Disabled | Refused::Stopped) => {}
+            Err(Refused::Disabled | Refused::Stopped | Refused::Removed) => {}
         }
         port.holding = false;
         port.pop();
