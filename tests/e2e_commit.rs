@@ -98,6 +98,7 @@ fn changing_timers_and_modes_mid_replay_loses_no_packet() {
                 commands: example("commit-timers.cfg"),
             },
         ],
+        faults: Vec::new(),
     };
     let report = run::run(
         opts,
@@ -158,6 +159,17 @@ fn changing_timers_and_modes_mid_replay_loses_no_packet() {
         assert_eq!((m.packets, m.bytes), want, "{mode}");
     }
     assert_eq!(collected.decode_errors, 0);
+    // The final loss counters (A15) reached the collector in every exported mode's
+    // options data: nothing dropped, no parse error in these captures' IPv6.
+    let loss = run::loss_counters(&report.device);
+    assert_eq!(loss.not_sent_packets, 0);
+    for mode in report.modes.keys() {
+        assert_eq!(
+            collected.loss.get(&(1 + u32::from(mode.index()))),
+            Some(&loss),
+            "{mode}"
+        );
+    }
 }
 
 #[test]
@@ -176,6 +188,7 @@ fn a_commit_file_with_an_error_stops_the_run_before_it_starts() {
             name: "bad.cfg".into(),
             commands: "ipv6 netstream aggregation timeout inactive 4\n".into(),
         }],
+        faults: Vec::new(),
     };
     let e = run::run(
         opts,

@@ -115,6 +115,7 @@ fn every_capture_into_nfcapd_for_every_family() {
                 collect: None,
                 ring_log2: 14,
                 commits: Vec::new(),
+                faults: Vec::new(),
             };
             let r = run::run(
                 opts,

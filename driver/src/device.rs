@@ -51,6 +51,10 @@ pub enum DeviceError {
     /// The device reports its error state.
     #[error("device error state, code {0} (1 DMA fault, 2 bad ring configuration)")]
     DeviceFault(u8),
+    /// Every register reads all ones: the device is gone from the bus (surprise removal,
+    /// a link down, a hung endpoint).
+    #[error("the device does not answer (STATUS reads 0xFFFFFFFF): removed or hung")]
+    NotAnswering,
     /// A flush did not complete in time.
     #[error("flush did not complete within {0:?}")]
     FlushTimeout(Duration),
@@ -71,6 +75,21 @@ pub struct Detached {
     pub ring: DmaMemory,
     /// Its device address (IOVA), still mapped.
     pub ring_iova: u64,
+    /// The tables programmed (a recovery programs them again).
+    pub tables: Tables,
+    /// What the device's lives before its last reset left ([`Device::recover`]).
+    pub carried: Carried,
+}
+
+/// What a device's lives before its last reset by [`Device::recover`] leave to the next:
+/// its counters and its clock, so that counters and times read later continue them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Carried {
+    /// Counters at the reset (added to every later readout).
+    pub stats: DeviceStats,
+    /// Device time at the reset, ns (added to later device times and record times: the
+    /// clock restarts at 0 on a reset).
+    pub clock_ns: u64,
 }
 
 impl std::fmt::Debug for Detached {
@@ -205,6 +224,27 @@ impl DeviceStats {
             .map(|p| self.profile(p, name))
             .sum()
     }
+
+    /// Adds `other` counter by counter (profiles by slot), as the counters of a device's
+    /// earlier lives are added to those read after a reset.
+    pub fn add(&mut self, other: &DeviceStats) {
+        add_counters(&mut self.global, &other.global);
+        if self.profiles.len() < other.profiles.len() {
+            self.profiles.resize(other.profiles.len(), Vec::new());
+        }
+        for (mine, theirs) in self.profiles.iter_mut().zip(&other.profiles) {
+            add_counters(mine, theirs);
+        }
+    }
+}
+
+fn add_counters(mine: &mut Vec<u64>, theirs: &[u64]) {
+    if mine.len() < theirs.len() {
+        mine.resize(theirs.len(), 0);
+    }
+    for (m, t) in mine.iter_mut().zip(theirs) {
+        *m = m.wrapping_add(*t);
+    }
 }
 
 fn read64(dev: &mut dyn Backend, lo: u32) -> Result<u64, BackendError> {
@@ -225,6 +265,68 @@ struct Running {
     log2: u8,
     cons: u32,
     enabled: bool,
+}
+
+/// What [`Device::attach`] checks on a running device, reading only: identity, no error,
+/// the ring it writes is the `ring_len` bytes at `ring_iova`, the programmed
+/// configuration is `config`, and the indices are in range.
+fn check_running(
+    be: &mut dyn Backend,
+    ring_len: usize,
+    ring_iova: u64,
+    config: &EngineConfig,
+) -> Result<Running, DeviceError> {
+    let id = identify(be)?;
+    let status = Status(be.read32(regs::STATUS.offset)?);
+    if status.error() {
+        return Err(DeviceError::DeviceFault(status.error_code()));
+    }
+    let log2 = be.read32(regs::RING_SIZE.offset)? & regs::RING_SIZE.rw_mask();
+    if !(regs::RING_MIN_LOG2..=id.ring_max_log2.min(regs::RING_MAX_LOG2)).contains(&log2) {
+        return Err(DeviceError::Mismatch(format!(
+            "RING_SIZE {log2}: no ring is programmed"
+        )));
+    }
+    let log2 = log2 as u8;
+    if RingConsumer::bytes(log2) > ring_len {
+        return Err(DeviceError::Mismatch(format!(
+            "a ring of 2^{log2} records needs {} bytes, the memory handed over has {}",
+            RingConsumer::bytes(log2),
+            ring_len
+        )));
+    }
+    let base = read64(be, regs::RING_BASE_LO.offset)? & !u64::from(!regs::RING_BASE_LO.rw_mask());
+    let wb = read64(be, regs::RING_WB_LO.offset)? & !u64::from(!regs::RING_WB_LO.rw_mask());
+    let want_wb = ring_iova + (RECORD_BYTES << log2) as u64;
+    if (base, wb) != (ring_iova, want_wb) {
+        return Err(DeviceError::Mismatch(format!(
+            "the device writes a ring at {base:#x} (write-back {wb:#x}), the memory handed over is at {:#x} (write-back {want_wb:#x})",
+            ring_iova
+        )));
+    }
+    let programmed = read_engine_config(be, id.profiles)?;
+    if programmed != *config {
+        return Err(DeviceError::Mismatch(format!(
+            "programmed configuration {programmed:?}, expected {config:?}"
+        )));
+    }
+    let cons = be.read32(regs::RING_CONS.offset)?;
+    let prod = be.read32(regs::RING_PROD.offset)?;
+    if prod.wrapping_sub(cons) > 1 << log2 {
+        return Err(RingError::IndexOutOfRange {
+            prod,
+            cons,
+            entries: 1 << log2,
+        }
+        .into());
+    }
+    let enabled = Ctrl(be.read32(regs::CTRL.offset)?).enable();
+    Ok(Running {
+        id,
+        log2,
+        cons,
+        enabled,
+    })
 }
 
 /// Reads back the timers and profiles programmed, as [`Device::program_engine`] writes
@@ -278,6 +380,10 @@ pub struct Device {
     modes: Vec<AggregationMode>,
     config: EngineConfig,
     enabled: bool,
+    tables: Tables,
+    carried: Carried,
+    recoveries: u64,
+    held_until: Option<Instant>,
 }
 
 impl Device {
@@ -308,6 +414,10 @@ impl Device {
             modes: Vec::new(),
             config: config.clone(),
             enabled: false,
+            tables: tables.clone(),
+            carried: Carried::default(),
+            recoveries: 0,
+            held_until: None,
         };
         dev.program_tables(tables)?;
         dev.program_engine(config)?;
@@ -324,6 +434,8 @@ impl Device {
             backend: self.backend,
             ring: self.ring.into_memory(),
             ring_iova: self.ring_iova,
+            tables: self.tables,
+            carried: self.carried,
         }
     }
 
@@ -331,7 +443,7 @@ impl Device {
     /// documentation): no reset; the device must be writing the ring in `d` and run
     /// `config`. Draining resumes at the device's consumer index.
     pub fn attach(mut d: Detached, config: &EngineConfig) -> Result<Self, Box<AttachError>> {
-        match Self::check_running(&mut d, config) {
+        match check_running(d.backend.as_mut(), d.ring.len(), d.ring_iova, config) {
             Ok(running) => Ok(Self {
                 backend: d.backend,
                 id: running.id,
@@ -345,6 +457,10 @@ impl Device {
                 modes: config.profiles.iter().map(|p| p.mode).collect(),
                 config: config.clone(),
                 enabled: running.enabled,
+                tables: d.tables,
+                carried: d.carried,
+                recoveries: 0,
+                held_until: None,
             }),
             Err(error) => Err(Box::new(AttachError {
                 error,
@@ -353,61 +469,23 @@ impl Device {
         }
     }
 
-    /// What [`Device::attach`] checks, reading only.
-    fn check_running(d: &mut Detached, config: &EngineConfig) -> Result<Running, DeviceError> {
-        let be = d.backend.as_mut();
-        let id = identify(be)?;
-        let status = Status(be.read32(regs::STATUS.offset)?);
-        if status.error() {
-            return Err(DeviceError::DeviceFault(status.error_code()));
-        }
-        let log2 = be.read32(regs::RING_SIZE.offset)? & regs::RING_SIZE.rw_mask();
-        if !(regs::RING_MIN_LOG2..=id.ring_max_log2.min(regs::RING_MAX_LOG2)).contains(&log2) {
-            return Err(DeviceError::Mismatch(format!(
-                "RING_SIZE {log2}: no ring is programmed"
-            )));
-        }
-        let log2 = log2 as u8;
-        if RingConsumer::bytes(log2) > d.ring.len() {
-            return Err(DeviceError::Mismatch(format!(
-                "a ring of 2^{log2} records needs {} bytes, the memory handed over has {}",
-                RingConsumer::bytes(log2),
-                d.ring.len()
-            )));
-        }
-        let base =
-            read64(be, regs::RING_BASE_LO.offset)? & !u64::from(!regs::RING_BASE_LO.rw_mask());
-        let wb = read64(be, regs::RING_WB_LO.offset)? & !u64::from(!regs::RING_WB_LO.rw_mask());
-        let want_wb = d.ring_iova + (RECORD_BYTES << log2) as u64;
-        if (base, wb) != (d.ring_iova, want_wb) {
-            return Err(DeviceError::Mismatch(format!(
-                "the device writes a ring at {base:#x} (write-back {wb:#x}), the memory handed over is at {:#x} (write-back {want_wb:#x})",
-                d.ring_iova
-            )));
-        }
-        let programmed = read_engine_config(be, id.profiles)?;
-        if programmed != *config {
-            return Err(DeviceError::Mismatch(format!(
-                "programmed configuration {programmed:?}, expected {config:?}"
-            )));
-        }
-        let cons = be.read32(regs::RING_CONS.offset)?;
-        let prod = be.read32(regs::RING_PROD.offset)?;
-        if prod.wrapping_sub(cons) > 1 << log2 {
-            return Err(RingError::IndexOutOfRange {
-                prod,
-                cons,
-                entries: 1 << log2,
-            }
-            .into());
-        }
-        let enabled = Ctrl(be.read32(regs::CTRL.offset)?).enable();
-        Ok(Running {
-            id,
-            log2,
-            cons,
-            enabled,
-        })
+    /// A driver restart in place: forgets everything this instance knew of the ring and
+    /// takes the running device up again exactly as a new instance does in
+    /// [`Self::attach`] — the same checks, and draining resumes at the device's consumer
+    /// index, so each record is still read once. The backend connection and the ring
+    /// memory stay (see the module documentation).
+    pub fn restart(&mut self) -> Result<(), DeviceError> {
+        let running = check_running(
+            self.backend.as_mut(),
+            self.ring.memory().len(),
+            self.ring_iova,
+            &self.config,
+        )?;
+        self.ring.resume_at(running.log2, running.cons);
+        self.id = running.id;
+        self.enabled = running.enabled;
+        self.held_until = None;
+        Ok(())
     }
 
     /// The identification read at bring-up.
@@ -446,6 +524,9 @@ impl Device {
     /// Writes the route, interface and label tables through their windows.
     pub fn program_tables(&mut self, t: &Tables) -> Result<(), DeviceError> {
         use regs::window_op::{CLEAR, WRITE};
+        if self.tables != *t {
+            self.tables = t.clone();
+        }
         self.w(regs::ROUTE_CMD.offset, CLEAR)?;
         for i in 0..ROUTE_ENTRIES {
             let Some(r) = t.route(i) else { continue };
@@ -581,9 +662,19 @@ impl Device {
         Ok(())
     }
 
-    /// Fails with [`DeviceError::DeviceFault`] when the device is in its error state.
+    /// STATUS, or [`DeviceError::NotAnswering`] when it reads all ones (no defined STATUS
+    /// value has every bit set).
+    fn status(&mut self) -> Result<Status, DeviceError> {
+        match self.r(regs::STATUS.offset)? {
+            u32::MAX => Err(DeviceError::NotAnswering),
+            v => Ok(Status(v)),
+        }
+    }
+
+    /// Fails with [`DeviceError::DeviceFault`] when the device is in its error state, and
+    /// with [`DeviceError::NotAnswering`] when it is gone.
     pub fn check_status(&mut self) -> Result<Status, DeviceError> {
-        let s = Status(self.r(regs::STATUS.offset)?);
+        let s = self.status()?;
         if s.error() {
             return Err(DeviceError::DeviceFault(s.error_code()));
         }
@@ -602,9 +693,20 @@ impl Device {
     /// Drains published records into `out` (at most `max`) and writes the doorbell
     /// (RING_CONS). A validation failure stops the device (CTRL.enable cleared) and is
     /// returned; the valid records before the bad one are in `out` and acknowledged.
+    /// Record times continue the clock of earlier lives ([`Self::time_ns`]).
     pub fn drain(&mut self, out: &mut Vec<Record>, max: usize) -> Result<usize, DeviceError> {
+        if self.held_until.is_some_and(|t| Instant::now() < t) {
+            return Ok(0);
+        }
         let before = self.ring.consumer_index();
+        let from = out.len();
         let polled = self.ring.poll(out, max);
+        if self.carried.clock_ns != 0 {
+            for r in out.iter_mut().skip(from) {
+                r.first_ns = r.first_ns.saturating_add(self.carried.clock_ns);
+                r.last_ns = r.last_ns.saturating_add(self.carried.clock_ns);
+            }
+        }
         let cons = self.ring.consumer_index();
         if cons != before {
             self.w(regs::RING_CONS.offset, cons)?;
@@ -616,6 +718,13 @@ impl Device {
                 Err(e.into())
             }
         }
+    }
+
+    /// Stops consuming the ring for `d` (a stalled consumer, `nsflow run --fault
+    /// ring-stall`): [`Self::drain`] takes nothing until then, so the ring fills and the
+    /// device holds records back (or drops and counts them, if built to drop).
+    pub fn hold_ring(&mut self, d: Duration) {
+        self.held_until = Some(Instant::now() + d);
     }
 
     /// Ring consumer counters.
@@ -688,8 +797,55 @@ impl Device {
         Ok(())
     }
 
-    /// Latches and reads every statistic.
+    /// Brings the device back from its error state (a DMA fault, a bad ring): takes the
+    /// records published before the fault into `out`, lets a flush push every entry out
+    /// (a device in its error state writes nothing and counts what it drops, so every
+    /// packet it took is in `out` or in its drop counters), keeps its counters, then
+    /// resets it and programs it again as at bring-up: tables, configuration, the same
+    /// ring memory from index 0, and the enable state.
+    pub fn recover(&mut self, out: &mut Vec<Record>, timeout: Duration) -> Result<(), DeviceError> {
+        self.held_until = None;
+        self.drain(out, usize::MAX)?;
+        let before = self.start_flush()?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            let busy = self.status()?.flush_busy();
+            if !busy && self.r(regs::FLUSH_COUNT.offset)? != before {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(DeviceError::FlushTimeout(timeout));
+            }
+            std::thread::yield_now();
+        }
+        let stats = self.stats()?;
+        let clock_ns = self.time_ns()?;
+        let enabled = self.enabled;
+        self.backend
+            .write32(regs::CTRL.offset, ctrl_bits(|c| c.set_soft_reset(true)))?;
+        self.carried = Carried { stats, clock_ns };
+        self.enabled = false;
+        self.ring.restart()?;
+        let tables = self.tables.clone();
+        self.program_tables(&tables)?;
+        let config = self.config.clone();
+        self.program_engine(&config)?;
+        self.program_ring()?;
+        self.enable(enabled)?;
+        self.recoveries += 1;
+        Ok(())
+    }
+
+    /// Recoveries by [`Self::recover`] so far.
+    pub fn recoveries(&self) -> u64 {
+        self.recoveries
+    }
+
+    /// Latches and reads every statistic, with the counters of the device's lives before
+    /// its resets by [`Self::recover`] added: every counter only grows.
     pub fn stats(&mut self) -> Result<DeviceStats, DeviceError> {
+        // A device gone from the bus would read as counters of all ones.
+        self.status()?;
         self.w(
             regs::CTRL.offset,
             ctrl_bits(|c| {
@@ -709,14 +865,16 @@ impl Device {
             }
             s.profiles.push(v);
         }
+        s.add(&self.carried.stats);
         Ok(s)
     }
 
-    /// The device clock in nanoseconds (TIME_LO latches TIME_HI).
+    /// The device clock in nanoseconds (TIME_LO latches TIME_HI), continuing the clock
+    /// of the device's lives before a reset by [`Self::recover`].
     pub fn time_ns(&mut self) -> Result<u64, DeviceError> {
         let lo = self.r(regs::TIME_LO.offset)?;
         let hi = self.r(regs::TIME_HI.offset)?;
-        Ok(u64::from(hi) << 32 | u64::from(lo))
+        Ok((u64::from(hi) << 32 | u64::from(lo)).saturating_add(self.carried.clock_ns))
     }
 
     /// Stops the device: disable, flush, drain into `out`, then unmap the ring.

@@ -21,6 +21,9 @@ pub struct DrainConfig {
     pub batch: usize,
     /// How long a final flush may take.
     pub flush_timeout: Duration,
+    /// Recover a device that enters its error state (a DMA fault) by reset and
+    /// reprogramming ([`Device::recover`]) instead of stopping.
+    pub recover: bool,
 }
 
 impl Default for DrainConfig {
@@ -29,6 +32,7 @@ impl Default for DrainConfig {
             poll_interval: Duration::from_millis(10),
             batch: 4096,
             flush_timeout: Duration::from_secs(30),
+            recover: true,
         }
     }
 }
@@ -42,6 +46,8 @@ pub struct DrainSummary {
     pub interrupts: u64,
     /// Wake-ups by the polling interval.
     pub polls: u64,
+    /// Recoveries from the device's error state.
+    pub recoveries: u64,
 }
 
 /// Why the drain task stopped early.
@@ -69,14 +75,27 @@ pub fn lock(dev: &SharedDevice) -> MutexGuard<'_, Device> {
 
 /// One locked drain: the records taken, and whether the device is still sound. The records
 /// are taken even when it is not (the valid ones before a bad record are acknowledged to
-/// the device, so they must be handed on, not dropped).
-fn drain_once(dev: &SharedDevice, batch: usize) -> (Vec<Record>, Result<(), DeviceError>) {
+/// the device, so they must be handed on, not dropped). A device in its error state is
+/// recovered when `cfg.recover` says so (its records then come too, and `recovered` counts
+/// it).
+fn drain_once(
+    dev: &SharedDevice,
+    cfg: &DrainConfig,
+    recovered: &mut u64,
+) -> (Vec<Record>, Result<(), DeviceError>) {
     let mut d = lock(dev);
     let mut out = Vec::new();
     let sound = d
         .ack_interrupts()
-        .and_then(|_| d.drain(&mut out, batch))
+        .and_then(|_| d.drain(&mut out, cfg.batch))
         .and_then(|_| d.check_status().map(|_| ()));
+    let sound = match sound {
+        Err(DeviceError::DeviceFault(_)) if cfg.recover => {
+            *recovered += 1;
+            d.recover(&mut out, cfg.flush_timeout)
+        }
+        other => other,
+    };
     (out, sound)
 }
 
@@ -130,21 +149,38 @@ pub async fn run(
             _ = ticker.tick() => sum.polls += 1,
             _ = stop.changed() => {}
         }
-        while forward(drain_once(&dev, cfg.batch), &sink, &mut sum).await? {}
+        while forward(drain_once(&dev, &cfg, &mut sum.recoveries), &sink, &mut sum).await? {}
     }
     // Graceful stop: flush both stages and drain until the flush has completed, sending
     // as we go so that a small ring cannot stall the flush.
-    let before = lock(&dev).start_flush()?;
+    // A recovery (which flushes itself) restarts the flush.
+    let mut before = lock(&dev).start_flush()?;
     let deadline = tokio::time::Instant::now() + cfg.flush_timeout;
+    let all = DrainConfig {
+        batch: usize::MAX,
+        ..cfg
+    };
     loop {
-        if forward(drain_once(&dev, cfg.batch), &sink, &mut sum).await? {
+        let recoveries = sum.recoveries;
+        let took = forward(drain_once(&dev, &cfg, &mut sum.recoveries), &sink, &mut sum).await?;
+        if sum.recoveries != recoveries {
+            before = lock(&dev).start_flush()?;
+        }
+        if took {
             continue;
         }
-        if lock(&dev).flush_complete(before)? {
-            if forward(drain_once(&dev, usize::MAX), &sink, &mut sum).await? {
-                continue;
+        let complete = lock(&dev).flush_complete(before);
+        match complete {
+            Ok(true) => {
+                if forward(drain_once(&dev, &all, &mut sum.recoveries), &sink, &mut sum).await? {
+                    continue;
+                }
+                break;
             }
-            break;
+            Ok(false) => {}
+            // The next drain recovers it.
+            Err(DeviceError::DeviceFault(_)) if cfg.recover => continue,
+            Err(e) => return Err(e.into()),
         }
         if tokio::time::Instant::now() > deadline {
             return Err(DeviceError::FlushTimeout(cfg.flush_timeout).into());

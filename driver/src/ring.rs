@@ -113,6 +113,14 @@ impl RingConsumer {
         })
     }
 
+    /// Starts over after a device reset: the memory zeroed (no stale record or producer
+    /// index can be read), draining from index 0 with the first pass's phase.
+    pub fn restart(&mut self) -> Result<(), RingError> {
+        self.mem.zero()?;
+        self.cons = 0;
+        Ok(())
+    }
+
     /// Entries in the ring.
     pub fn entries(&self) -> u32 {
         1 << self.log2
@@ -162,6 +170,14 @@ impl RingConsumer {
             profiles,
             counters: RingCounters::default(),
         }
+    }
+
+    /// [`Self::resume`] on the memory this consumer has: geometry `log2`, draining from
+    /// `cons`, counters from zero (a new driver instance's view of the same ring).
+    pub fn resume_at(&mut self, log2: u8, cons: u32) {
+        self.log2 = log2;
+        self.cons = cons;
+        self.counters = RingCounters::default();
     }
 
     /// Gives the memory back (the device may still be writing it).

@@ -9,10 +9,12 @@
 //! |---|---|
 //! | [`job`] | the live pipeline: device, drain epochs, converter, exporters, commit |
 //! | [`replay`] | traffic into a modelled device, stopping at commit points |
+//! | [`fault`] | faults injected at frame counts (`--fault`) |
 //! | [`cache`] | the exported aggregates per mode (`display … cache`) |
 //! | [`summary`] | the tables of the run summary and the shell's displays |
 
 pub mod cache;
+pub mod fault;
 pub mod job;
 pub mod replay;
 pub mod summary;
@@ -65,6 +67,8 @@ pub struct RunOptions {
     pub ring_log2: u8,
     /// Commits to apply mid-run (a modelled device with traffic only).
     pub commits: Vec<CommitAt>,
+    /// Faults to inject mid-run (the in-process model with traffic only).
+    pub faults: Vec<fault::FaultAt>,
 }
 
 /// Why the run failed.
@@ -186,6 +190,12 @@ pub struct RunReport {
     pub warnings: Vec<String>,
     /// Device description.
     pub device_name: String,
+    /// Recoveries of the device from its error state (reset and reprogramming).
+    pub recoveries: u64,
+    /// Why the pipeline stopped early (the device stopped answering, a drain error): the
+    /// report then holds what was exported until then, with the last device counters
+    /// that could be read.
+    pub failure: Option<String>,
 }
 
 /// Maps a VRP export plan onto an exporter configuration: the hosts that have a source
@@ -269,32 +279,67 @@ fn check_commits(session: &vrp::Session, commits: &[CommitAt]) -> Result<(), Run
     Ok(())
 }
 
-/// A bound in-process collector and what it heard.
+/// A bound in-process collector and what it heard. It runs on a thread of its own (with
+/// a runtime of its own), so that a busy pipeline does not keep it from draining its
+/// socket: a collector that falls behind loses datagrams.
 struct InProcessCollector {
     addr: SocketAddr,
     stop: watch::Sender<bool>,
     heard: Arc<AtomicU64>,
-    task: tokio::task::JoinHandle<CollectTotals>,
+    task: std::thread::JoinHandle<CollectTotals>,
 }
 
 impl InProcessCollector {
     fn start(addr: SocketAddr) -> Result<Self, RunError> {
-        let sock = collect::bind(addr).map_err(|source| BackendError::Io {
-            context: format!("collector on {addr}"),
-            source,
-        })?;
         let (stop, rx) = watch::channel(false);
         let heard = Arc::new(AtomicU64::new(0));
         let h = heard.clone();
-        let task = tokio::spawn(collect::collect(sock, rx, move |_| {
-            h.fetch_add(1, Ordering::Relaxed);
-        }));
-        Ok(Self {
-            addr,
-            stop,
-            heard,
-            task,
-        })
+        let (bound_tx, bound) = std::sync::mpsc::channel();
+        let io_err = |source| BackendError::Io {
+            context: format!("collector on {addr}"),
+            source,
+        };
+        let task = std::thread::Builder::new()
+            .name("nsflow-collector".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = bound_tx.send(Err(e));
+                        return CollectTotals::default();
+                    }
+                };
+                rt.block_on(async move {
+                    let sock = match collect::bind(addr) {
+                        Ok(s) => s,
+                        Err(e) => {
+                            let _ = bound_tx.send(Err(e));
+                            return CollectTotals::default();
+                        }
+                    };
+                    let _ = bound_tx.send(Ok(()));
+                    collect::collect(sock, rx, move |_| {
+                        h.fetch_add(1, Ordering::Relaxed);
+                    })
+                    .await
+                })
+            })
+            .map_err(io_err)?;
+        match bound.recv() {
+            Ok(Ok(())) => Ok(Self {
+                addr,
+                stop,
+                heard,
+                task,
+            }),
+            Ok(Err(e)) => Err(io_err(e).into()),
+            Err(_) => Err(RunError::Task(format!(
+                "the collector on {addr} did not start"
+            ))),
+        }
     }
 
     /// Lets the last datagrams arrive: until the collector has every record sent to its
@@ -310,7 +355,10 @@ impl InProcessCollector {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let _ = self.stop.send(true);
-        self.task.await.ok()
+        tokio::task::spawn_blocking(move || self.task.join().ok())
+            .await
+            .ok()
+            .flatten()
     }
 }
 
@@ -324,6 +372,11 @@ async fn run_async(
     opts.commits.sort_by_key(|c| c.frames);
     check_commits(&session, &opts.commits)?;
     let tables = route_tables(opts.routes.as_deref())?;
+    if !opts.faults.is_empty() && (opts.device != "sim" || opts.source.is_none()) {
+        return Err(RunError::Usage(
+            "--fault injects into the embedded simulator at replayed frame counts: it needs --device sim and traffic".into(),
+        ));
+    }
     let mut be = backend::open(&opts.device)?;
     let modelled = be.traffic().is_some();
     if !modelled && opts.source.is_some() {
@@ -379,6 +432,8 @@ async fn run_async(
             seen: frames_seen.clone(),
             commit_points: opts.commits.iter().map(|c| c.frames).collect(),
             commits: commit_tx,
+            faults: opts.faults.clone(),
+            failed: job.failed(),
         };
         tokio::task::spawn_blocking(move || r.run())
     });
@@ -408,8 +463,9 @@ async fn run_async(
             }
         },
         None => {
-            // Silicon: run until told to stop.
-            while !stop.load(Ordering::Relaxed) {
+            // Silicon: run until told to stop, or until the pipeline fails.
+            let failed = job.failed();
+            while !stop.load(Ordering::Relaxed) && !failed.load(Ordering::Relaxed) {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
@@ -419,6 +475,8 @@ async fn run_async(
     report.reasons = done.reasons;
     report.collectors = done.collectors;
     report.device = done.device;
+    report.recoveries = done.drained.recoveries;
+    report.failure = done.failure;
     if let Some(c) = collector {
         report.collected = c.finish(&report.collectors).await;
     }
@@ -445,6 +503,17 @@ impl RunReport {
         }
         for w in &self.warnings {
             s.push_str(&format!("warning: {w}\n"));
+        }
+        if self.recoveries > 0 {
+            s.push_str(&format!(
+                "device recovered from its error state {} time(s) (reset and reprogrammed; what it could not write is in the drop counters)\n",
+                self.recoveries
+            ));
+        }
+        if let Some(f) = &self.failure {
+            s.push_str(&format!(
+                "FAILED: {f}\n(everything drained was exported; device counters are the last read)\n"
+            ));
         }
         if let Some(c) = &self.collected {
             s.push_str(&format!(

@@ -122,6 +122,8 @@ async fn run_async(
             seen: seen.clone(),
             commit_points: Vec::new(),
             commits,
+            faults: Vec::new(),
+            failed: job.failed(),
         };
         tokio::task::spawn_blocking(move || r.run())
     });

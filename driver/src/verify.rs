@@ -714,6 +714,7 @@ pub fn verify(opts: VerifyOptions) -> Result<VerifyReport, VerifyError> {
         collect: None,
         ring_log2: opts.ring_log2,
         commits: Vec::new(),
+        faults: Vec::new(),
     };
     let result = run::run(
         run_opts,

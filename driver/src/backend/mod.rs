@@ -13,6 +13,7 @@ pub mod vfio_user;
 use crate::dma::{DmaError, DmaMemory};
 use crate::mmio::MmioError;
 use nsflow_hwsim::capture::Frame;
+use nsflow_hwsim::Fault;
 use vmm_sys_util::eventfd::EventFd;
 
 /// A backend failure, with what was being done.
@@ -74,12 +75,21 @@ pub trait Backend: Send {
     fn traffic(&mut self) -> Option<&mut dyn TrafficPort> {
         None
     }
+    /// Injects a device fault (`nsflow run --fault`, tests); only the in-process model
+    /// takes them.
+    fn inject(&mut self, fault: Fault) -> Result<(), BackendError> {
+        Err(BackendError::Model(format!(
+            "{} takes no injected faults ({fault:?}): use --device sim",
+            self.describe()
+        )))
+    }
 }
 
 /// The ingress of a modelled device: frames offered with their capture timestamps.
 pub trait TrafficPort {
     /// Offers frames in order; returns how many the device took (0 while it is holding
-    /// back, e.g. with its record ring full). The caller offers the rest later.
+    /// back, e.g. with its record ring full, or in its error state until the driver recovers
+    /// it). The caller offers the rest later.
     fn offer(&mut self, frames: &[Frame]) -> Result<usize, BackendError>;
 }
 

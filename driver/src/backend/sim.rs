@@ -10,7 +10,7 @@
 use super::{Backend, BackendError, TrafficPort};
 use crate::dma::{DmaMemory, IovaAllocator};
 use nsflow_hwsim::capture::Frame;
-use nsflow_hwsim::{BuildParams, Device, Refused};
+use nsflow_hwsim::{BuildParams, Device, Fault, Refused};
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
 /// The model in this process.
@@ -95,6 +95,10 @@ impl Backend for SimBackend {
     fn traffic(&mut self) -> Option<&mut dyn TrafficPort> {
         Some(self)
     }
+    fn inject(&mut self, fault: Fault) -> Result<(), BackendError> {
+        self.dev.inject(fault);
+        Ok(())
+    }
 }
 
 impl TrafficPort for SimBackend {
@@ -102,7 +106,10 @@ impl TrafficPort for SimBackend {
         for (i, f) in frames.iter().enumerate() {
             match self.dev.offer_frame(f) {
                 Ok(()) => {}
-                Err(Refused::Busy) => return Ok(i),
+                // Holding, in its error state until the driver recovers it, or gone
+                // (the driver notices and stops): the frame waits at the port, as on a
+                // link with flow control.
+                Err(Refused::Busy | Refused::Stopped | Refused::Removed) => return Ok(i),
                 Err(e) => return Err(BackendError::Model(e.to_string())),
             }
         }

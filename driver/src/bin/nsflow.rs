@@ -79,6 +79,11 @@ struct RunArgs {
     /// and commit them (only the difference is applied; repeatable).
     #[arg(long, value_name = "FRAMES:FILE")]
     commit_at: Vec<String>,
+    /// Inject a fault into the embedded simulator after FRAMES frames (repeatable): dma,
+    /// lost-irq, clock-jump=SECONDS, removed, ring-stall=MS, table-flood=N, restart (see
+    /// docs/reliability.md).
+    #[arg(long, value_name = "KIND@FRAMES", value_parser = run::fault::parse_fault)]
+    fault: Vec<run::fault::FaultAt>,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
@@ -213,6 +218,7 @@ fn cmd_run(a: RunArgs) -> Result<ExitCode, String> {
             .iter()
             .map(|c| commit_at(c))
             .collect::<Result<_, _>>()?,
+        faults: a.fault.clone(),
     };
     let stop = Arc::new(AtomicBool::new(false));
     let seen = Arc::new(AtomicU64::new(0));
@@ -256,7 +262,13 @@ fn cmd_run(a: RunArgs) -> Result<ExitCode, String> {
     }
     let report = result.map_err(|e| e.to_string())?;
     print!("{}", report.render());
-    Ok(ExitCode::SUCCESS)
+    match &report.failure {
+        None => Ok(ExitCode::SUCCESS),
+        Some(why) => {
+            eprintln!("nsflow: the run stopped early: {why}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 /// Sets `flag` when `sig` arrives (a tiny signal handler thread over a tokio runtime).

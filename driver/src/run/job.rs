@@ -27,6 +27,7 @@ use nsflow_rtl::regs::PROFILE_STATS;
 use nsflow_rtl::tables::Tables;
 use nsflow_rtl::AggregationMode;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch, RwLock};
@@ -100,6 +101,11 @@ pub struct Job {
     clock: Arc<SystemClock>,
     loss_task: JoinHandle<()>,
     drained: DrainSummary,
+    /// Set when a drain task ends on an error (the traffic stops).
+    failed: Arc<AtomicBool>,
+    /// The last device statistics read (for the report of a device that stopped
+    /// answering).
+    last_stats: Arc<Mutex<DeviceStats>>,
 }
 
 /// What a finished job hands back.
@@ -115,6 +121,8 @@ pub struct JobReport {
     pub device: DeviceStats,
     /// What the drain tasks did.
     pub drained: DrainSummary,
+    /// Why the pipeline stopped early, if it did (see [`super::RunReport::failure`]).
+    pub failure: Option<String>,
 }
 
 fn live(l: &Mutex<Live>) -> MutexGuard<'_, Live> {
@@ -173,7 +181,12 @@ impl Job {
         }));
         let (tx, rx) = mpsc::channel(64);
         let converter = tokio::spawn(convert(rx, time, live.clone(), exporters.clone()));
-        let loss_task = tokio::spawn(send_loss_counters(dev.clone(), exporters.clone()));
+        let last_stats = Arc::new(Mutex::new(base.clone()));
+        let loss_task = tokio::spawn(send_loss_counters(
+            dev.clone(),
+            exporters.clone(),
+            last_stats.clone(),
+        ));
         let mut job = Self {
             dev,
             irq,
@@ -192,6 +205,8 @@ impl Job {
             clock,
             loss_task,
             drained: DrainSummary::default(),
+            failed: Arc::new(AtomicBool::new(false)),
+            last_stats,
         };
         job.start_epoch();
         Ok(job)
@@ -200,6 +215,12 @@ impl Job {
     /// The device, for the traffic port of a modelled device.
     pub fn device(&self) -> SharedDevice {
         self.dev.clone()
+    }
+
+    /// Set when the pipeline failed (a drain task ended on an error): traffic sources
+    /// stop, and [`Self::finish`] reports the failure.
+    pub fn failed(&self) -> Arc<AtomicBool> {
+        self.failed.clone()
     }
 
     /// The running configuration.
@@ -211,13 +232,15 @@ impl Job {
         let (stop, stop_rx) = watch::channel(false);
         let (rec_tx, mut rec_rx) = mpsc::channel::<Vec<Record>>(64);
         let irq = self.irq.as_ref().and_then(|e| e.try_clone().ok());
-        let drain = tokio::spawn(drain::run(
-            self.dev.clone(),
-            irq,
-            self.opts.drain,
-            rec_tx,
-            stop_rx,
-        ));
+        let run = drain::run(self.dev.clone(), irq, self.opts.drain, rec_tx, stop_rx);
+        let failed = self.failed.clone();
+        let drain = tokio::spawn(async move {
+            let r = run.await;
+            if r.is_err() {
+                failed.store(true, Ordering::Relaxed);
+            }
+            r
+        });
         let tx = self.tx.clone();
         let modes = self.modes.clone();
         let forward = tokio::spawn(async move {
@@ -247,6 +270,7 @@ impl Job {
         self.drained.records += d.records;
         self.drained.interrupts += d.interrupts;
         self.drained.polls += d.polls;
+        self.drained.recoveries += d.recoveries;
         Ok(())
     }
 
@@ -469,7 +493,10 @@ impl Job {
     }
 
     /// Stops gracefully: flush, drain, convert, export, then the exporters' final
-    /// counters (with the loss counters of A15 sent in their last options).
+    /// counters (with the loss counters of A15 sent in their last options). When the
+    /// device failed (a drain task ended on an error, or its counters cannot be read),
+    /// everything drained is still converted and exported, the last counters read are
+    /// reported, and [`JobReport::failure`] says why.
     pub async fn finish(mut self) -> Result<JobReport, RunError> {
         let stopped = self.stop_epoch().await;
         self.loss_task.abort();
@@ -478,9 +505,15 @@ impl Job {
         let (closed, _) = mpsc::channel(1);
         drop(std::mem::replace(&mut self.tx, closed));
         let converted = (&mut self.converter).await.map_err(task_err("converter"))?;
-        stopped?;
         converted?;
-        let device = device?;
+        let mut failure = stopped.err().map(|e| e.to_string());
+        let device = match device {
+            Ok(d) => d,
+            Err(e) => {
+                failure.get_or_insert_with(|| e.to_string());
+                lock_last(&self.last_stats).clone()
+            }
+        };
         self.credit(&device);
         let loss = loss_counters(&device);
         let map = std::mem::take(&mut *self.exporters.write().await);
@@ -503,8 +536,13 @@ impl Job {
             collectors: merge_collectors(collectors),
             device,
             drained: self.drained,
+            failure,
         })
     }
+}
+
+fn lock_last(l: &Mutex<DeviceStats>) -> MutexGuard<'_, DeviceStats> {
+    l.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Sums the counters of the same (mode, collector).
@@ -576,14 +614,20 @@ async fn convert(
     Ok(())
 }
 
-/// Sends the loss counters of A15 to every exporter once a second.
-async fn send_loss_counters(dev: SharedDevice, exporters: Exporters) {
+/// Sends the loss counters of A15 to every exporter once a second, keeping the statistics
+/// read in `last`.
+async fn send_loss_counters(
+    dev: SharedDevice,
+    exporters: Exporters,
+    last: Arc<Mutex<DeviceStats>>,
+) {
     let mut t = tokio::time::interval(Duration::from_secs(1));
     loop {
         t.tick().await;
         let stats = lock(&dev).stats();
         if let Ok(s) = stats {
             let loss = loss_counters(&s);
+            *lock_last(&last) = s;
             for e in exporters.read().await.values() {
                 let _ = e.set_loss_counters(loss).await;
             }

@@ -1,7 +1,9 @@
 //! Traffic into a modelled device, on a blocking thread: frames in batches through the
 //! model's traffic port, waiting while the engine holds back (the drain frees ring
-//! space), and stopping exactly at each commit point until the commit is applied.
+//! space), stopping exactly at each commit point until the commit is applied, and
+//! injecting each `--fault` at its frame count.
 
+use super::fault::{self, FaultAt, FaultKind};
 use super::RunError;
 use crate::drain::{lock, SharedDevice};
 use crate::traffic::Frames;
@@ -41,30 +43,48 @@ pub struct Replay {
     pub commit_points: Vec<u64>,
     /// Where commit requests go.
     pub commits: mpsc::Sender<CommitRequest>,
+    /// Faults to inject, by frame count.
+    pub faults: Vec<FaultAt>,
+    /// Set when the pipeline failed (the drain task ended on an error): stop offering.
+    pub failed: Arc<AtomicBool>,
 }
 
 impl Replay {
-    /// Offers every frame; returns how many were offered. Commit points past the end of
-    /// the traffic are requested at its end.
+    /// Offers every frame; returns how many were offered (a table flood's frames
+    /// included). Commit points and faults past the end of the traffic are applied at its
+    /// end.
     pub fn run(mut self) -> Result<u64, RunError> {
         let mut batch: Vec<Frame> = self.first.take().into_iter().collect();
         let mut offered = 0u64;
+        let mut flooded = 0u64;
+        let mut last_ts = batch.first().map_or(0, |f| f.ts_ns);
         let mut points = std::mem::take(&mut self.commit_points)
             .into_iter()
             .enumerate()
             .peekable();
+        let mut faults = std::mem::take(&mut self.faults);
+        faults.sort_by_key(|f| f.frames);
+        let mut faults = faults.into_iter().peekable();
         let mut ended = false;
         loop {
-            if self.stop.load(Ordering::Relaxed) {
-                return Ok(offered);
+            if self.stopped() {
+                return Ok(offered + flooded);
             }
             while let Some((index, _)) = points.next_if(|(_, at)| *at <= offered || ended) {
                 self.commit(index, offered)?;
             }
-            let limit = points
-                .peek()
-                .map_or(BATCH as u64, |(_, at)| (at - offered).min(BATCH as u64))
-                as usize;
+            while let Some(f) = faults.next_if(|f| f.frames <= offered || ended) {
+                flooded += self.inject(f.kind, last_ts, offered)?;
+            }
+            let next_stop = [
+                points.peek().map(|(_, at)| *at),
+                faults.peek().map(|f| f.frames),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let limit =
+                next_stop.map_or(BATCH as u64, |at| (at - offered).min(BATCH as u64)) as usize;
             while batch.len() < limit && !ended {
                 match self.frames.next() {
                     Some(f) => batch.push(f?),
@@ -72,29 +92,75 @@ impl Replay {
                 }
             }
             if batch.is_empty() {
-                if ended && points.peek().is_none() {
-                    return Ok(offered);
+                if ended && points.peek().is_none() && faults.peek().is_none() {
+                    return Ok(offered + flooded);
                 }
                 continue;
             }
             let n = batch.len().min(limit);
-            let taken = {
-                let mut d = lock(&self.dev);
-                match d.backend().traffic() {
-                    Some(port) => port.offer(&batch[..n])?,
-                    None => {
-                        return Err(RunError::Usage(
-                            "this device takes no traffic from the host".into(),
-                        ))
-                    }
-                }
-            };
+            let taken = self.offer(&batch[..n])?;
+            if let Some(f) = batch[..taken].last() {
+                last_ts = f.ts_ns;
+            }
             batch.drain(..taken);
             offered += taken as u64;
-            self.seen.store(offered, Ordering::Relaxed);
-            if taken == 0 {
-                // The engine is holding back: the drain task frees ring space.
-                std::thread::sleep(Duration::from_micros(100));
+            self.seen.store(offered + flooded, Ordering::Relaxed);
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed) || self.failed.load(Ordering::Relaxed)
+    }
+
+    /// Offers `frames` through the traffic port; returns how many the device took, after
+    /// a short wait when it took none (the engine is holding back: the drain task frees
+    /// ring space, or recovers the device).
+    fn offer(&self, frames: &[Frame]) -> Result<usize, RunError> {
+        let taken = {
+            let mut d = lock(&self.dev);
+            match d.backend().traffic() {
+                Some(port) => port.offer(frames)?,
+                None => {
+                    return Err(RunError::Usage(
+                        "this device takes no traffic from the host".into(),
+                    ))
+                }
+            }
+        };
+        if taken == 0 {
+            std::thread::sleep(Duration::from_micros(100));
+        }
+        Ok(taken)
+    }
+
+    /// Injects one fault; returns the frames it offered itself (a table flood).
+    fn inject(&self, kind: FaultKind, last_ts: u64, offered: u64) -> Result<u64, RunError> {
+        match kind {
+            FaultKind::RingStall(d) => {
+                lock(&self.dev).hold_ring(d);
+                Ok(0)
+            }
+            FaultKind::Restart => {
+                lock(&self.dev).restart()?;
+                Ok(0)
+            }
+            FaultKind::TableFlood(n) => {
+                let frames: Vec<Frame> = fault::flood(n, last_ts, offered).collect();
+                let mut done = 0;
+                while done < frames.len() && !self.stopped() {
+                    let end = (done + BATCH).min(frames.len());
+                    done += self.offer(&frames[done..end])?;
+                }
+                Ok(done as u64)
+            }
+            FaultKind::Dma
+            | FaultKind::LostInterrupts
+            | FaultKind::ClockJump(_)
+            | FaultKind::Removed => {
+                if let Some(f) = kind.device_fault() {
+                    lock(&self.dev).backend().inject(f)?;
+                }
+                Ok(0)
             }
         }
     }

@@ -1,0 +1,517 @@
+//! Nothing lost whatever fails (issue 7): `nsflow run` (through the library) on the
+//! embedded simulator with each `--fault` injected halfway through a synthetic replay,
+//! and `nsflow run` stopped by SIGTERM mid-replay (through the binary).
+//!
+//! For every fault, per mode:
+//! * every IPv6 packet the device took is in exactly one drained record or in the mode's
+//!   drop counters (packets and bytes), and the device took every frame offered;
+//! * the in-process collector received exactly the records drained (records, packets,
+//!   bytes), nothing undecodable;
+//! * the loss counters of A15 it received last (options data, per observation domain)
+//!   equal the device's final drop and parse-error counters;
+//!
+//! and the fault did what it says: a DMA fault was recovered once and its losses counted,
+//! a stalled consumer made the device hold records back, a table flood evicted original
+//! flows for room, a removed device ended the run with the error after exporting what was
+//! drained.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use nsflow_driver::run::fault::{parse_fault, FaultAt};
+use nsflow_driver::run::{self, RunOptions, RunReport};
+use nsflow_driver::traffic::{parse_generate, Source};
+use nsflow_rtl::AggregationMode as M;
+use nsflow_tests::{free_udp_port, nsflow_binary, workspace_root};
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Generated traffic: 200 000 IPv6 packets of 20 000 flows over 40 s of capture time
+/// (replayed as fast as the model goes), so that the 15 s active timers export records
+/// throughout, before and after each fault.
+const TRAFFIC: &str = "flows=20000,pps=5000,seconds=40,seed=7";
+const PACKETS: u64 = 200_000;
+/// Where the faults strike.
+const HALFWAY: u64 = PACKETS / 2;
+/// The modes exported (v9 and IPFIX both).
+const MODES: [(M, &str); 4] = [
+    (M::ProtocolPort, "ipfix"),
+    (M::SourcePrefix, "9"),
+    (M::DestinationPrefixTos, "ipfix"),
+    (M::As, "9"),
+];
+
+/// Modes whose keys ignore the source address: a flood from random sources fills the
+/// stage-1 table but merges into few aggregates (few records for the collector).
+const FLOOD_MODES: [(M, &str); 2] = [(M::As, "9"), (M::DestinationPrefixTos, "ipfix")];
+
+fn config(port: u16, modes: &[(M, &str)]) -> String {
+    config_hosts(&[port], modes)
+}
+
+/// The configuration with every mode exported to each of `ports` on 127.0.0.1.
+fn config_hosts(ports: &[u16], modes: &[(M, &str)]) -> String {
+    let mut c = String::from(
+        "system-view\nipv6 netstream export template sequence-number fixed\n\
+         ipv6 netstream timeout active interval-second 15\n\
+         ipv6 netstream timeout inactive 5\n\
+         ipv6 netstream aggregation timeout active interval-second 15\n\
+         ipv6 netstream aggregation timeout inactive 20\n\
+         ipv6 netstream export source 127.0.0.1\n",
+    );
+    for port in ports {
+        c.push_str(&format!("ipv6 netstream export host 127.0.0.1 {port}\n"));
+    }
+    for (m, v) in modes {
+        c.push_str(&format!(
+            "ipv6 netstream aggregation {m}\n enable\n export version {v}\n quit\n"
+        ));
+    }
+    c.push_str("commit\n");
+    c
+}
+
+/// Runs the synthetic replay with `faults` on a ring of 2^`ring_log2` records, [`MODES`]
+/// enabled.
+fn run_with(faults: &[&str], ring_log2: u8) -> RunReport {
+    run_modes(faults, ring_log2, &MODES)
+}
+
+fn run_modes(faults: &[&str], ring_log2: u8, modes: &[(M, &str)]) -> RunReport {
+    run_to(faults, ring_log2, modes, &[])
+}
+
+/// [`run_modes`], also exporting to `more` ports besides the in-process collector's.
+fn run_to(faults: &[&str], ring_log2: u8, modes: &[(M, &str)], more: &[u16]) -> RunReport {
+    let port = free_udp_port();
+    let ports: Vec<u16> = std::iter::once(port).chain(more.iter().copied()).collect();
+    let opts = RunOptions {
+        config: config_hosts(&ports, modes),
+        routes: Some(
+            std::fs::read_to_string(workspace_root().join("examples/routes.txt")).unwrap(),
+        ),
+        device: "sim".into(),
+        source: Some(Source::Generate(parse_generate(TRAFFIC).unwrap())),
+        collect: Some(format!("127.0.0.1:{port}").parse().unwrap()),
+        ring_log2,
+        commits: Vec::new(),
+        faults: faults.iter().map(|f| parse_fault(f).unwrap()).collect(),
+    };
+    run::run(
+        opts,
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicU64::new(0)),
+    )
+    .unwrap()
+}
+
+/// The conservation and loss-counter checks every fault must pass; `offered` frames
+/// were offered (a flood adds its own).
+fn assert_accounted(what: &str, r: &RunReport, offered: u64) {
+    assert_accounted_modes(what, r, offered, &MODES);
+}
+
+fn assert_accounted_modes(what: &str, r: &RunReport, offered: u64, modes: &[(M, &str)]) {
+    eprintln!("--- {what}\n{}", r.render());
+    let keyed = (
+        r.device.global("ipv6_packets"),
+        r.device.global("ipv6_bytes"),
+    );
+    assert_eq!(r.frames, offered, "{what}: frames offered");
+    if r.failure.is_none() {
+        assert_eq!(keyed.0, offered, "{what}: the device took every frame");
+    }
+    let collected = r.collected.as_ref().expect("in-process collector");
+    assert_eq!(collected.decode_errors, 0, "{what}");
+    assert_eq!(
+        (
+            collected.missing_v9_messages,
+            collected.missing_ipfix_records
+        ),
+        (0, 0),
+        "{what}: no sequence gap at the in-process collector"
+    );
+    let loss = run::loss_counters(&r.device);
+    for (mode, _) in modes {
+        let mode = *mode;
+        let m = &r.modes[&mode];
+        assert_eq!(
+            (m.packets + m.drop_packets, m.bytes + m.drop_bytes),
+            keyed,
+            "{what}: {mode}: drained {:?} + dropped {:?} vs keyed",
+            (m.packets, m.bytes),
+            (m.drop_packets, m.drop_bytes)
+        );
+        let c = collected.modes.get(&mode).copied().unwrap_or_default();
+        assert_eq!(
+            (c.records, c.packets, c.bytes, c.flows),
+            (m.records, m.packets, m.bytes, m.flows),
+            "{what}: {mode}: collected vs drained"
+        );
+        let domain = 1 + u32::from(mode.index());
+        assert_eq!(
+            collected.loss.get(&domain),
+            Some(&loss),
+            "{what}: {mode}: loss counters at the collector (domain {domain})"
+        );
+    }
+    let dropped: u64 = modes.iter().map(|(m, _)| r.modes[m].drop_packets).sum();
+    assert_eq!(loss.not_sent_packets, dropped, "{what}");
+}
+
+#[test]
+fn no_fault_baseline() {
+    let r = run_with(&[], 10);
+    assert_accounted("baseline", &r, PACKETS);
+    assert_eq!((r.recoveries, r.failure.as_deref()), (0, None));
+    assert_eq!(run::loss_counters(&r.device).not_sent_packets, 0);
+}
+
+#[test]
+fn a_dma_fault_is_recovered_and_its_losses_exported() {
+    let r = run_with(&[&format!("dma@{HALFWAY}")], 10);
+    assert_accounted("dma", &r, PACKETS);
+    assert_eq!((r.recoveries, r.failure.as_deref()), (1, None));
+    for (mode, _) in MODES {
+        let m = &r.modes[&mode];
+        assert!(
+            m.drop_packets > 0 && m.packets > 0,
+            "{mode}: what the device held at the fault is dropped and counted, the rest exported: {m:?}"
+        );
+    }
+}
+
+#[test]
+fn lost_interrupts_lose_nothing() {
+    let r = run_with(&[&format!("lost-irq@{HALFWAY}")], 10);
+    assert_accounted("lost-irq", &r, PACKETS);
+    assert_eq!(run::loss_counters(&r.device).not_sent_packets, 0);
+}
+
+#[test]
+fn a_clock_jump_loses_nothing() {
+    let r = run_with(&[&format!("clock-jump=3600@{HALFWAY}")], 10);
+    assert_accounted("clock-jump", &r, PACKETS);
+    assert_eq!(run::loss_counters(&r.device).not_sent_packets, 0);
+}
+
+#[test]
+fn a_stalled_consumer_fills_the_ring_and_loses_nothing() {
+    let r = run_with(&[&format!("ring-stall=300@{HALFWAY}")], 6);
+    assert_accounted("ring-stall", &r, PACKETS);
+    assert!(
+        r.device.global("stall_ring_full") > 0,
+        "the device held records back while the ring was full"
+    );
+    assert_eq!(run::loss_counters(&r.device).not_sent_packets, 0);
+}
+
+#[test]
+fn a_table_flood_evicts_for_room_and_loses_nothing() {
+    const FLOOD: u64 = 600_000;
+    let r = run_modes(
+        &[&format!("table-flood={FLOOD}@{HALFWAY}")],
+        12,
+        &FLOOD_MODES,
+    );
+    assert_accounted_modes("table-flood", &r, PACKETS + FLOOD, &FLOOD_MODES);
+    assert!(
+        r.device.global("orig_evicted") > 0,
+        "the flood overflowed stage-1 sets"
+    );
+}
+
+#[test]
+fn a_driver_restart_mid_stream_reads_each_record_once() {
+    let r = run_with(&[&format!("restart@{HALFWAY}")], 8);
+    assert_accounted("restart", &r, PACKETS);
+    assert_eq!(run::loss_counters(&r.device).not_sent_packets, 0);
+}
+
+#[test]
+fn several_faults_in_one_run_lose_nothing() {
+    let r = run_with(
+        &[
+            "lost-irq@10000",
+            "ring-stall=100@30000",
+            "dma@50000",
+            "restart@60000",
+            "clock-jump=600@70000",
+            "dma@120000",
+        ],
+        8,
+    );
+    assert_accounted("several", &r, PACKETS);
+    assert_eq!(r.recoveries, 2);
+}
+
+#[test]
+fn a_device_that_stops_answering_ends_the_run_with_what_was_drained_exported() {
+    let r = run_with(&[&format!("removed@{HALFWAY}")], 10);
+    let why = r.failure.as_deref().expect("the run reports the failure");
+    assert!(why.contains("does not answer"), "{why}");
+    assert!(r.frames >= HALFWAY && r.frames < PACKETS, "{}", r.frames);
+    let collected = r.collected.as_ref().unwrap();
+    let loss = run::loss_counters(&r.device);
+    for (mode, _) in MODES {
+        let m = &r.modes[&mode];
+        let c = collected.modes.get(&mode).copied().unwrap_or_default();
+        assert_eq!(
+            (c.records, c.packets, c.bytes),
+            (m.records, m.packets, m.bytes),
+            "{mode}: everything drained reached the collector"
+        );
+        assert_eq!(
+            collected.loss.get(&(1 + u32::from(mode.index()))),
+            Some(&loss),
+            "{mode}: the last loss counters read reached the collector"
+        );
+    }
+}
+
+#[test]
+fn faults_need_the_embedded_simulator() {
+    let opts = RunOptions {
+        config: config(free_udp_port(), &MODES),
+        routes: None,
+        device: "vfio-user:/nonexistent/nsflow.sock".into(),
+        source: None,
+        collect: None,
+        ring_log2: 10,
+        commits: Vec::new(),
+        faults: vec![FaultAt {
+            frames: 1,
+            kind: parse_fault("dma").unwrap().kind,
+        }],
+    };
+    let e = run::run(
+        opts.clone(),
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicU64::new(0)),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("--fault injects into the embedded simulator"),
+        "{e}"
+    );
+    // A bad specification on the command line names the accepted kinds.
+    let out = Command::new(nsflow_binary())
+        .args([
+            "run",
+            "--config",
+            "examples/quickstart.cfg",
+            "--fault",
+            "melt@3",
+        ])
+        .current_dir(workspace_root())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("unknown fault `melt`") && err.contains("dma, lost-irq"),
+        "{err}"
+    );
+}
+
+/// The number after `label` in `text`.
+fn number_after(text: &str, label: &str) -> u64 {
+    text.split(label)
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|w| w.trim_end_matches(',').parse().ok())
+        .unwrap_or_else(|| panic!("no `{label}` in:\n{text}"))
+}
+
+#[test]
+fn sigterm_during_a_replay_stops_gracefully_and_exports_everything() {
+    let port = free_udp_port();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("faults.cfg");
+    std::fs::write(&cfg, config(port, &MODES)).unwrap();
+    // 20 s of traffic at 1 Mpps: far more than is replayed before the signal.
+    let mut child = Command::new(nsflow_binary())
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .args([
+            "--routes",
+            "examples/routes.txt",
+            "--generate",
+            "flows=20000,pps=1000000,seconds=20,seed=7",
+            "--collect",
+            &format!("127.0.0.1:{port}"),
+            "--quiet",
+        ])
+        .current_dir(workspace_root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(child.try_wait().unwrap().is_none(), "still replaying");
+    let pid = i32::try_from(child.id()).unwrap();
+    Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "no exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "{status}: {err}\n{out}");
+    let offered = number_after(&out, "frames offered ");
+    assert!(
+        offered > 0 && offered < 20_000_000,
+        "stopped mid-replay: {offered} frames"
+    );
+    let ipv6 = number_after(&out, "IPv6 ");
+    assert_eq!(ipv6, offered, "the device took every frame offered");
+    // The collector's table: one row per mode with records, flows, packets, bytes; every
+    // mode has every packet the device keyed (nothing was dropped).
+    let collected = &out[out.find("collected (in-process collector):").unwrap()..];
+    for (mode, _) in MODES {
+        let row: Vec<u64> = collected
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(mode.name()))
+            .unwrap_or_else(|| panic!("no {mode} row:\n{out}"))
+            .split_whitespace()
+            .skip(1)
+            .map(|w| w.parse().unwrap())
+            .collect();
+        assert_eq!(row[2], ipv6, "{mode}: packets at the collector\n{out}");
+        let domain = 1 + u32::from(mode.index());
+        assert!(
+            collected.contains(&format!(
+                "loss counters of domain {domain}: not sent 0 flows 0 packets 0 bytes"
+            )),
+            "{mode}: the final loss counters reached the collector\n{out}"
+        );
+    }
+}
+
+/// Per mode, the exporter's counters for the collector on `port`.
+fn stats_for(r: &RunReport, mode: M, port: u16) -> &nsflow_exporter::DestinationStats {
+    &r.collectors
+        .iter()
+        .find(|c| c.mode == mode && c.stats.collector.port() == port)
+        .unwrap_or_else(|| panic!("no counters for {mode} to port {port}"))
+        .stats
+}
+
+#[test]
+fn an_unreachable_collector_costs_nothing_at_the_live_one() {
+    // A port nobody listens on: the kernel answers with ICMP port unreachable.
+    let dead = free_udp_port();
+    let r = run_to(&[], 10, &MODES, &[dead]);
+    assert_accounted("unreachable collector", &r, PACKETS);
+    let mut failed = 0;
+    for (mode, _) in MODES {
+        let d = stats_for(&r, mode, dead);
+        assert_eq!(
+            d.records_sent + d.records_failed,
+            r.modes[&mode].records,
+            "{mode}: every record is sent or counted as failed for the dead collector: {d:?}"
+        );
+        failed += d.messages_failed;
+        if d.messages_failed > 0 {
+            assert!(
+                d.last_error
+                    .as_deref()
+                    .is_some_and(|e| e.contains("refused")),
+                "{d:?}"
+            );
+        }
+    }
+    assert!(
+        failed > 0,
+        "ICMP port unreachable turned into send failures"
+    );
+}
+
+#[test]
+fn a_slow_collector_costs_nothing_at_the_live_one_and_sees_its_losses() {
+    use nsflow_driver::collect::CollectTotals;
+    use nsflow_exporter::Decoder;
+    use std::sync::atomic::Ordering;
+
+    // A collector with the default socket buffer that reads slowly at first (3 ms per
+    // datagram for 300 datagrams), then as fast as it can until told to stop.
+    let slow = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = slow.local_addr().unwrap().port();
+    slow.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let stop = done.clone();
+    let reader = std::thread::spawn(move || {
+        let mut dec = Decoder::new();
+        let mut t = CollectTotals::default();
+        let mut buf = vec![0u8; 65_536];
+        let mut n = 0;
+        loop {
+            match slow.recv_from(&mut buf) {
+                Ok((len, from)) => {
+                    t.take(from, dec.decode(from, &buf[..len]), &mut |_| {});
+                    n += 1;
+                    if n < 300 {
+                        std::thread::sleep(Duration::from_millis(3));
+                    }
+                }
+                Err(_) if stop.load(Ordering::Relaxed) => return t,
+                Err(_) => {}
+            }
+        }
+    });
+    let v9: [(M, &str); 3] = [(M::ProtocolPort, "9"), (M::As, "9"), (M::SourcePrefix, "9")];
+    let r = run_to(&[], 10, &v9, &[port]);
+    done.store(true, Ordering::Relaxed);
+    let got = reader.join().unwrap();
+    // The live collector lost nothing and the run was not held back.
+    assert_accounted_modes("slow collector", &r, PACKETS, &v9);
+    // At the slow one: the exporter handed every message to the kernel (nothing failed or
+    // waited on its account), the collector's socket overflowed, and the collector sees
+    // its losses through the v9 sequence numbers — never more than were sent (losses
+    // after the last message it received are invisible to sequence numbers).
+    let mut sent = 0;
+    for (m, _) in v9 {
+        let st = stats_for(&r, m, port);
+        assert_eq!(
+            (st.messages_failed, st.records_sent),
+            (0, r.modes[&m].records),
+            "{m}: {st:?}"
+        );
+        sent += st.messages_sent;
+    }
+    eprintln!(
+        "slow collector: {} of {sent} messages received, {} missing by sequence numbers",
+        got.messages, got.missing_v9_messages
+    );
+    assert_eq!(got.decode_errors, 0);
+    assert!(got.messages < sent, "the slow collector lost messages");
+    assert!(
+        got.missing_v9_messages > 0,
+        "the losses show in the sequence numbers"
+    );
+    assert!(got.messages + got.missing_v9_messages <= sent);
+}
