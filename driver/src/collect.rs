@@ -7,6 +7,9 @@ use nsflow_rtl::{AggregationMode, FlowKey};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
@@ -251,6 +254,84 @@ pub async fn collect(
                 }
             }
         }
+    }
+}
+
+/// A collector on a thread of its own, with a runtime of its own, so that a busy
+/// pipeline never keeps it from draining its socket (a collector that falls behind loses
+/// datagrams): the in-process collector of `nsflow run --collect` and of `nsflow verify`.
+/// It keeps [`CollectTotals`], and `state` with what `on_flow` adds to it for each flow.
+pub struct Listener<T> {
+    /// The address it listens on (with the port the kernel chose for port 0).
+    pub addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    heard: Arc<AtomicU64>,
+    thread: std::thread::JoinHandle<(CollectTotals, T)>,
+}
+
+impl<T: Default + Send + 'static> Listener<T> {
+    /// Binds `addr` and starts listening; returns once the socket is bound.
+    pub fn start(
+        addr: SocketAddr,
+        mut state: T,
+        on_flow: fn(&mut T, &CollectedFlow),
+    ) -> std::io::Result<Self> {
+        let (stop, stop_rx) = watch::channel(false);
+        let heard = Arc::new(AtomicU64::new(0));
+        let h = heard.clone();
+        let (ready_tx, ready) = std::sync::mpsc::channel::<std::io::Result<SocketAddr>>();
+        let thread = std::thread::Builder::new()
+            .name("nsflow-collector".into())
+            .spawn(move || {
+                let bound = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .and_then(|rt| {
+                        let _guard = rt.enter();
+                        let sock = bind(addr)?;
+                        let at = sock.local_addr()?;
+                        Ok((rt, sock, at))
+                    });
+                let (rt, sock) = match bound {
+                    Ok((rt, sock, at)) => {
+                        let _ = ready_tx.send(Ok(at));
+                        (rt, sock)
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return (CollectTotals::default(), state);
+                    }
+                };
+                let totals = rt.block_on(collect(sock, stop_rx, |f| {
+                    on_flow(&mut state, f);
+                    h.fetch_add(1, Ordering::Relaxed);
+                }));
+                (totals, state)
+            })?;
+        let addr = ready.recv().map_err(|_| {
+            std::io::Error::other(format!("the collector on {addr} did not start"))
+        })??;
+        Ok(Self {
+            addr,
+            stop,
+            heard,
+            thread,
+        })
+    }
+
+    /// Waits until `records` flow records have arrived or `grace` has passed (the last
+    /// datagrams of a run are still on their way), then stops and returns what it got.
+    pub fn finish(self, records: u64, grace: Duration) -> std::io::Result<(CollectTotals, T)> {
+        let deadline = std::time::Instant::now() + grace;
+        while self.heard.load(Ordering::Relaxed) < records
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.stop.send(true);
+        self.thread
+            .join()
+            .map_err(|_| std::io::Error::other("the collector thread panicked"))
     }
 }
 

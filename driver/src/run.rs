@@ -36,7 +36,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 /// A commit applied mid-run: after `frames` frames, the VRP commands of a file are run on
 /// the running configuration (from the system view) and committed.
@@ -279,88 +279,8 @@ fn check_commits(session: &vrp::Session, commits: &[CommitAt]) -> Result<(), Run
     Ok(())
 }
 
-/// A bound in-process collector and what it heard. It runs on a thread of its own (with
-/// a runtime of its own), so that a busy pipeline does not keep it from draining its
-/// socket: a collector that falls behind loses datagrams.
-struct InProcessCollector {
-    addr: SocketAddr,
-    stop: watch::Sender<bool>,
-    heard: Arc<AtomicU64>,
-    task: std::thread::JoinHandle<CollectTotals>,
-}
-
-impl InProcessCollector {
-    fn start(addr: SocketAddr) -> Result<Self, RunError> {
-        let (stop, rx) = watch::channel(false);
-        let heard = Arc::new(AtomicU64::new(0));
-        let h = heard.clone();
-        let (bound_tx, bound) = std::sync::mpsc::channel();
-        let io_err = |source| BackendError::Io {
-            context: format!("collector on {addr}"),
-            source,
-        };
-        let task = std::thread::Builder::new()
-            .name("nsflow-collector".into())
-            .spawn(move || {
-                let rt = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
-                    Err(e) => {
-                        let _ = bound_tx.send(Err(e));
-                        return CollectTotals::default();
-                    }
-                };
-                rt.block_on(async move {
-                    let sock = match collect::bind(addr) {
-                        Ok(s) => s,
-                        Err(e) => {
-                            let _ = bound_tx.send(Err(e));
-                            return CollectTotals::default();
-                        }
-                    };
-                    let _ = bound_tx.send(Ok(()));
-                    collect::collect(sock, rx, move |_| {
-                        h.fetch_add(1, Ordering::Relaxed);
-                    })
-                    .await
-                })
-            })
-            .map_err(io_err)?;
-        match bound.recv() {
-            Ok(Ok(())) => Ok(Self {
-                addr,
-                stop,
-                heard,
-                task,
-            }),
-            Ok(Err(e)) => Err(io_err(e).into()),
-            Err(_) => Err(RunError::Task(format!(
-                "the collector on {addr} did not start"
-            ))),
-        }
-    }
-
-    /// Lets the last datagrams arrive: until the collector has every record sent to its
-    /// address (a view may also send elsewhere), or 3 s; then its totals.
-    async fn finish(self, collectors: &[CollectorReport]) -> Option<CollectTotals> {
-        let sent: u64 = collectors
-            .iter()
-            .filter(|c| c.stats.collector == self.addr)
-            .map(|c| c.stats.records_sent)
-            .sum();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
-        while self.heard.load(Ordering::Relaxed) < sent && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let _ = self.stop.send(true);
-        tokio::task::spawn_blocking(move || self.task.join().ok())
-            .await
-            .ok()
-            .flatten()
-    }
-}
+/// How long the in-process collector waits for the last datagrams of a run.
+const ARRIVAL_GRACE: Duration = Duration::from_secs(3);
 
 async fn run_async(
     mut opts: RunOptions,
@@ -401,7 +321,15 @@ async fn run_async(
     };
 
     // Collector first, so that it hears the templates sent at start.
-    let collector = opts.collect.map(InProcessCollector::start).transpose()?;
+    let collector = opts
+        .collect
+        .map(|addr| {
+            collect::Listener::start(addr, (), |_, _| {}).map_err(|source| BackendError::Io {
+                context: format!("collector on {addr}"),
+                source,
+            })
+        })
+        .transpose()?;
 
     // Time base: the first frame's capture time on a replay, else the wall clock.
     let mut frames = opts.source.as_ref().map(Frames::new);
@@ -478,7 +406,18 @@ async fn run_async(
     report.recoveries = done.drained.recoveries;
     report.failure = done.failure;
     if let Some(c) = collector {
-        report.collected = c.finish(&report.collectors).await;
+        // Every record sent to its address (a view may also send elsewhere).
+        let sent: u64 = report
+            .collectors
+            .iter()
+            .filter(|r| r.stats.collector == c.addr)
+            .map(|r| r.stats.records_sent)
+            .sum();
+        report.collected = tokio::task::spawn_blocking(move || c.finish(sent, ARRIVAL_GRACE))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .map(|(totals, ())| totals);
     }
     Ok(report)
 }

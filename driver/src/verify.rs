@@ -40,10 +40,9 @@ use nsflow_rtl::{AggregationMode, FlowKey};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use tokio::sync::watch;
+use std::time::Duration;
 
 /// Per-key totals of one mode.
 pub type KeyTotals = BTreeMap<FlowKey, Totals>;
@@ -623,79 +622,6 @@ impl VerifyReport {
     }
 }
 
-/// The collector thread: its own runtime, a free 127.0.0.1 port, every decoded flow
-/// summed per mode and key.
-struct Receiver {
-    addr: SocketAddr,
-    stop: watch::Sender<bool>,
-    heard: Arc<AtomicU64>,
-    thread: std::thread::JoinHandle<(CollectTotals, ModeKeys)>,
-}
-
-impl Receiver {
-    fn start() -> Result<Self, VerifyError> {
-        let (stop, stop_rx) = watch::channel(false);
-        let heard = Arc::new(AtomicU64::new(0));
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<SocketAddr>>();
-        let h = heard.clone();
-        let thread = std::thread::spawn(move || {
-            let rt = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
-                    return Default::default();
-                }
-            };
-            rt.block_on(async move {
-                let bound = collect::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-                    .and_then(|s| s.local_addr().map(|a| (s, a)));
-                let sock = match bound {
-                    Ok((sock, addr)) => {
-                        let _ = ready_tx.send(Ok(addr));
-                        sock
-                    }
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return Default::default();
-                    }
-                };
-                let mut keys = ModeKeys::new();
-                let totals = collect::collect(sock, stop_rx, |f| {
-                    add_received(&mut keys, f);
-                    h.fetch_add(1, Ordering::Relaxed);
-                })
-                .await;
-                (totals, keys)
-            })
-        });
-        let addr = ready_rx
-            .recv()
-            .map_err(|_| VerifyError::Collector("the collector thread ended".into()))?
-            .map_err(|e| VerifyError::Collector(format!("cannot listen on 127.0.0.1: {e}")))?;
-        Ok(Self {
-            addr,
-            stop,
-            heard,
-            thread,
-        })
-    }
-
-    /// Waits until `sent` records have arrived (at most [`ARRIVAL_GRACE`]), then stops.
-    fn finish(self, sent: u64) -> Result<(CollectTotals, ModeKeys), VerifyError> {
-        let deadline = Instant::now() + ARRIVAL_GRACE;
-        while self.heard.load(Ordering::Relaxed) < sent && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.stop.send(true);
-        self.thread
-            .join()
-            .map_err(|_| VerifyError::Collector("the collector thread panicked".into()))
-    }
-}
-
 /// Runs the main job with every enabled mode exported to an in-process collector, the
 /// reference aggregator on the same frames, and compares.
 pub fn verify(opts: VerifyOptions) -> Result<VerifyReport, VerifyError> {
@@ -704,7 +630,12 @@ pub fn verify(opts: VerifyOptions) -> Result<VerifyReport, VerifyError> {
         return Err(VerifyError::NoModes);
     }
     let tables = run::route_tables(opts.routes.as_deref())?;
-    let receiver = Receiver::start()?;
+    let receiver = collect::Listener::start(
+        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        ModeKeys::new(),
+        add_received,
+    )
+    .map_err(|e| VerifyError::Collector(format!("cannot listen on 127.0.0.1: {e}")))?;
     let collector = receiver.addr;
     let run_opts = RunOptions {
         config: vrp::render(&redirect(&config, collector)),
@@ -728,7 +659,9 @@ pub fn verify(opts: VerifyOptions) -> Result<VerifyReport, VerifyError> {
             .map(|c| c.stats.records_sent)
             .sum()
     });
-    let (collected, received) = receiver.finish(sent)?;
+    let (collected, received) = receiver
+        .finish(sent, ARRIVAL_GRACE)
+        .map_err(|e| VerifyError::Collector(e.to_string()))?;
     let run = result?;
     let expected = expected(&config, tables, &opts.source)?;
     Ok(VerifyReport {
