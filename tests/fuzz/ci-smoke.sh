@@ -6,6 +6,10 @@
 #   tests/fuzz/ci-smoke.sh            # 30 s per target
 #   FUZZ_SECONDS=5 tests/fuzz/ci-smoke.sh
 #
+# CI runs it from `cargo test` (tests/fuzz_smoke.rs, 20 s per target), which checks
+# the "fuzz smoke TARGET: ok, Done N runs" lines below, so keep their format. .ci/run
+# installs cargo-fuzz; without it the test skips locally and fails under CI=true.
+#
 # cargo-fuzz needs nightly-only rustc flags (-Zsanitizer, sancov passes). On a stable
 # toolchain RUSTC_BOOTSTRAP=1 unlocks them; it is set here and harmless on nightly.
 # docs/reliability.md ("Fuzzing") describes the targets and the long runs.
