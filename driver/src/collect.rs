@@ -323,9 +323,7 @@ impl<T: Default + Send + 'static> Listener<T> {
     /// datagrams of a run are still on their way), then stops and returns what it got.
     pub fn finish(self, records: u64, grace: Duration) -> std::io::Result<(CollectTotals, T)> {
         let deadline = std::time::Instant::now() + grace;
-        while self.heard.load(Ordering::Relaxed) < records
-            && std::time::Instant::now() < deadline
-        {
+        while self.heard.load(Ordering::Relaxed) < records && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
         let _ = self.stop.send(true);
