@@ -165,7 +165,10 @@ mod tests {
             ("dma=1@1", "dma takes no value"),
             ("clock-jump@1", "clock-jump needs =SECONDS"),
             ("clock-jump=99999999999", "SECONDS must be below 2^32"),
-            ("ring-stall=600001", "MS must be at most 600000 (10 minutes)"),
+            (
+                "ring-stall=600001",
+                "MS must be at most 600000 (10 minutes)",
+            ),
             ("table-flood=0", "N must be 1..10000000"),
             ("melt@3", "unknown fault `melt`"),
         ] {
