@@ -8,9 +8,9 @@
 use nsflow_hwsim::capture::CaptureReader;
 use nsflow_rtl::config::EngineConfig;
 use nsflow_rtl::reference::ReferenceAggregator;
-use nsflow_rtl::tables::{Route, Tables};
+use nsflow_rtl::tables::Tables;
 use nsflow_rtl::AggregationMode;
-use nsflow_tests::{require_shared, require_tool, traffic_captures};
+use nsflow_tests::{require_shared, require_tool, traffic_captures, workspace_root};
 use std::collections::HashMap;
 use std::process::Command;
 
@@ -33,25 +33,14 @@ fn tshark_totals(script: &std::path::Path, pcap: &std::path::Path) -> HashMap<St
         .collect()
 }
 
-/// A few routes so that prefix and AS modes have real keys to work on.
+/// The example route file (`examples/routes.txt`), so that the prefix, AS, next-hop,
+/// interface and label modes have real keys to work on.
 fn tables() -> Tables {
-    let r = |p: &str, len: u8, asn: u32, out_if: u32| Route {
-        prefix: p.parse::<std::net::Ipv6Addr>().unwrap().octets(),
-        len,
-        origin_as: asn,
-        next_hop: "fe80::1".parse::<std::net::Ipv6Addr>().unwrap().octets(),
-        out_if,
-    };
-    Tables::new(
-        &[
-            r("2000::", 3, 64500, 2),
-            r("2001:db8::", 32, 64501, 3),
-            r("fe80::", 10, 0, 1),
-        ],
-        &[(0, 1)],
-        &[],
-    )
-    .unwrap()
+    let text = std::fs::read_to_string(workspace_root().join("examples/routes.txt")).unwrap();
+    nsflow_driver::vrp::parse_routes(&text)
+        .unwrap()
+        .tables()
+        .unwrap()
 }
 
 #[test]

@@ -364,53 +364,71 @@ fn mem_walk(dev: &mut dyn Backend, rep: &mut Report) -> Result<(), BackendError>
             bad.1, bad.2
         ),
     );
-    for v in 0..IFACE_ENTRIES as u32 {
-        dev.write32(regs::IFACE_INDEX.offset, v)?;
-        dev.write32(regs::IFACE_IFINDEX.offset, pattern(v, 4))?;
-        window_cmd(dev, regs::IFACE_CMD.offset, WRITE)?;
-    }
-    let mut wrong = 0;
-    for v in 0..IFACE_ENTRIES as u32 {
-        dev.write32(regs::IFACE_INDEX.offset, v)?;
-        dev.write32(regs::IFACE_IFINDEX.offset, 0)?;
-        window_cmd(dev, regs::IFACE_CMD.offset, READ)?;
-        wrong += u32::from(dev.read32(regs::IFACE_IFINDEX.offset)? != pattern(v, 4));
-    }
-    rep.push(
-        "mem_walk",
+    window_walk(
+        dev,
+        rep,
         "interface table",
-        regs::IFACE_INDEX.offset,
-        wrong,
-        0,
-        format!("{IFACE_ENTRIES} entries; entries that read back wrong"),
-    );
+        (&regs::IFACE_INDEX, &regs::IFACE_CMD, IFACE_ENTRIES),
+        |dev, v| dev.write32(regs::IFACE_IFINDEX.offset, pattern(v, 4)),
+        |dev| dev.write32(regs::IFACE_IFINDEX.offset, 0),
+        |dev, v| Ok(dev.read32(regs::IFACE_IFINDEX.offset)? == pattern(v, 4)),
+    )?;
     let label_mask = regs::LABEL_VALUE.field("label").map_or(0, |f| f.mask());
     let valid = regs::LABEL_VALUE.field("valid").map_or(0, |f| f.mask());
-    for e in 0..LABEL_ENTRIES as u32 {
-        dev.write32(regs::LABEL_INDEX.offset, e)?;
-        dev.write32(
-            regs::LABEL_VALUE.offset,
-            (pattern(e, 5) & label_mask) | valid,
-        )?;
-        dev.write32(regs::LABEL_ADDR.offset, pattern(e, 6))?;
-        window_cmd(dev, regs::LABEL_CMD.offset, WRITE)?;
+    window_walk(
+        dev,
+        rep,
+        "label table",
+        (&regs::LABEL_INDEX, &regs::LABEL_CMD, LABEL_ENTRIES),
+        |dev, e| {
+            dev.write32(
+                regs::LABEL_VALUE.offset,
+                (pattern(e, 5) & label_mask) | valid,
+            )?;
+            dev.write32(regs::LABEL_ADDR.offset, pattern(e, 6))
+        },
+        |dev| dev.write32(regs::LABEL_ADDR.offset, 0),
+        |dev, e| {
+            Ok(
+                dev.read32(regs::LABEL_VALUE.offset)? & label_mask == pattern(e, 5) & label_mask
+                    && dev.read32(regs::LABEL_ADDR.offset)? == pattern(e, 6),
+            )
+        },
+    )
+}
+
+/// The memory walk of one table window (`index` register, `cmd` register, `entries`):
+/// `write` a pattern into every entry, then for each `clear` the value registers, read
+/// the entry back and `check` it; reports how many read back wrong.
+fn window_walk(
+    dev: &mut dyn Backend,
+    rep: &mut Report,
+    table: &str,
+    (index, cmd, entries): (&regs::Register, &regs::Register, usize),
+    write: impl Fn(&mut dyn Backend, u32) -> Result<(), BackendError>,
+    clear: impl Fn(&mut dyn Backend) -> Result<(), BackendError>,
+    check: impl Fn(&mut dyn Backend, u32) -> Result<bool, BackendError>,
+) -> Result<(), BackendError> {
+    use regs::window_op::{READ, WRITE};
+    for e in 0..entries as u32 {
+        dev.write32(index.offset, e)?;
+        write(dev, e)?;
+        window_cmd(dev, cmd.offset, WRITE)?;
     }
     let mut wrong = 0;
-    for e in 0..LABEL_ENTRIES as u32 {
-        dev.write32(regs::LABEL_INDEX.offset, e)?;
-        dev.write32(regs::LABEL_ADDR.offset, 0)?;
-        window_cmd(dev, regs::LABEL_CMD.offset, READ)?;
-        let ok = dev.read32(regs::LABEL_VALUE.offset)? & label_mask == pattern(e, 5) & label_mask
-            && dev.read32(regs::LABEL_ADDR.offset)? == pattern(e, 6);
-        wrong += u32::from(!ok);
+    for e in 0..entries as u32 {
+        dev.write32(index.offset, e)?;
+        clear(dev)?;
+        window_cmd(dev, cmd.offset, READ)?;
+        wrong += u32::from(!check(dev, e)?);
     }
     rep.push(
         "mem_walk",
-        "label table",
-        regs::LABEL_INDEX.offset,
+        table,
+        index.offset,
         wrong,
         0,
-        format!("{LABEL_ENTRIES} entries; entries that read back wrong"),
+        format!("{entries} entries; entries that read back wrong"),
     );
     Ok(())
 }

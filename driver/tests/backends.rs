@@ -768,6 +768,34 @@ mod sim_faults {
         assert!(!enabled(&mut dev));
     }
 
+    /// `frames` through the drain task on a model with short timers and a 64-record ring,
+    /// `at_start` injected before the first frame and `halfway` once half are taken.
+    /// Returns the drain summary, the records, the statistics and the profile count.
+    fn faulted_drain(
+        frames: &[nsflow_hwsim::capture::Frame],
+        at_start: Option<Fault>,
+        halfway: Option<Fault>,
+    ) -> (
+        nsflow_driver::drain::DrainSummary,
+        Vec<nsflow_rtl::record::Record>,
+        nsflow_driver::device::DeviceStats,
+        usize,
+    ) {
+        let sim = SharedSim::new();
+        let cfg = short_timers();
+        let irq = sim.irq().map(|e| e.try_clone().unwrap());
+        let dev = Device::bring_up(Box::new(sim.clone()), &tables(), &cfg, 6).unwrap();
+        if let Some(f) = at_start {
+            sim.inject(f);
+        }
+        let (sum, records, stats) = through_drain_task(dev, irq, frames, || {
+            if let Some(f) = halfway {
+                sim.inject(f);
+            }
+        });
+        (sum, records, stats, cfg.profiles.len())
+    }
+
     /// A DMA fault (an IOMMU fault) in the middle of the traffic: the drain task recovers
     /// the device by reset and reprogramming, and the traffic goes on. Every packet the
     /// device keyed is in exactly one drained record or in the drop counters, per profile
@@ -777,14 +805,8 @@ mod sim_faults {
         let Some(frames) = all_traffic() else {
             return;
         };
-        let sim = SharedSim::new();
-        let cfg = short_timers();
-        let irq = sim.irq().map(|e| e.try_clone().unwrap());
-        let dev = Device::bring_up(Box::new(sim.clone()), &tables(), &cfg, 6).unwrap();
-        let (sum, records, stats) =
-            through_drain_task(dev, irq, frames, || sim.inject(Fault::DmaFault));
+        let (sum, records, stats, n) = faulted_drain(frames, None, Some(Fault::DmaFault));
         assert_eq!(sum.recoveries, 1, "{sum:?}");
-        let n = cfg.profiles.len();
         let dropped = assert_accounted("DMA fault", &records, &stats, n);
         assert!(
             dropped.iter().all(|d| *d > 0),
@@ -843,16 +865,11 @@ mod sim_faults {
         let Some(frames) = all_traffic() else {
             return;
         };
-        let sim = SharedSim::new();
-        let cfg = short_timers();
-        let irq = sim.irq().map(|e| e.try_clone().unwrap());
-        let dev = Device::bring_up(Box::new(sim.clone()), &tables(), &cfg, 6).unwrap();
-        sim.inject(Fault::LostInterrupts);
-        let (sum, records, stats) = through_drain_task(dev, irq, frames, || {});
+        let (sum, records, stats, n) = faulted_drain(frames, Some(Fault::LostInterrupts), None);
         assert_eq!(sum.interrupts, 0, "{sum:?}");
         assert!(sum.polls > 0);
-        assert_conserved("lost messages", &records, &stats, cfg.profiles.len());
-        assert_each_record_once("lost messages", &records, &stats, cfg.profiles.len());
+        assert_conserved("lost messages", &records, &stats, n);
+        assert_each_record_once("lost messages", &records, &stats, n);
     }
 
     /// The device clock jumps an hour in the middle of the traffic: flows age out at once,
