@@ -419,88 +419,50 @@ impl Comparison {
 
     /// The comparison as a JSON array of modes, every key listed (keys as the text
     /// report writes them).
-    pub fn json(&self) -> String {
-        let totals = |t: &Totals| {
-            format!(
-                "{{\"flows\":{},\"packets\":{},\"bytes\":{}}}",
-                t.flows, t.packets, t.bytes
-            )
+    pub fn json(&self) -> serde_json::Value {
+        use serde_json::json;
+        let totals = |t: &Totals| json!({"flows": t.flows, "packets": t.packets, "bytes": t.bytes});
+        let keyed = |mode: AggregationMode, v: &[(FlowKey, Totals)]| -> serde_json::Value {
+            v.iter()
+                .map(|(k, t)| json!({"key": key_text(mode, k).trim_start(), "totals": totals(t)}))
+                .collect()
         };
-        let keyed = |mode: AggregationMode, v: &[(FlowKey, Totals)]| {
-            let items: Vec<String> = v
-                .iter()
-                .map(|(k, t)| {
-                    format!(
-                        "{{\"key\":{},\"totals\":{}}}",
-                        json_string(key_text(mode, k).trim_start()),
-                        totals(t)
-                    )
-                })
-                .collect();
-            format!("[{}]", items.join(","))
-        };
-        let modes: Vec<String> = self
-            .modes
+        self.modes
             .iter()
             .map(|m| {
-                let differing: Vec<String> = m
+                let differing: Vec<serde_json::Value> = m
                     .differing
                     .iter()
                     .map(|d| {
-                        let fields: Vec<String> = d
+                        let fields: Vec<serde_json::Value> = d
                             .fields
                             .iter()
                             .map(|f| {
-                                format!(
-                                    "{{\"field\":\"{}\",\"expected\":{},\"received\":{}}}",
-                                    f.field.name(),
-                                    f.expected,
-                                    f.received
-                                )
+                                json!({
+                                    "field": f.field.name(),
+                                    "expected": f.expected,
+                                    "received": f.received,
+                                })
                             })
                             .collect();
-                        format!(
-                            "{{\"key\":{},\"fields\":[{}]}}",
-                            json_string(key_text(m.mode, &d.key).trim_start()),
-                            fields.join(",")
-                        )
+                        json!({"key": key_text(m.mode, &d.key).trim_start(), "fields": fields})
                     })
                     .collect();
-                format!(
-                    "{{\"mode\":\"{}\",\"passed\":{},\"expected_keys\":{},\"received_keys\":{},\"matched\":{},\"expected\":{},\"received\":{},\"missing\":{},\"unexpected\":{},\"differing\":[{}]}}",
-                    m.mode.name(),
-                    m.passed(),
-                    m.expected_keys,
-                    m.received_keys,
-                    m.matched(),
-                    totals(&m.expected),
-                    totals(&m.received),
-                    keyed(m.mode, &m.missing),
-                    keyed(m.mode, &m.unexpected),
-                    differing.join(",")
-                )
+                json!({
+                    "mode": m.mode.name(),
+                    "passed": m.passed(),
+                    "expected_keys": m.expected_keys,
+                    "received_keys": m.received_keys,
+                    "matched": m.matched(),
+                    "expected": totals(&m.expected),
+                    "received": totals(&m.received),
+                    "missing": keyed(m.mode, &m.missing),
+                    "unexpected": keyed(m.mode, &m.unexpected),
+                    "differing": differing,
+                })
             })
-            .collect();
-        format!("[{}]", modes.join(","))
+            .collect()
     }
-}
-
-/// `s` as a JSON string literal.
-fn json_string(s: &str) -> String {
-    let mut o = String::with_capacity(s.len() + 2);
-    o.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(o, "\\u{:04x}", u32::from(c));
-            }
-            c => o.push(c),
-        }
-    }
-    o.push('"');
-    o
 }
 
 /// Why `nsflow verify` could not produce a report.
@@ -610,15 +572,15 @@ impl VerifyReport {
 
     /// The report as one JSON object.
     pub fn json(&self) -> String {
-        format!(
-            "{{\"passed\":{},\"collector\":\"{}\",\"frames\":{},\"messages\":{},\"decode_errors\":{},\"modes\":{}}}",
-            self.passed(),
-            self.collector,
-            self.run.frames,
-            self.collected.messages,
-            self.collected.decode_errors,
-            self.comparison.json()
-        )
+        serde_json::json!({
+            "passed": self.passed(),
+            "collector": self.collector.to_string(),
+            "frames": self.run.frames,
+            "messages": self.collected.messages,
+            "decode_errors": self.collected.decode_errors,
+            "modes": self.comparison.json(),
+        })
+        .to_string()
     }
 }
 
@@ -749,8 +711,16 @@ mod tests {
         );
         assert!(text.contains("proto 6 4->80  packets: 40 -> 41"), "{text}");
         let json = c.json();
-        assert!(
-            json.contains("\"differing\":[{\"key\":\"proto 6 4->80\",\"fields\":[{\"field\":\"packets\",\"expected\":40,\"received\":41}]}]"),
+        let differing = json
+            .as_array()
+            .and_then(|modes| modes.first())
+            .map(|m| m["differing"].clone());
+        assert_eq!(
+            differing,
+            Some(serde_json::json!([{
+                "key": "proto 6 4->80",
+                "fields": [{"field": "packets", "expected": 40, "received": 41}]
+            }])),
             "{json}"
         );
     }
