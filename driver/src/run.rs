@@ -184,6 +184,8 @@ pub struct RunReport {
     pub frames: u64,
     /// What the in-process collector received.
     pub collected: Option<CollectTotals>,
+    /// Flow records the exporters sent to the in-process collector's address.
+    pub collected_sent: u64,
     /// Commits applied mid-run.
     pub commits: Vec<CommitDone>,
     /// Commit warnings.
@@ -413,6 +415,7 @@ async fn run_async(
             .filter(|r| r.stats.collector == c.addr)
             .map(|r| r.stats.records_sent)
             .sum();
+        report.collected_sent = sent;
         report.collected = tokio::task::spawn_blocking(move || c.finish(sent, ARRIVAL_GRACE))
             .await
             .ok()
@@ -459,6 +462,13 @@ impl RunReport {
                 "\ncollected (in-process collector):\n{}",
                 c.render()
             ));
+            let heard = c.total().records;
+            if heard < self.collected_sent {
+                s.push_str(&format!(
+                    "WARNING: the collector received {heard} of the {} flow records sent to it; the rest were lost on the way (its socket's receive buffer overflowed: raise net.core.rmem_max)\n",
+                    self.collected_sent
+                ));
+            }
         }
         s
     }
