@@ -1,6 +1,10 @@
 //! `nsflow collect`: a small NetFlow v9 / IPFIX collector for users without one, and the
 //! in-process collector of `nsflow run --collect`. It decodes with the exporter crate's
 //! decoder and keeps totals per aggregation mode.
+//!
+//! Datagrams come from the network: the module denies `clippy::indexing_slicing`; the
+//! received bytes are taken with `get` and decoded by the bound-checked decoder.
+#![deny(clippy::indexing_slicing)]
 
 use nsflow_exporter::{CollectedFlow, DecodeError, Decoded, Decoder, LossCounters};
 use nsflow_rtl::{AggregationMode, FlowKey};
@@ -91,33 +95,35 @@ impl CollectTotals {
                 return;
             }
             if h.version == 9 {
-                self.missing_v9_messages += u64::from(gap);
+                self.missing_v9_messages = self.missing_v9_messages.saturating_add(u64::from(gap));
             } else {
-                self.missing_ipfix_records += u64::from(gap);
+                self.missing_ipfix_records =
+                    self.missing_ipfix_records.saturating_add(u64::from(gap));
             }
         }
         self.next_sequence
             .insert(key, h.sequence.wrapping_add(step));
     }
 
-    /// Adds one decoded flow.
+    /// Adds one decoded flow. The counts come from the network: the sums saturate at
+    /// `u64::MAX` rather than overflow.
     pub fn add(&mut self, f: &CollectedFlow) {
         let t = self.modes.entry(f.mode).or_default();
         t.records += 1;
-        t.flows += f.flows;
-        t.packets += f.packets;
-        t.bytes += f.bytes;
+        t.flows = t.flows.saturating_add(f.flows);
+        t.packets = t.packets.saturating_add(f.packets);
+        t.bytes = t.bytes.saturating_add(f.bytes);
     }
 
-    /// Sum over modes.
+    /// Sum over modes (saturating, as [`Self::add`]).
     pub fn total(&self) -> ModeTotals {
         self.modes
             .values()
             .fold(ModeTotals::default(), |a, t| ModeTotals {
-                records: a.records + t.records,
-                flows: a.flows + t.flows,
-                packets: a.packets + t.packets,
-                bytes: a.bytes + t.bytes,
+                records: a.records.saturating_add(t.records),
+                flows: a.flows.saturating_add(t.flows),
+                packets: a.packets.saturating_add(t.packets),
+                bytes: a.bytes.saturating_add(t.bytes),
             })
     }
 
@@ -151,7 +157,7 @@ impl CollectTotals {
             "{} messages received, {} could not be decoded",
             self.messages, self.decode_errors
         );
-        if self.missing_v9_messages + self.missing_ipfix_records > 0 {
+        if self.missing_v9_messages > 0 || self.missing_ipfix_records > 0 {
             let _ = writeln!(
                 s,
                 "lost in transit by sequence numbers: {} v9 export packets, {} IPFIX data records",
@@ -242,13 +248,17 @@ pub async fn collect(
         tokio::select! {
             r = sock.recv_from(&mut buf) => {
                 let Ok((n, from)) = r else { continue };
-                totals.take(from, dec.decode(from, &buf[..n]), &mut on_flow);
+                // n <= buf.len(): the bytes received.
+                let Some(msg) = buf.get(..n) else { continue };
+                totals.take(from, dec.decode(from, msg), &mut on_flow);
             }
             _ = stop.changed() => {
                 if *stop.borrow() {
                     // Take what is already queued on the socket, then stop.
                     while let Ok((n, from)) = sock.try_recv_from(&mut buf) {
-                        totals.take(from, dec.decode(from, &buf[..n]), &mut on_flow);
+                        if let Some(msg) = buf.get(..n) {
+                            totals.take(from, dec.decode(from, msg), &mut on_flow);
+                        }
                     }
                     return totals;
                 }

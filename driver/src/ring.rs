@@ -8,6 +8,13 @@
 //! of its pass ([`phase_for`]), its format and counters ([`Record::decode`]) and its profile
 //! index. Anything wrong is a [`RingError`]: the caller stops the device; nothing is read
 //! or written outside the block.
+//!
+//! Ring memory is written by the device: the module denies `clippy::indexing_slicing`.
+//! Records are copied out of the block by `DmaMemory::read` (bound-checked, a
+//! [`RingError::Dma`] when outside) into a `[u8; RECORD_BYTES]` read at constant offsets,
+//! and the indices the device publishes are only compared with wrapping arithmetic and
+//! masked to a slot.
+#![deny(clippy::indexing_slicing)]
 
 use crate::dma::{DmaError, DmaMemory};
 use nsflow_rtl::record::{phase_for, Record, RecordError, RECORD_BYTES};

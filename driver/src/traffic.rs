@@ -1,5 +1,10 @@
 //! Traffic for a modelled device: capture files in order, or the seeded generator, as a
 //! stream of frames, and the `--generate` specification.
+//!
+//! `--generate` specifications are user text: the module denies
+//! `clippy::indexing_slicing` (parsed with `split`/`split_once`, numbers with checked
+//! conversions and saturating arithmetic).
+#![deny(clippy::indexing_slicing)]
 
 use nsflow_hwsim::capture::{CaptureError, CaptureReader, Frame};
 use nsflow_hwsim::generator::{Generator, GeneratorConfig};

@@ -6,6 +6,11 @@
 //! It never panics: every malformed input is a [`DecodeError`]. A data set whose template
 //! is not known (yet) is not an error: it comes back as [`Set::NoTemplate`], as RFC 7011
 //! §8 tells a collector to handle it.
+//!
+//! Messages come from the network, so the module denies `clippy::indexing_slicing`: every
+//! read goes through the bound-checked `Reader`, which hands out fixed-size arrays for
+//! the header fields and `get` slices for field values.
+#![deny(clippy::indexing_slicing)]
 
 use crate::ie;
 use crate::record::LossCounters;
@@ -416,6 +421,7 @@ impl<'a> Reader<'a> {
                 have,
             });
         }
+        // n <= have = end - pos: no overflow.
         let s = self
             .b
             .get(self.pos..self.pos + n)
@@ -429,18 +435,29 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
+    /// The next `N` bytes as an array ([`Self::take`] of `N`).
+    fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], DecodeError> {
+        let s = self.take(N, what)?;
+        // `take` returned exactly N bytes; the error arm is for the type system only.
+        s.first_chunk::<N>().copied().ok_or(DecodeError::Truncated {
+            what,
+            offset: self.pos,
+            need: N,
+            have: s.len(),
+        })
+    }
+
     fn u8(&mut self, what: &'static str) -> Result<u8, DecodeError> {
-        Ok(self.take(1, what)?[0])
+        let [x] = self.array::<1>(what)?;
+        Ok(x)
     }
 
     fn u16(&mut self, what: &'static str) -> Result<u16, DecodeError> {
-        let s = self.take(2, what)?;
-        Ok(u16::from_be_bytes([s[0], s[1]]))
+        Ok(u16::from_be_bytes(self.array(what)?))
     }
 
     fn u32(&mut self, what: &'static str) -> Result<u32, DecodeError> {
-        let s = self.take(4, what)?;
-        Ok(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+        Ok(u32::from_be_bytes(self.array(what)?))
     }
 
     fn left(&self) -> usize {
@@ -626,7 +643,9 @@ impl Decoder {
                 self.templates.remove(&key(id));
                 continue;
             }
-            let mut fields = Vec::with_capacity(scope_n + field_n);
+            // A field specifier takes at least 4 bytes: what is left bounds the count
+            // worth reserving for (a lying header fails at the first short read).
+            let mut fields = Vec::with_capacity((scope_n + field_n).min(r.left() / 4));
             for i in 0..scope_n + field_n {
                 let raw = r.u16("template field")?;
                 let len = r.u16("template field")?;

@@ -5,6 +5,13 @@
 //! of [`READ_CHUNK`] bytes, small enough to stay in the core's cache between the kernel's
 //! copy and the parser's reads (the crate's own reader refills 8 MB at a time, which the
 //! records have left the cache by the time they are parsed).
+//!
+//! Capture files are untrusted input, so the module denies `clippy::indexing_slicing`:
+//! the read buffer is only accessed through bound-checked `get`/`get_mut` (its positions
+//! come from what `pcap-file`'s parser consumed; a position outside the buffer would be a
+//! bug and is reported as a format error, never a panic), and the record timestamp is
+//! computed in `u64` where it cannot overflow.
+#![deny(clippy::indexing_slicing)]
 
 use nsflow_rtl::parser::LinkType;
 use pcap_file::pcap::PcapParser;
@@ -74,12 +81,13 @@ impl PcapStream {
         let mut buf = vec![0; READ_CHUNK];
         let mut len = 0;
         let (parser, pos) = loop {
-            match PcapParser::new(&buf[..len]) {
-                Ok((rem, parser)) => break (parser, len - rem.len()),
+            let filled = buf.get(..len).ok_or_else(out_of_buffer)?;
+            match PcapParser::new(filled) {
+                // `rem` is the unparsed tail of `filled`.
+                Ok((rem, parser)) => break (parser, len.saturating_sub(rem.len())),
                 Err(pcap_file::PcapError::IncompleteBuffer) => {
-                    let n = file
-                        .read(&mut buf[len..])
-                        .map_err(pcap_file::PcapError::IoError)?;
+                    let free = buf.get_mut(len..).ok_or_else(out_of_buffer)?;
+                    let n = file.read(free).map_err(pcap_file::PcapError::IoError)?;
                     if n == 0 {
                         return Err(eof());
                     }
@@ -101,14 +109,18 @@ impl PcapStream {
     /// the file is an error.
     fn next(&mut self) -> Option<Result<RawRecord, pcap_file::PcapError>> {
         loop {
-            let avail = &self.buf[self.pos..self.len];
+            let Some(avail) = self.buf.get(self.pos..self.len) else {
+                return Some(Err(out_of_buffer()));
+            };
             match self.parser.next_raw_packet(avail) {
                 Ok((rem, p)) => {
-                    let end = self.len - rem.len();
+                    // `rem` is the unparsed tail of `avail`, `p.data` the bytes just
+                    // before it.
+                    let end = self.len.saturating_sub(rem.len());
                     let rec = RawRecord {
                         ts_sec: p.ts_sec,
                         ts_frac: p.ts_frac,
-                        data: end - p.data.len()..end,
+                        data: end.saturating_sub(p.data.len())..end,
                     };
                     self.pos = end;
                     return Some(Ok(rec));
@@ -127,6 +139,9 @@ impl PcapStream {
     /// Moves the unparsed bytes to the front (growing the buffer when a record does not
     /// fit, up to [`MAX_RECORD`]) and reads more after them; returns the bytes read.
     fn refill(&mut self) -> Result<usize, pcap_file::PcapError> {
+        if self.pos > self.len || self.len > self.buf.len() {
+            return Err(out_of_buffer());
+        }
         self.buf.copy_within(self.pos..self.len, 0);
         self.len -= self.pos;
         self.pos = 0;
@@ -137,9 +152,10 @@ impl PcapStream {
             let grown = (self.buf.len() * 2).min(MAX_RECORD);
             self.buf.resize(grown, 0);
         }
+        let free = self.buf.get_mut(self.len..).ok_or_else(out_of_buffer)?;
         let n = self
             .file
-            .read(&mut self.buf[self.len..])
+            .read(free)
             .map_err(pcap_file::PcapError::IoError)?;
         self.len += n;
         Ok(n)
@@ -149,6 +165,13 @@ impl PcapStream {
 /// The error `pcap-file` reports for a file that ends inside a header or record.
 fn eof() -> pcap_file::PcapError {
     pcap_file::PcapError::IoError(std::io::ErrorKind::UnexpectedEof.into())
+}
+
+/// A read-buffer position outside the buffer: cannot happen (positions are what the
+/// parser consumed of `buf[pos..len]`, `len` what was read into it), reported instead of
+/// panicking.
+fn out_of_buffer() -> pcap_file::PcapError {
+    pcap_file::PcapError::InvalidField("record position outside the read buffer")
 }
 
 enum Inner {
@@ -245,11 +268,15 @@ impl CaptureReader {
                     Ok(p) => p,
                     Err(e) => return Some(Err(fmt(e))),
                 };
+                // At most (2^32 - 1) * (10^9 + 1000): no overflow in u64.
                 let ts_ns = u64::from(p.ts_sec) * 1_000_000_000 + u64::from(p.ts_frac) * *frac_ns;
+                let Some(data) = r.buf.get(p.data) else {
+                    return Some(Err(fmt(out_of_buffer())));
+                };
                 Some(Ok(FrameRef {
                     ts_ns,
                     link: *link,
-                    data: &r.buf[p.data],
+                    data,
                 }))
             }
             Inner::PcapNg(r) => loop {
@@ -258,8 +285,8 @@ impl CaptureReader {
                     Err(e) => return Some(Err(fmt(e))),
                 };
                 let (iface, ts, data) = match &block {
-                    Block::EnhancedPacket(p) => (p.interface_id, p.timestamp, &p.data[..]),
-                    Block::SimplePacket(p) => (0, std::time::Duration::ZERO, &p.data[..]),
+                    Block::EnhancedPacket(p) => (p.interface_id, p.timestamp, &*p.data),
+                    Block::SimplePacket(p) => (0, std::time::Duration::ZERO, &*p.data),
                     _ => continue,
                 };
                 buf.clear();

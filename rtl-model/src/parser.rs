@@ -8,6 +8,12 @@
 //! (carried as destination port type × 256 + code), TCP flags. A non-first fragment has no
 //! L4 header. IPv4 is recognised and counted, not aggregated. The byte count of an IPv6
 //! packet is its header plus payload (40 + Payload Length), as NetFlow counts octets.
+//!
+//! Every byte comes from the wire, so the module denies `clippy::indexing_slicing`: each
+//! header is read through `bytes_at` as a fixed-size array (a bound-checked read that
+//! fails into the stage's [`ParseErrorReason`]), and offsets taken from the packet are
+//! added with saturating arithmetic.
+#![deny(clippy::indexing_slicing)]
 
 use crate::key::FlowKey;
 
@@ -192,17 +198,17 @@ const ETH_VLAN: [u16; 3] = [0x8100, 0x88A8, 0x9100];
 const ETH_MPLS: [u16; 2] = [0x8847, 0x8848];
 const ETH_PPPOE_SESSION: u16 = 0x8864;
 
+/// The `N` bytes of `b` at offset `o`, or `None` when the frame ends before them.
+fn bytes_at<const N: usize>(b: &[u8], o: usize) -> Option<&[u8; N]> {
+    b.get(o..)?.first_chunk::<N>()
+}
+
 fn be16(b: &[u8], o: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*b.get(o)?, *b.get(o + 1)?]))
+    bytes_at::<2>(b, o).map(|x| u16::from_be_bytes(*x))
 }
 
 fn be32(b: &[u8], o: usize) -> Option<u32> {
-    Some(u32::from_be_bytes([
-        *b.get(o)?,
-        *b.get(o + 1)?,
-        *b.get(o + 2)?,
-        *b.get(o + 3)?,
-    ]))
+    bytes_at::<4>(b, o).map(|x| u32::from_be_bytes(*x))
 }
 
 fn l2_err() -> ParseError {
@@ -226,10 +232,10 @@ pub fn parse(link: LinkType, frame: &[u8]) -> Result<Parsed, ParseError> {
             None => return Err(l2_err()),
         },
         LinkType::Null => {
-            let fam = frame.get(..4).ok_or_else(l2_err)?;
+            let fam = *bytes_at::<4>(frame, 0).ok_or_else(l2_err)?;
             // Host order of the capturing machine: accept both byte orders.
-            let le = u32::from_le_bytes([fam[0], fam[1], fam[2], fam[3]]);
-            let be = u32::from_be_bytes([fam[0], fam[1], fam[2], fam[3]]);
+            let le = u32::from_le_bytes(fam);
+            let be = u32::from_be_bytes(fam);
             let is = |v: &[u32]| v.contains(&le) || v.contains(&be);
             if is(&[24, 28, 30]) {
                 (ETH_IPV6, 4)
@@ -254,22 +260,23 @@ fn parse_ethertype(
 ) -> Result<Parsed, ParseError> {
     let mut tags = 0;
     while ETH_VLAN.contains(&ethertype) {
-        if tags == 2 {
+        // Two tag slots: a third tag finds none.
+        let Some(vlan) = f.vlans.get_mut(tags) else {
             return Err(ParseError {
                 reason: ParseErrorReason::TooManyVlanTags,
                 ipv6_bytes: None,
             });
-        }
+        };
         let tci = be16(frame, off).ok_or_else(l2_err)?;
-        f.vlans[tags] = tci & 0x0FFF;
+        *vlan = tci & 0x0FFF;
         tags += 1;
-        ethertype = be16(frame, off + 2).ok_or_else(l2_err)?;
-        off += 4;
+        ethertype = be16(frame, off.saturating_add(2)).ok_or_else(l2_err)?;
+        off = off.saturating_add(4);
     }
     if ethertype == ETH_PPPOE_SESSION {
         // PPPoE header (6 bytes) then the 2-byte PPP protocol.
-        let ppp = be16(frame, off + 6).ok_or_else(l2_err)?;
-        off += 8;
+        let ppp = be16(frame, off.saturating_add(6)).ok_or_else(l2_err)?;
+        off = off.saturating_add(8);
         ethertype = match ppp {
             0x0057 => ETH_IPV6,
             0x0021 => ETH_IPV4,
@@ -284,9 +291,10 @@ fn parse_ethertype(
         let mut bottom = false;
         for i in 0..MAX_MPLS_LABELS {
             let entry = be32(frame, off).ok_or(mpls_err)?;
-            off += 4;
-            if i < 3 {
-                f.mpls[i] = entry >> 8;
+            off = off.saturating_add(4);
+            // The top three labels are kept.
+            if let Some(kept) = f.mpls.get_mut(i) {
+                *kept = entry >> 8;
             }
             if entry & 0x100 != 0 {
                 bottom = true;
@@ -305,7 +313,7 @@ fn parse_ethertype(
     match ethertype {
         ETH_IPV6 => parse_ipv6(frame, off, f),
         ETH_IPV4 => {
-            let len = be16(frame, off + 2).ok_or_else(l2_err)?;
+            let len = be16(frame, off.saturating_add(2)).ok_or_else(l2_err)?;
             Ok(Parsed::Ipv4 {
                 bytes: u32::from(len),
             })
@@ -316,7 +324,7 @@ fn parse_ethertype(
 
 fn parse_ipv6(frame: &[u8], off: usize, f: &mut Ipv6Fields) -> Result<Parsed, ParseError> {
     let first = *frame.get(off).ok_or_else(l2_err)?;
-    let plen = be16(frame, off + 4);
+    let plen = be16(frame, off.saturating_add(4));
     let ipv6_bytes = Some(40 + u32::from(plen.unwrap_or(0)));
     let err = |reason| ParseError { reason, ipv6_bytes };
     if first >> 4 != 6 {
@@ -326,9 +334,8 @@ fn parse_ipv6(frame: &[u8], off: usize, f: &mut Ipv6Fields) -> Result<Parsed, Pa
             ipv6_bytes: None,
         });
     }
-    let hdr = frame
-        .get(off..off + 40)
-        .ok_or(err(ParseErrorReason::TruncatedIpv6))?;
+    let hdr = bytes_at::<40>(frame, off).ok_or(err(ParseErrorReason::TruncatedIpv6))?;
+    // Constant offsets into the 40-byte array: checked at compile time.
     f.tos = ((u16::from_be_bytes([hdr[0], hdr[1]]) >> 4) & 0xFF) as u8;
     f.bytes = 40 + u32::from(u16::from_be_bytes([hdr[4], hdr[5]]));
     f.src.copy_from_slice(&hdr[8..24]);
@@ -340,38 +347,33 @@ fn parse_ipv6(frame: &[u8], off: usize, f: &mut Ipv6Fields) -> Result<Parsed, Pa
     let payload_end = if f.bytes == 40 {
         usize::MAX
     } else {
-        off + f.bytes as usize
+        off.saturating_add(f.bytes as usize)
     };
     let mut nh = hdr[6];
-    let mut p = off + 40;
+    let mut p = off.saturating_add(40);
     let mut walked = 0;
     loop {
+        let chain_err = err(ParseErrorReason::BadExtensionChain);
         match nh {
             // Hop-by-hop, routing, destination options: (len + 1) * 8 bytes.
             0 | 43 | 60 => {
-                let h = frame
-                    .get(p..p + 2)
-                    .ok_or(err(ParseErrorReason::BadExtensionChain))?;
-                nh = h[0];
-                p += (usize::from(h[1]) + 1) * 8;
+                let [next, len] = *bytes_at::<2>(frame, p).ok_or(chain_err)?;
+                nh = next;
+                p = p.saturating_add((usize::from(len) + 1) * 8);
             }
             // Fragment: 8 bytes; a non-zero offset ends the walk (no L4 header).
             44 => {
-                let h = frame
-                    .get(p..p + 8)
-                    .ok_or(err(ParseErrorReason::BadExtensionChain))?;
-                nh = h[0];
+                let [next, _, off_hi, off_lo, ..] = *bytes_at::<8>(frame, p).ok_or(chain_err)?;
+                nh = next;
                 f.fragment = true;
-                f.later_fragment = u16::from_be_bytes([h[2], h[3]]) >> 3 != 0;
-                p += 8;
+                f.later_fragment = u16::from_be_bytes([off_hi, off_lo]) >> 3 != 0;
+                p = p.saturating_add(8);
             }
             // Authentication header: (len + 2) * 4 bytes.
             51 => {
-                let h = frame
-                    .get(p..p + 2)
-                    .ok_or(err(ParseErrorReason::BadExtensionChain))?;
-                nh = h[0];
-                p += (usize::from(h[1]) + 2) * 4;
+                let [next, len] = *bytes_at::<2>(frame, p).ok_or(chain_err)?;
+                nh = next;
+                p = p.saturating_add((usize::from(len) + 2) * 4);
             }
             _ => break,
         }
@@ -387,42 +389,48 @@ fn parse_ipv6(frame: &[u8], off: usize, f: &mut Ipv6Fields) -> Result<Parsed, Pa
     if f.later_fragment {
         return Ok(Parsed::Ipv6(*f));
     }
-    // An L4 header the declared payload is too short for is absent (ports 0); one the
-    // payload covers but the frame cuts short is a truncation error.
-    let l4 = |n: usize| -> Result<Option<&[u8]>, ParseError> {
-        if p + n > payload_end {
-            return Ok(None);
-        }
-        frame
-            .get(p..p + n)
-            .map(Some)
-            .ok_or(err(ParseErrorReason::TruncatedL4))
-    };
+    let l4_err = err(ParseErrorReason::TruncatedL4);
     match nh {
         6 => {
-            let Some(h) = l4(14)? else {
+            let Some(&[s0, s1, d0, d1, .., flags]) = l4::<14>(frame, p, payload_end, l4_err)?
+            else {
                 return Ok(Parsed::Ipv6(*f));
             };
-            f.src_port = u16::from_be_bytes([h[0], h[1]]);
-            f.dst_port = u16::from_be_bytes([h[2], h[3]]);
-            f.tcp_flags = h[13];
+            f.src_port = u16::from_be_bytes([s0, s1]);
+            f.dst_port = u16::from_be_bytes([d0, d1]);
+            f.tcp_flags = flags;
         }
         17 | 132 | 136 => {
-            let Some(h) = l4(4)? else {
+            let Some(&[s0, s1, d0, d1]) = l4::<4>(frame, p, payload_end, l4_err)? else {
                 return Ok(Parsed::Ipv6(*f));
             };
-            f.src_port = u16::from_be_bytes([h[0], h[1]]);
-            f.dst_port = u16::from_be_bytes([h[2], h[3]]);
+            f.src_port = u16::from_be_bytes([s0, s1]);
+            f.dst_port = u16::from_be_bytes([d0, d1]);
         }
         58 => {
-            let Some(h) = l4(2)? else {
+            let Some(&[icmp_type, code]) = l4::<2>(frame, p, payload_end, l4_err)? else {
                 return Ok(Parsed::Ipv6(*f));
             };
-            f.dst_port = u16::from_be_bytes([h[0], h[1]]);
+            f.dst_port = u16::from_be_bytes([icmp_type, code]);
         }
         _ => {}
     }
     Ok(Parsed::Ipv6(*f))
+}
+
+/// The `N`-byte L4 header at `p`. One the declared payload (ending at `payload_end`) is
+/// too short for is absent, `Ok(None)` (ports 0); one the payload covers but the frame
+/// cuts short is `truncated` (a truncation error).
+fn l4<const N: usize>(
+    frame: &[u8],
+    p: usize,
+    payload_end: usize,
+    truncated: ParseError,
+) -> Result<Option<&[u8; N]>, ParseError> {
+    if p.saturating_add(N) > payload_end {
+        return Ok(None);
+    }
+    bytes_at::<N>(frame, p).map(Some).ok_or(truncated)
 }
 
 #[cfg(test)]

@@ -15,6 +15,12 @@
 //! | 24 | 8 | first packet, device nanoseconds |
 //! | 32 | 8 | last packet, device nanoseconds |
 //! | 40 | 88 | masked key ([`crate::FlowKey::pack`]) |
+//!
+//! Records come from device memory, so the module denies `clippy::indexing_slicing`:
+//! [`Record::decode`] first makes the bytes a `[u8; RECORD_BYTES]` (any other length is
+//! [`RecordError::Length`]) and then reads only constant offsets of that array, which the
+//! compiler checks.
+#![deny(clippy::indexing_slicing)]
 
 use crate::key::{FlowKey, KEY_BYTES};
 
@@ -158,13 +164,16 @@ impl Record {
         if b[3] & !1 != 0 {
             return Err(RecordError::Flags(b[3]));
         }
+        // Offsets are the constants of the layout, all inside the array: the `None` arm
+        // cannot be taken (it would be a length error, like the key's below).
         let u64le = |o: usize| {
-            let mut x = [0u8; 8];
-            x.copy_from_slice(&b[o..o + 8]);
-            u64::from_le_bytes(x)
+            b.get(o..)
+                .and_then(<[u8]>::first_chunk::<8>)
+                .map(|x| u64::from_le_bytes(*x))
+                .ok_or(RecordError::Length(b.len()))
         };
         let flows = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
-        let (packets, last_ns, first_ns) = (u64le(8), u64le(32), u64le(24));
+        let (packets, last_ns, first_ns) = (u64le(8)?, u64le(32)?, u64le(24)?);
         if packets == 0 || flows == 0 {
             return Err(RecordError::Impossible("no packets or no flows"));
         }
@@ -182,7 +191,7 @@ impl Record {
             phase: b[3] & 1 == 1,
             flows,
             packets,
-            bytes: u64le(16),
+            bytes: u64le(16)?,
             first_ns,
             last_ns,
             key: FlowKey::unpack(key),

@@ -11,6 +11,12 @@
 //!   [`encode_frame`]: `ts_ns` u64, pcap link type u32 ([`NO_LINK`] when the frame has no
 //!   link adapter), captured length u32, the bytes, zero padding to 8 bytes. A batch
 //!   larger than the free space is refused whole (and counted as an unknown access).
+//!
+//! Batches are written by the vfio-user client, so the module denies
+//! `clippy::indexing_slicing`: [`decode_batch`] reads headers as fixed-size arrays and
+//! frame bytes through bound-checked `get`, with checked arithmetic on the lengths the
+//! batch declares.
+#![deny(clippy::indexing_slicing)]
 
 /// PCI region index of the traffic port.
 pub const SIM_PORT_REGION: u32 = 2;
@@ -67,22 +73,24 @@ pub fn decode_batch(mut b: &[u8]) -> Result<Vec<BatchFrame<'_>>, BatchError> {
     let total = b.len();
     let mut v = Vec::new();
     while !b.is_empty() {
-        let offset = total - b.len();
+        let offset = total.saturating_sub(b.len());
         let err = |reason| BatchError { offset, reason };
-        let h = b.get(..FRAME_HEADER).ok_or(err("truncated frame header"))?;
-        let ts = u64::from_le_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]]);
-        let link = u32::from_le_bytes([h[8], h[9], h[10], h[11]]);
-        let len = u32::from_le_bytes([h[12], h[13], h[14], h[15]]) as usize;
-        let data = b
-            .get(FRAME_HEADER..FRAME_HEADER + len)
-            .ok_or(err("frame longer than the batch"))?;
+        let h: &[u8; FRAME_HEADER] = b.first_chunk().ok_or(err("truncated frame header"))?;
+        let [ts @ .., l0, l1, l2, l3, n0, n1, n2, n3] = *h;
+        let len = u32::from_le_bytes([n0, n1, n2, n3]) as usize;
+        let long = || err("frame longer than the batch");
+        let end = FRAME_HEADER.checked_add(len).ok_or_else(long)?;
+        let data = b.get(FRAME_HEADER..end).ok_or_else(long)?;
         v.push(BatchFrame {
-            ts_ns: ts,
-            linktype: link,
+            ts_ns: u64::from_le_bytes(ts),
+            linktype: u32::from_le_bytes([l0, l1, l2, l3]),
             data,
         });
-        let step = encoded_len(len).min(b.len());
-        b = &b[step..];
+        // The padding after the last frame may be missing: the batch ends there.
+        b = end
+            .checked_next_multiple_of(8)
+            .and_then(|step| b.get(step..))
+            .unwrap_or_default();
     }
     Ok(v)
 }

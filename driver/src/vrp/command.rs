@@ -3,6 +3,7 @@
 //!
 //! `undo` of a setting parses to the setting with its default value, so that the model has
 //! one operation per setting.
+#![deny(clippy::indexing_slicing)]
 
 use super::cursor::{kw, unlisted, AddrSpec, Cursor, Kw};
 use super::error::{CommandError, ErrorKind};

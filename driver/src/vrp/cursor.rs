@@ -3,6 +3,7 @@
 //! and range-checked values, and the set of words that were acceptable at the current
 //! position. That set makes the error explanations ("expected one of …") and the `?` help
 //! of an interactive shell come from the grammar itself.
+#![deny(clippy::indexing_slicing)]
 
 use super::error::{CommandError, ErrorKind};
 use super::lexer::{tokenize, Token};

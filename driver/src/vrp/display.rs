@@ -2,6 +2,7 @@
 //! (system view, then one section per aggregation view in mode order), defaults omitted,
 //! `#` between sections, `return` at the end. Every line is a command that parses back to
 //! the setting it shows, so reading the text back gives the same configuration.
+#![deny(clippy::indexing_slicing)]
 
 use super::model::{
     ActiveTimeout, AggregationConfig, AggregationSetting, Config, Direction, ExportChange,

@@ -1,6 +1,7 @@
 //! Errors as VRP reports them: the offending line, a `^` under the failing token, VRP's
 //! one-line message, and a precise explanation (the valid range, the expected words, the
 //! rule that was broken).
+#![deny(clippy::indexing_slicing)]
 
 use std::fmt;
 

@@ -1,5 +1,9 @@
 //! Splitting one line into whitespace-separated tokens that remember their column, so that
 //! every error can put its caret under the token that caused it.
+//!
+//! Lines are untrusted text: no indexing or slicing (`clippy::indexing_slicing` is
+//! denied); tokens are the pieces of `str::split`.
+#![deny(clippy::indexing_slicing)]
 
 /// One word of a line and the 1-based character column it starts at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,28 +24,21 @@ pub fn is_comment(line: &str) -> bool {
 /// "incomplete command" caret goes).
 pub fn tokenize(line: &str) -> (Vec<Token<'_>>, usize) {
     let mut tokens = Vec::new();
-    let mut start: Option<(usize, usize)> = None; // (byte offset, column)
-    let mut column = 0;
-    for (byte, ch) in line.char_indices() {
-        column += 1;
-        if ch.is_whitespace() {
-            if let Some((b, c)) = start.take() {
-                tokens.push(Token {
-                    text: &line[b..byte],
-                    column: c,
-                });
-            }
-        } else if start.is_none() {
-            start = Some((byte, column));
+    // Characters before the current piece. The pieces are separated by exactly one
+    // whitespace character each (runs of whitespace give empty pieces).
+    let mut before = 0;
+    for piece in line.split(char::is_whitespace) {
+        if !piece.is_empty() {
+            tokens.push(Token {
+                text: piece,
+                column: before + 1,
+            });
         }
+        before += piece.chars().count() + 1;
     }
-    if let Some((b, c)) = start {
-        tokens.push(Token {
-            text: &line[b..],
-            column: c,
-        });
-    }
-    (tokens, column + 1)
+    // `before` counted a separator after the last piece, which is not there: it is the
+    // number of characters plus one, the column just past the line.
+    (tokens, before)
 }
 
 #[cfg(test)]

@@ -21,6 +21,11 @@
 //! | [`routes`] | the route/interface/label file |
 //!
 //! Entry points never panic, whatever the input.
+//!
+//! Configuration and route files are untrusted text: this module and each of its
+//! submodules deny `clippy::indexing_slicing` (tokens are taken with `split`, positions
+//! with `get`), and no text reaches an `unwrap` or `expect` outside the tests.
+#![deny(clippy::indexing_slicing)]
 
 pub mod command;
 pub mod cursor;

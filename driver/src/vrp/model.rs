@@ -5,6 +5,7 @@
 //!
 //! Every setting is held with its value, defaults included, so that `undo` is "set the
 //! default" and two configurations that behave the same compare equal.
+#![deny(clippy::indexing_slicing)]
 
 use super::cursor::Limit;
 pub use nsflow_exporter::{Collector, ExportSource, FieldWidth, SourceAddr, Version, ViewExport};

@@ -2,6 +2,7 @@
 //! ([`EngineConfig`]: original-flow timers, one profile per enabled mode), one
 //! [`ExportPlan`] per enabled mode with precedence A1 (hosts) and A2 (source) applied,
 //! the warnings `commit` gives, and the [`Diff`] between two configurations.
+#![deny(clippy::indexing_slicing)]
 
 use super::model::{AggregationConfig, Collector, Config, ExportSource, FieldWidth, Version};
 use nsflow_exporter::effective_export;

@@ -10,6 +10,7 @@
 //! ```
 //!
 //! Errors carry line, column and caret like the configuration language's.
+#![deny(clippy::indexing_slicing)]
 
 use super::cursor::{kw, AddrSpec, Cursor, Limit};
 use super::error::{CommandError, ErrorKind, Errors};

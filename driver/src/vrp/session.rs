@@ -5,6 +5,7 @@
 //! Two ways in: [`Session::feed_line`] for an interactive shell (one line at a time in the
 //! current view, [`Session::prompt`], [`Session::help`], [`Session::complete`]), and
 //! [`Session::execute_script`] for a configuration file (all or nothing).
+#![deny(clippy::indexing_slicing)]
 
 use super::command::{parse_with, Command, Operation, Parsed, Shown, View};
 use super::cursor::{Cursor, HelpItem};
@@ -198,7 +199,11 @@ impl Session {
     /// Completions of the last (partial) word of `partial`: the keywords it may become.
     pub fn complete(&self, partial: &str) -> Vec<String> {
         let head = partial.trim_end_matches(|c: char| !c.is_whitespace());
-        let word = partial[head.len()..].to_ascii_lowercase();
+        // `head` is a prefix of `partial`: the rest is the last word.
+        let word = partial
+            .strip_prefix(head)
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         self.help(head)
             .unwrap_or_default()
             .into_iter()

@@ -7,6 +7,11 @@
 //! refuses it — ignored, read as 0, counted in `UNKNOWN_ACCESS` — never as a protocol
 //! error. DMA_MAP and SET_IRQS, whose replies the client reads as headers, do report
 //! errors.
+//!
+//! Region offsets, access sizes and data come from the client, so the module denies
+//! `clippy::indexing_slicing`: a 32-bit access is taken as a `[u8; 4]` (any other size is
+//! an unknown access, or reads 0), never by copying between slices of unchecked lengths.
+#![deny(clippy::indexing_slicing)]
 
 use super::pci::ConfigSpace;
 use super::port::{pump, Port};
@@ -138,16 +143,17 @@ impl Backend {
     }
 
     fn bar0_read(&self, offset: u64, data: &mut [u8]) {
-        self.shared
-            .with_model(|dev, _| match bar0_offset(offset, data.len()) {
-                Some(off) => {
-                    // Like the in-process backend: work in flight completes before the host
-                    // looks (a flush it waits for finishes).
-                    dev.run_until_idle();
-                    data.copy_from_slice(&dev.bar_read(off).to_le_bytes());
-                }
-                None => dev.count_unknown_access(),
-            });
+        let off = bar0_offset(offset, data.len());
+        let word = <&mut [u8; 4]>::try_from(data).ok();
+        self.shared.with_model(|dev, _| match (off, word) {
+            (Some(off), Some(word)) => {
+                // Like the in-process backend: work in flight completes before the host
+                // looks (a flush it waits for finishes).
+                dev.run_until_idle();
+                *word = dev.bar_read(off).to_le_bytes();
+            }
+            _ => dev.count_unknown_access(),
+        });
     }
 
     fn bar0_write(&self, offset: u64, data: &[u8]) {
@@ -169,8 +175,8 @@ impl Backend {
             sim_port::SIM_PORT_ACCEPTED => port.accepted() as u32,
             _ => 0,
         });
-        if data.len() == 4 {
-            data.copy_from_slice(&v.to_le_bytes());
+        if let Ok(word) = <&mut [u8; 4]>::try_from(data) {
+            *word = v.to_le_bytes();
         }
     }
 

@@ -6,6 +6,12 @@
 //! The IDs are experimental: vendor 0x1234 is the unassigned ID QEMU uses for its
 //! emulated test devices, device 0xF10F is ours. Drivers identify the engine by
 //! `ID_MAGIC`/`ID_VERSION` in BAR0, never by PCI ID; silicon carries its vendor's IDs.
+//!
+//! Offsets and sizes of configuration-space accesses come from the vfio-user client, so
+//! the module denies `clippy::indexing_slicing`: accesses go through checked arithmetic
+//! and `get`/`get_mut`; only the header image is built with constant offsets into its
+//! fixed-size array, which the compiler checks.
+#![deny(clippy::indexing_slicing)]
 
 use nsflow_rtl::regs::BAR0_SIZE;
 use nsflow_rtl::sim_port::SIM_PORT_SIZE;
@@ -81,15 +87,20 @@ impl ConfigSpace {
             else {
                 continue;
             };
+            // Byte `pos - at` of a register at `at` (in range: each arm checks `pos`).
             let patch = |word: u32, at: usize| {
                 let mut b = word.to_le_bytes();
-                b[pos - at] = *v;
+                if let Some(byte) = pos.checked_sub(at).and_then(|i| b.get_mut(i)) {
+                    *byte = *v;
+                }
                 u32::from_le_bytes(b)
             };
             match pos {
                 p if (COMMAND..COMMAND + 2).contains(&p) => {
                     let mut b = self.command.to_le_bytes();
-                    b[p - COMMAND] = *v;
+                    if let Some(byte) = p.checked_sub(COMMAND).and_then(|i| b.get_mut(i)) {
+                        *byte = *v;
+                    }
                     self.command = u16::from_le_bytes(b) & COMMAND_MASK;
                 }
                 p if (BAR0..BAR0 + 4).contains(&p) => {

@@ -1,6 +1,11 @@
 //! The model's traffic port (BAR2, `nsflow_rtl::sim_port`): the bounded queue of frames
 //! written by the client and waiting for ingress, and the pump that offers them to the
 //! model in order.
+//!
+//! Batches are written by the vfio-user client, so the module denies
+//! `clippy::indexing_slicing`; they are decoded by `nsflow_rtl::sim_port::decode_batch`
+//! (bound-checked) and their sizes summed with saturating arithmetic.
+#![deny(clippy::indexing_slicing)]
 
 use crate::device::{Device, Refused};
 use nsflow_rtl::parser::LinkType;
@@ -93,10 +98,10 @@ impl Port {
     /// is refused whole. Returns the frames queued.
     pub(crate) fn push_batch(&mut self, batch: &[u8]) -> Result<usize, BatchRefused> {
         let frames = decode_batch(batch)?;
-        let need: usize = frames
+        let need = frames
             .iter()
             .map(|f| sim_port::encoded_len(f.data.len()))
-            .sum();
+            .fold(0usize, usize::saturating_add);
         let free = self.free();
         if need > free {
             return Err(BatchRefused::TooBig { need, free });
