@@ -51,6 +51,14 @@ pub enum DeviceError {
     /// The device reports its error state.
     #[error("device error state, code {0} (1 DMA fault, 2 bad ring configuration)")]
     DeviceFault(u8),
+    /// The device failed again right after each of several recoveries in a row.
+    #[error("device error state, code {code}, again after {attempts} recoveries in a row with no record in between: giving up")]
+    Unrecoverable {
+        /// The error code.
+        code: u8,
+        /// Recoveries tried.
+        attempts: u32,
+    },
     /// Every register reads all ones: the device is gone from the bus (surprise removal,
     /// a link down, a hung endpoint).
     #[error("the device does not answer (STATUS reads 0xFFFFFFFF): removed or hung")]

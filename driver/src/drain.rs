@@ -73,15 +73,26 @@ pub fn lock(dev: &SharedDevice) -> MutexGuard<'_, Device> {
     dev.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Recoveries in a row (no record drained in between) after which the drain task gives
+/// up on a device that keeps failing.
+pub const MAX_RECOVERY_STREAK: u32 = 3;
+
+/// Recoveries so far, and in a row.
+#[derive(Debug, Default)]
+struct Recoveries {
+    total: u64,
+    streak: u32,
+}
+
 /// One locked drain: the records taken, and whether the device is still sound. The records
 /// are taken even when it is not (the valid ones before a bad record are acknowledged to
 /// the device, so they must be handed on, not dropped). A device in its error state is
-/// recovered when `cfg.recover` says so (its records then come too, and `recovered` counts
-/// it).
+/// recovered when `cfg.recover` says so (its records then come too), unless it failed
+/// again [`MAX_RECOVERY_STREAK`] times with no record drained in between.
 fn drain_once(
     dev: &SharedDevice,
     cfg: &DrainConfig,
-    recovered: &mut u64,
+    rec: &mut Recoveries,
 ) -> (Vec<Record>, Result<(), DeviceError>) {
     let mut d = lock(dev);
     let mut out = Vec::new();
@@ -89,10 +100,21 @@ fn drain_once(
         .ack_interrupts()
         .and_then(|_| d.drain(&mut out, cfg.batch))
         .and_then(|_| d.check_status().map(|_| ()));
+    if !out.is_empty() {
+        rec.streak = 0;
+    }
     let sound = match sound {
-        Err(DeviceError::DeviceFault(_)) if cfg.recover => {
-            *recovered += 1;
-            d.recover(&mut out, cfg.flush_timeout)
+        Err(DeviceError::DeviceFault(code)) if cfg.recover => {
+            if rec.streak >= MAX_RECOVERY_STREAK {
+                Err(DeviceError::Unrecoverable {
+                    code,
+                    attempts: rec.streak,
+                })
+            } else {
+                rec.total += 1;
+                rec.streak += 1;
+                d.recover(&mut out, cfg.flush_timeout)
+            }
         }
         other => other,
     };
@@ -129,6 +151,7 @@ pub async fn run(
         None => None,
     };
     let mut sum = DrainSummary::default();
+    let mut rec = Recoveries::default();
     let mut ticker = tokio::time::interval(cfg.poll_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -149,7 +172,10 @@ pub async fn run(
             _ = ticker.tick() => sum.polls += 1,
             _ = stop.changed() => {}
         }
-        while forward(drain_once(&dev, &cfg, &mut sum.recoveries), &sink, &mut sum).await? {}
+        while forward(drain_once(&dev, &cfg, &mut rec), &sink, &mut sum).await? {
+            sum.recoveries = rec.total;
+        }
+        sum.recoveries = rec.total;
     }
     // Graceful stop: flush both stages and drain until the flush has completed, sending
     // as we go so that a small ring cannot stall the flush.
@@ -161,9 +187,11 @@ pub async fn run(
         ..cfg
     };
     loop {
-        let recoveries = sum.recoveries;
-        let took = forward(drain_once(&dev, &cfg, &mut sum.recoveries), &sink, &mut sum).await?;
-        if sum.recoveries != recoveries {
+        let recoveries = rec.total;
+        let took = forward(drain_once(&dev, &cfg, &mut rec), &sink, &mut sum).await;
+        sum.recoveries = rec.total;
+        let took = took?;
+        if rec.total != recoveries {
             before = lock(&dev).start_flush()?;
         }
         if took {
@@ -172,7 +200,9 @@ pub async fn run(
         let complete = lock(&dev).flush_complete(before);
         match complete {
             Ok(true) => {
-                if forward(drain_once(&dev, &all, &mut sum.recoveries), &sink, &mut sum).await? {
+                let more = forward(drain_once(&dev, &all, &mut rec), &sink, &mut sum).await;
+                sum.recoveries = rec.total;
+                if more? {
                     continue;
                 }
                 break;

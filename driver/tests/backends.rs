@@ -819,6 +819,69 @@ mod sim_faults {
         );
     }
 
+    /// A device that faults on every DMA write (its ring withdrawn from its IOMMU domain):
+    /// the drain task recovers it a few times, then gives up with a typed error instead
+    /// of resetting it forever, and the traffic source sees the task end.
+    #[test]
+    fn a_device_that_keeps_failing_is_given_up() {
+        let Some(frames) = all_traffic() else {
+            return;
+        };
+        let sim = SharedSim::new();
+        let mut be = sim.clone();
+        let dev = Device::bring_up(Box::new(sim.clone()), &tables(), &short_timers(), 6).unwrap();
+        let iova = u64::from(be.read32(regs::RING_BASE_LO.offset).unwrap())
+            | u64::from(be.read32(regs::RING_BASE_HI.offset).unwrap()) << 32;
+        be.unmap_dma(iova, dev.ring().memory().len()).unwrap();
+        let shared = Arc::new(Mutex::new(dev));
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (tx, mut rx) = mpsc::channel(64);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let cfg = DrainConfig {
+            poll_interval: std::time::Duration::from_millis(1),
+            ..DrainConfig::default()
+        };
+        let task = rt.spawn(drain::run(shared.clone(), None, cfg, tx, stop_rx));
+        rt.spawn(async move { while rx.recv().await.is_some() {} });
+        // Offer the traffic until the task ends (or, failing that, stop it at the end).
+        for chunk in frames.chunks(64) {
+            if task.is_finished() {
+                break;
+            }
+            let mut next = 0;
+            while next < chunk.len() && !task.is_finished() {
+                let taken = {
+                    let mut d = drain::lock(&shared);
+                    d.backend()
+                        .traffic()
+                        .unwrap()
+                        .offer(&chunk[next..])
+                        .unwrap()
+                };
+                next += taken;
+                if taken == 0 {
+                    std::thread::sleep(std::time::Duration::from_micros(200));
+                }
+            }
+        }
+        let _ = stop_tx.send(true);
+        let r = rt.block_on(task).unwrap();
+        assert!(
+            matches!(
+                r,
+                Err(DrainError::Device(DeviceError::Unrecoverable {
+                    code: 1,
+                    attempts: drain::MAX_RECOVERY_STREAK
+                }))
+            ),
+            "{r:?}"
+        );
+    }
+
     /// A device gone from the bus (every read all ones): the drain task stops with a
     /// device error instead of draining garbage, and a new instance refuses to attach.
     #[test]
