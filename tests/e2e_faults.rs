@@ -456,9 +456,19 @@ fn a_slow_collector_costs_nothing_at_the_live_one_and_sees_its_losses() {
     use nsflow_exporter::Decoder;
     use std::sync::atomic::Ordering;
 
-    // A collector with the default socket buffer that reads slowly at first (3 ms per
-    // datagram for 300 datagrams), then as fast as it can until told to stop.
-    let slow = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    // A collector with a small socket buffer (64 KiB asked: a few dozen datagrams) that
+    // reads slowly at first (3 ms per datagram for 300 datagrams), then as fast as it can
+    // until told to stop.
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
+    sock.set_recv_buffer_size(64 << 10).unwrap();
+    sock.bind(
+        &"127.0.0.1:0"
+            .parse::<std::net::SocketAddr>()
+            .unwrap()
+            .into(),
+    )
+    .unwrap();
+    let slow: std::net::UdpSocket = sock.into();
     let port = slow.local_addr().unwrap().port();
     slow.set_read_timeout(Some(Duration::from_millis(100)))
         .unwrap();
