@@ -434,6 +434,11 @@ fn an_unreachable_collector_costs_nothing_at_the_live_one() {
             r.modes[&mode].records,
             "{mode}: every record is sent or counted as failed for the dead collector: {d:?}"
         );
+        assert!(
+            d.packets_failed <= r.modes[&mode].packets
+                && (d.records_failed == 0) == (d.packets_failed == 0),
+            "{mode}: the failed records' packets are counted: {d:?}"
+        );
         failed += d.messages_failed;
         if d.messages_failed > 0 {
             assert!(

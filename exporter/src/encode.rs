@@ -60,6 +60,10 @@ pub struct Message {
     pub data_records: u32,
     /// Flow data records inside (options data excluded): what per-destination counters count.
     pub flow_records: u32,
+    /// Packets in those flow records (packetDeltaCount summed).
+    pub flow_packets: u64,
+    /// Bytes in those flow records (octetDeltaCount summed).
+    pub flow_bytes: u64,
 }
 
 /// What the header needs besides the contents.
@@ -85,6 +89,8 @@ pub struct MessageBuilder {
     records: u32,
     data_records: u32,
     flow_records: u32,
+    flow_packets: u64,
+    flow_bytes: u64,
 }
 
 fn align4(n: usize) -> usize {
@@ -111,6 +117,8 @@ impl MessageBuilder {
             records: 0,
             data_records: 0,
             flow_records: 0,
+            flow_packets: 0,
+            flow_bytes: 0,
         }
     }
 
@@ -188,6 +196,8 @@ impl MessageBuilder {
         self.records += 1;
         self.data_records += 1;
         self.flow_records += 1;
+        self.flow_packets = self.flow_packets.saturating_add(rec.packets);
+        self.flow_bytes = self.flow_bytes.saturating_add(rec.bytes);
     }
 
     /// Appends one options data record (already encoded) to the open set.
@@ -229,6 +239,8 @@ impl MessageBuilder {
             sequence,
             data_records: self.data_records,
             flow_records: self.flow_records,
+            flow_packets: self.flow_packets,
+            flow_bytes: self.flow_bytes,
         }
     }
 }
@@ -304,6 +316,8 @@ mod tests {
             (msg.sequence, msg.data_records, msg.flow_records),
             (0, 1, 1)
         );
+        // The packets and octets of the flow record, as written above.
+        assert_eq!((msg.flow_packets, msg.flow_bytes), (2, 300));
         assert_eq!(seq.current(), 1);
     }
 

@@ -67,6 +67,10 @@ pub struct DestinationStats {
     pub messages_failed: u64,
     /// Flow records in those messages.
     pub records_failed: u64,
+    /// Packets in those flow records: what the collector missed, in packets.
+    pub packets_failed: u64,
+    /// Bytes in those flow records.
+    pub bytes_failed: u64,
     /// The last send error, if any.
     pub last_error: Option<String>,
 }
@@ -77,6 +81,8 @@ struct Counters {
     records_sent: AtomicU64,
     messages_failed: AtomicU64,
     records_failed: AtomicU64,
+    packets_failed: AtomicU64,
+    bytes_failed: AtomicU64,
     last_error: Mutex<Option<String>>,
 }
 
@@ -93,6 +99,10 @@ impl Counters {
             .fetch_add(msgs.len() as u64, Ordering::Relaxed);
         let r: u64 = msgs.iter().map(|m| u64::from(m.flow_records)).sum();
         self.records_failed.fetch_add(r, Ordering::Relaxed);
+        let p: u64 = msgs.iter().map(|m| m.flow_packets).sum();
+        self.packets_failed.fetch_add(p, Ordering::Relaxed);
+        let b: u64 = msgs.iter().map(|m| m.flow_bytes).sum();
+        self.bytes_failed.fetch_add(b, Ordering::Relaxed);
         if let Some(e) = err {
             if let Ok(mut g) = self.last_error.lock() {
                 *g = Some(e);
@@ -107,6 +117,8 @@ impl Counters {
             records_sent: self.records_sent.load(Ordering::Relaxed),
             messages_failed: self.messages_failed.load(Ordering::Relaxed),
             records_failed: self.records_failed.load(Ordering::Relaxed),
+            packets_failed: self.packets_failed.load(Ordering::Relaxed),
+            bytes_failed: self.bytes_failed.load(Ordering::Relaxed),
             last_error: self.last_error.lock().ok().and_then(|g| g.clone()),
         }
     }

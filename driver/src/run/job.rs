@@ -558,6 +558,8 @@ fn merge_collectors(all: Vec<CollectorReport>) -> Vec<CollectorReport> {
                 o.stats.records_sent += c.stats.records_sent;
                 o.stats.messages_failed += c.stats.messages_failed;
                 o.stats.records_failed += c.stats.records_failed;
+                o.stats.packets_failed += c.stats.packets_failed;
+                o.stats.bytes_failed += c.stats.bytes_failed;
                 if c.stats.last_error.is_some() {
                     o.stats.last_error = c.stats.last_error;
                 }

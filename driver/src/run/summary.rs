@@ -116,7 +116,8 @@ pub fn modes(modes: &BTreeMap<AggregationMode, ModeReport>) -> String {
     s
 }
 
-/// One line per mode and collector: messages and records sent and failed.
+/// One line per mode and collector: messages and records sent and failed (with the
+/// packets and bytes of failed records, and the last error, under it).
 pub fn collectors(c: &[CollectorReport]) -> String {
     let mut s = String::new();
     let _ = writeln!(
@@ -136,6 +137,13 @@ pub fn collectors(c: &[CollectorReport]) -> String {
             st.messages_failed,
             st.records_failed
         );
+        if st.records_failed > 0 {
+            let _ = writeln!(
+                s,
+                "    not delivered: {} packets / {} bytes in the failed records",
+                st.packets_failed, st.bytes_failed
+            );
+        }
         if let Some(e) = &st.last_error {
             let _ = writeln!(s, "    last error: {e}");
         }
