@@ -86,6 +86,17 @@ fn run_modes(faults: &[&str], ring_log2: u8, modes: &[(M, &str)]) -> RunReport {
 
 /// [`run_modes`], also exporting to `more` ports besides the in-process collector's.
 fn run_to(faults: &[&str], ring_log2: u8, modes: &[(M, &str)], more: &[u16]) -> RunReport {
+    run_on("sim", faults, ring_log2, modes, more)
+}
+
+/// [`run_to`] on `device`.
+fn run_on(
+    device: &str,
+    faults: &[&str],
+    ring_log2: u8,
+    modes: &[(M, &str)],
+    more: &[u16],
+) -> RunReport {
     let port = free_udp_port();
     let ports: Vec<u16> = std::iter::once(port).chain(more.iter().copied()).collect();
     let opts = RunOptions {
@@ -93,7 +104,7 @@ fn run_to(faults: &[&str], ring_log2: u8, modes: &[(M, &str)], more: &[u16]) -> 
         routes: Some(
             std::fs::read_to_string(workspace_root().join("examples/routes.txt")).unwrap(),
         ),
-        device: "sim".into(),
+        device: device.into(),
         source: Some(Source::Generate(parse_generate(TRAFFIC).unwrap())),
         collect: Some(format!("127.0.0.1:{port}").parse().unwrap()),
         ring_log2,
@@ -207,6 +218,23 @@ fn a_stalled_consumer_fills_the_ring_and_loses_nothing() {
         "the device held records back while the ring was full"
     );
     assert_eq!(run::loss_counters(&r.device).not_sent_packets, 0);
+}
+
+#[test]
+fn a_stalled_consumer_on_a_dropping_device_exports_its_drops() {
+    let r = run_on(
+        "sim:drop-on-full",
+        &[&format!("ring-stall=300@{HALFWAY}")],
+        6,
+        &MODES,
+        &[],
+    );
+    assert_accounted("ring-stall, drop-on-full", &r, PACKETS);
+    let loss = run::loss_counters(&r.device);
+    assert!(
+        loss.not_sent_packets > 0 && loss.not_sent_flows > 0,
+        "the full ring made the device drop records, counted and exported: {loss:?}"
+    );
 }
 
 #[test]

@@ -294,7 +294,8 @@ async fn run_async(
     opts.commits.sort_by_key(|c| c.frames);
     check_commits(&session, &opts.commits)?;
     let tables = route_tables(opts.routes.as_deref())?;
-    if !opts.faults.is_empty() && (opts.device != "sim" || opts.source.is_none()) {
+    let embedded = opts.device == "sim" || opts.device.starts_with("sim:");
+    if !opts.faults.is_empty() && (!embedded || opts.source.is_none()) {
         return Err(RunError::Usage(
             "--fault injects into the embedded simulator at replayed frame counts: it needs --device sim and traffic".into(),
         ));

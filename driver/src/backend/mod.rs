@@ -53,7 +53,9 @@ pub enum BackendError {
     #[error("model: {0}")]
     Model(String),
     /// A device specification the driver does not understand.
-    #[error("bad device `{0}`: expected sim, vfio-user:PATH or vfio:DDDD:BB:DD.F")]
+    #[error(
+        "bad device `{0}`: expected sim, sim:drop-on-full, vfio-user:PATH or vfio:DDDD:BB:DD.F"
+    )]
     BadSpec(String),
 }
 
@@ -93,11 +95,18 @@ pub trait TrafficPort {
     fn offer(&mut self, frames: &[Frame]) -> Result<usize, BackendError>;
 }
 
-/// Opens a device by its command-line specification: `sim` (the in-process model),
-/// `vfio-user:PATH` or `vfio:DDDD:BB:DD.F`.
+/// Opens a device by its command-line specification: `sim` (the in-process model, default
+/// build), `sim:drop-on-full` (a build that drops and counts records when its ring is
+/// full instead of holding traffic back), `vfio-user:PATH` or `vfio:DDDD:BB:DD.F`.
 pub fn open(spec: &str) -> Result<Box<dyn Backend>, BackendError> {
     if spec == "sim" {
         return Ok(Box::new(sim::SimBackend::default_build()?));
+    }
+    if spec == "sim:drop-on-full" {
+        return Ok(Box::new(sim::SimBackend::new(nsflow_hwsim::BuildParams {
+            drop_on_full: true,
+            ..nsflow_hwsim::BuildParams::default()
+        })?));
     }
     if let Some(path) = spec.strip_prefix("vfio-user:") {
         return Ok(Box::new(vfio_user::VfioUserBackend::connect(

@@ -31,7 +31,8 @@ struct DeviceArgs {
     /// Synthetic traffic, e.g. flows=1000,pps=1000000,seconds=1,seed=1.
     #[arg(long)]
     generate: Option<String>,
-    /// sim (default, in-process model), vfio-user:PATH or vfio:DDDD:BB:DD.F.
+    /// sim (default, in-process model), sim:drop-on-full (a model that drops and counts
+    /// records when its ring is full), vfio-user:PATH or vfio:DDDD:BB:DD.F.
     #[arg(long, default_value = "sim")]
     device: String,
     /// Route, interface and label file (see docs/config.md).
@@ -201,7 +202,7 @@ fn commit_at(spec: &str) -> Result<run::CommitAt, String> {
 fn cmd_run(a: RunArgs) -> Result<ExitCode, String> {
     let quiet = a.quiet;
     let source = a.dev.source()?;
-    if source.is_none() && a.dev.device == "sim" {
+    if source.is_none() && (a.dev.device == "sim" || a.dev.device.starts_with("sim:")) {
         return Err(
             "the embedded simulator needs traffic: give --pcap FILE... or --generate SPEC".into(),
         );
