@@ -139,21 +139,22 @@ impl Port {
 }
 
 /// Offers up to `max` queued frames to the model, in order. A frame the model refuses
-/// with `Busy` stays at the front and the port holds (free space 0) until
-/// [`Port::retry`]; a frame refused because the engine is disabled or stopped is dropped,
-/// as a port of a disabled engine drops what it receives. Returns the frames taken off
-/// the queue.
+/// with `Busy`, or because the engine is in its error state (until the driver resets and
+/// reprograms it), stays at the front and the port holds (free space 0) until
+/// [`Port::retry`] (every BAR0 write); a frame refused because the engine is disabled or
+/// the device is removed is dropped, as a port of a disabled engine drops what it
+/// receives. Returns the frames taken off the queue.
 pub(crate) fn pump(dev: &mut Device, port: &mut Port, max: usize) -> usize {
     let mut n = 0;
     while n < max {
         let Some(f) = port.queue.front() else { break };
         match dev.offer(f.ts_ns, f.link, &f.data) {
             Ok(()) => port.accepted += 1,
-            Err(Refused::Busy) => {
+            Err(Refused::Busy | Refused::Stopped) => {
                 port.holding = true;
                 break;
             }
-            Err(Refused::Disabled | Refused::Stopped | Refused::Removed) => {}
+            Err(Refused::Disabled | Refused::Removed) => {}
         }
         port.holding = false;
         port.pop();
@@ -226,5 +227,32 @@ mod tests {
         assert_eq!(p.accepted(), 3);
         assert!(p.is_empty());
         assert_eq!(dev.throughput().packets, 3);
+    }
+
+    #[test]
+    fn pump_holds_while_the_engine_is_in_its_error_state() {
+        let mut dev = Device::new(BuildParams::default()).unwrap();
+        let mut c = Ctrl(0);
+        c.set_enable(true);
+        // Enabled with no ring: the error state (BAD_RING).
+        dev.bar_write(regs::CTRL.offset, c.0);
+        assert_eq!(dev.offer(0, None, &[0; 60]), Err(Refused::Stopped));
+        let mut p = Port::new(MAX_QUEUE_BYTES);
+        let frame: &[u8] = &[0u8; 60];
+        p.push_batch(&batch(&[(1, 1, frame), (2, 1, frame)]))
+            .unwrap();
+        // Held, not dropped: the frames wait, and the port takes nothing more.
+        assert_eq!(pump(&mut dev, &mut p, usize::MAX), 0);
+        assert_eq!((p.queue.len(), p.free(), p.accepted()), (2, 0, 0));
+        // The driver's recovery: soft reset, a ring, enable (BAR0 writes retry the port).
+        let mut r = Ctrl(0);
+        r.set_soft_reset(true);
+        dev.bar_write(regs::CTRL.offset, r.0);
+        dev.bar_write(regs::RING_SIZE.offset, 4);
+        dev.bar_write(regs::CTRL.offset, c.0);
+        p.retry();
+        assert_eq!(pump(&mut dev, &mut p, usize::MAX), 2);
+        assert_eq!(p.accepted(), 2);
+        assert_eq!(dev.throughput().packets, 2);
     }
 }
