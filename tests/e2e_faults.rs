@@ -145,6 +145,7 @@ fn assert_accounted_modes(what: &str, r: &RunReport, offered: u64, modes: &[(M, 
         (0, 0),
         "{what}: no sequence gap at the in-process collector"
     );
+    assert_eq!(r.conservation(), Vec::<String>::new(), "{what}");
     let loss = run::loss_counters(&r.device);
     for (mode, _) in modes {
         let mode = *mode;

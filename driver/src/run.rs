@@ -427,8 +427,37 @@ async fn run_async(
 }
 
 impl RunReport {
-    /// The end-of-run summary: device, per mode, per collector, commits, warnings, and
-    /// what the in-process collector received.
+    /// The run's own conservation check, per mode: the packets and bytes the device
+    /// merged into the mode's aggregates equal those in the records drained plus those it
+    /// dropped (and counted). Returns one line per mode that breaks it; empty when every
+    /// packet is in one record or one drop counter. Not checked when the run stopped
+    /// early (the device may still hold what it merged).
+    pub fn conservation(&self) -> Vec<String> {
+        if self.failure.is_some() {
+            return Vec::new();
+        }
+        self.modes
+            .iter()
+            .filter(|(_, m)| {
+                (m.packets + m.drop_packets, m.bytes + m.drop_bytes)
+                    != (m.merged_packets, m.merged_bytes)
+            })
+            .map(|(mode, m)| {
+                format!(
+                    "{mode}: merged {} packets / {} bytes, records carry {} / {}, dropped {} / {}",
+                    m.merged_packets,
+                    m.merged_bytes,
+                    m.packets,
+                    m.bytes,
+                    m.drop_packets,
+                    m.drop_bytes
+                )
+            })
+            .collect()
+    }
+
+    /// The end-of-run summary: device, per mode, per collector, commits, warnings, the
+    /// conservation check and what the in-process collector received.
     pub fn render(&self) -> String {
         let mut s = format!("device: {}\n", self.device_name);
         s.push_str(&summary::device(&self.device, self.frames, &self.reasons));
@@ -453,6 +482,18 @@ impl RunReport {
                 self.recoveries
             ));
         }
+        let broken = self.conservation();
+        if self.failure.is_none() {
+            if broken.is_empty() {
+                s.push_str(
+                    "conservation: every packet merged is in one record or one drop counter, every mode\n",
+                );
+            } else {
+                for b in &broken {
+                    s.push_str(&format!("CONSERVATION MISMATCH: {b}\n"));
+                }
+            }
+        }
         if let Some(f) = &self.failure {
             s.push_str(&format!(
                 "FAILED: {f}\n(everything drained was exported; device counters are the last read)\n"
@@ -472,5 +513,47 @@ impl RunReport {
             }
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(merged: u64, drained: u64, dropped: u64) -> RunReport {
+        let m = ModeReport {
+            packets: drained,
+            bytes: drained * 100,
+            merged_packets: merged,
+            merged_bytes: merged * 100,
+            drop_packets: dropped,
+            drop_bytes: dropped * 100,
+            ..ModeReport::default()
+        };
+        RunReport {
+            modes: [(AggregationMode::ProtocolPort, m)].into(),
+            ..RunReport::default()
+        }
+    }
+
+    #[test]
+    fn the_summary_checks_conservation_per_mode() {
+        let ok = report(10, 7, 3);
+        assert!(ok.conservation().is_empty());
+        assert!(ok.render().contains("conservation: every packet merged"));
+        let lost = report(10, 7, 2);
+        assert_eq!(
+            lost.conservation(),
+            vec!["protocol-port: merged 10 packets / 1000 bytes, records carry 7 / 700, dropped 2 / 200"]
+        );
+        assert!(lost
+            .render()
+            .contains("CONSERVATION MISMATCH: protocol-port"));
+        // A run that stopped early is not checked: the device may still hold packets.
+        let failed = RunReport {
+            failure: Some("gone".into()),
+            ..lost
+        };
+        assert!(failed.conservation().is_empty());
     }
 }
