@@ -9,7 +9,7 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use nsflow_tests::{in_ci, workspace_root};
+use nsflow_tests::{require, workspace_root};
 use std::process::{Command, Output};
 
 /// The targets of `tests/fuzz/Cargo.toml`, as `ci-smoke.sh` runs them.
@@ -59,18 +59,12 @@ fn require_cargo_fuzz() -> bool {
         .args(["fuzz", "--version"])
         .output()
         .is_ok_and(|o| o.status.success());
-    if present {
-        return true;
-    }
-    assert!(
-        !in_ci(),
-        "cargo-fuzz is required under CI=true but `cargo fuzz --version` failed \
-         (.ci/run installs it: cargo install cargo-fuzz --locked --version 0.13.2)"
-    );
-    eprintln!(
-        "SKIPPED: cargo-fuzz not installed (cargo install cargo-fuzz); this test runs under CI=true"
-    );
-    false
+    require(
+        present,
+        "cargo-fuzz",
+        "not installed (`cargo fuzz --version` failed)",
+        ".ci/run installs it: cargo install cargo-fuzz --locked --version 0.13.2",
+    )
 }
 
 /// `N` of the script's line `fuzz smoke TARGET: ok, Done N runs`, if there is one.

@@ -20,14 +20,25 @@ pub fn tool_present(tool: &str) -> bool {
 /// interop test must run there); elsewhere it prints why the test is skipped and returns
 /// false, so the caller returns early.
 pub fn require_tool(tool: &str) -> bool {
-    if tool_present(tool) {
+    require(
+        tool_present(tool),
+        tool,
+        "not installed",
+        "apt-get install it in .ci/run",
+    )
+}
+
+/// The policy behind every `require_*`: true when `present`; otherwise a panic under
+/// `CI=true` (saying how .ci/run provides `what`), elsewhere a `SKIPPED:` line and false.
+pub fn require(present: bool, what: &str, missing: &str, in_ci_run: &str) -> bool {
+    if present {
         return true;
     }
     assert!(
         !in_ci(),
-        "{tool} is required under CI=true but was not found (apt-get install it in .ci/run)"
+        "{what} is required under CI=true but is {missing} ({in_ci_run})"
     );
-    eprintln!("SKIPPED: {tool} not installed; this test runs under CI=true");
+    eprintln!("SKIPPED: {what} {missing}; this test runs under CI=true");
     false
 }
 
@@ -45,15 +56,12 @@ pub fn require_python_module(module: &str) -> bool {
         .args(["-c", &format!("import {module}")])
         .output()
         .is_ok_and(|o| o.status.success());
-    if ok {
-        return true;
-    }
-    assert!(
-        !in_ci(),
-        "python3 module {module} is required under CI=true (pip install it in .ci/run)"
-    );
-    eprintln!("SKIPPED: python3 module {module} not installed; this test runs under CI=true");
-    false
+    require(
+        ok,
+        &format!("python3 module {module}"),
+        "not installed",
+        "pip install it in .ci/run",
+    )
 }
 
 /// The workspace root.
