@@ -52,12 +52,8 @@ const MODES: [(M, &str); 4] = [
 /// stage-1 table but merges into few aggregates (few records for the collector).
 const FLOOD_MODES: [(M, &str); 2] = [(M::As, "9"), (M::DestinationPrefixTos, "ipfix")];
 
-fn config(port: u16, modes: &[(M, &str)]) -> String {
-    config_hosts(&[port], modes)
-}
-
 /// The configuration with every mode exported to each of `ports` on 127.0.0.1.
-fn config_hosts(ports: &[u16], modes: &[(M, &str)]) -> String {
+fn config(ports: &[u16], modes: &[(M, &str)]) -> String {
     let mut c = String::from(
         "system-view\nipv6 netstream export template sequence-number fixed\n\
          ipv6 netstream timeout active interval-second 15\n\
@@ -78,22 +74,14 @@ fn config_hosts(ports: &[u16], modes: &[(M, &str)]) -> String {
     c
 }
 
-/// Runs the synthetic replay with `faults` on a ring of 2^`ring_log2` records, [`MODES`]
-/// enabled.
+/// Runs the synthetic replay on the default model with `faults`, a ring of
+/// 2^`ring_log2` records and [`MODES`] exported to the in-process collector only.
 fn run_with(faults: &[&str], ring_log2: u8) -> RunReport {
-    run_modes(faults, ring_log2, &MODES)
+    run_on("sim", faults, ring_log2, &MODES, &[])
 }
 
-fn run_modes(faults: &[&str], ring_log2: u8, modes: &[(M, &str)]) -> RunReport {
-    run_to(faults, ring_log2, modes, &[])
-}
-
-/// [`run_modes`], also exporting to `more` ports besides the in-process collector's.
-fn run_to(faults: &[&str], ring_log2: u8, modes: &[(M, &str)], more: &[u16]) -> RunReport {
-    run_on("sim", faults, ring_log2, modes, more)
-}
-
-/// [`run_to`] on `device`.
+/// The synthetic replay on `device` with `faults`, a ring of 2^`ring_log2` records and
+/// `modes` exported to the in-process collector and to the `more` ports on 127.0.0.1.
 fn run_on(
     device: &str,
     faults: &[&str],
@@ -104,7 +92,7 @@ fn run_on(
     let port = free_udp_port();
     let ports: Vec<u16> = std::iter::once(port).chain(more.iter().copied()).collect();
     let opts = RunOptions {
-        config: config_hosts(&ports, modes),
+        config: config(&ports, modes),
         routes: Some(
             std::fs::read_to_string(workspace_root().join("examples/routes.txt")).unwrap(),
         ),
@@ -239,10 +227,12 @@ fn a_stalled_consumer_on_a_dropping_device_exports_its_drops() {
 #[test]
 fn a_table_flood_evicts_for_room_and_loses_nothing() {
     const FLOOD: u64 = 600_000;
-    let r = run_modes(
+    let r = run_on(
+        "sim",
         &[&format!("table-flood={FLOOD}@{HALFWAY}")],
         12,
         &FLOOD_MODES,
+        &[],
     );
     assert_accounted_modes("table-flood", &r, PACKETS + FLOOD, &FLOOD_MODES);
     assert!(
@@ -302,7 +292,7 @@ fn a_device_that_stops_answering_ends_the_run_with_what_was_drained_exported() {
 #[test]
 fn faults_need_the_embedded_simulator() {
     let opts = RunOptions {
-        config: config(free_udp_port(), &MODES),
+        config: config(&[free_udp_port()], &MODES),
         routes: None,
         device: "vfio-user:/nonexistent/nsflow.sock".into(),
         source: None,
@@ -359,7 +349,7 @@ fn sigterm_during_a_replay_stops_gracefully_and_exports_everything() {
     let port = free_udp_port();
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("faults.cfg");
-    std::fs::write(&cfg, config(port, &MODES)).unwrap();
+    std::fs::write(&cfg, config(&[port], &MODES)).unwrap();
     // 20 s of traffic at 1 Mpps: far more than is replayed before the signal.
     let mut child = Command::new(nsflow_binary())
         .args(["run", "--config"])
@@ -451,7 +441,7 @@ fn stats_for(r: &RunReport, mode: M, port: u16) -> &nsflow_exporter::Destination
 fn an_unreachable_collector_costs_nothing_at_the_live_one() {
     // A port nobody listens on: the kernel answers with ICMP port unreachable.
     let dead = free_udp_port();
-    let r = run_to(&[], 10, &MODES, &[dead]);
+    let r = run_on("sim", &[], 10, &MODES, &[dead]);
     assert_accounted("unreachable collector", &r, PACKETS);
     let mut failed = 0;
     for (mode, _) in MODES {
@@ -526,7 +516,7 @@ fn a_slow_collector_costs_nothing_at_the_live_one_and_sees_its_losses() {
         }
     });
     let v9: [(M, &str); 3] = [(M::ProtocolPort, "9"), (M::As, "9"), (M::SourcePrefix, "9")];
-    let r = run_to(&[], 10, &v9, &[port]);
+    let r = run_on("sim", &[], 10, &v9, &[port]);
     done.store(true, Ordering::Relaxed);
     let got = reader.join().unwrap();
     // The live collector lost nothing and the run was not held back.

@@ -267,6 +267,10 @@ pub async fn collect(
     }
 }
 
+/// How long an in-process collector waits for the last datagrams of a run after it
+/// ended ([`Listener::finish`]).
+pub const ARRIVAL_GRACE: Duration = Duration::from_secs(3);
+
 /// A collector on a thread of its own, with a runtime of its own, so that a busy
 /// pipeline never keeps it from draining its socket (a collector that falls behind loses
 /// datagrams): the in-process collector of `nsflow run --collect` and of `nsflow verify`.

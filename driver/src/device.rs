@@ -761,8 +761,13 @@ impl Device {
     /// Whether the flush started when FLUSH_COUNT was `before` has completed.
     pub fn flush_complete(&mut self, before: u32) -> Result<bool, DeviceError> {
         self.check_status()?;
-        Ok(self.r(regs::FLUSH_COUNT.offset)? != before
-            && !Status(self.r(regs::STATUS.offset)?).flush_busy())
+        self.flush_done(before)
+    }
+
+    /// Whether the flush started when FLUSH_COUNT was `before` has completed, in the error
+    /// state too (a flush still runs there).
+    fn flush_done(&mut self, before: u32) -> Result<bool, DeviceError> {
+        Ok(self.r(regs::FLUSH_COUNT.offset)? != before && !self.status()?.flush_busy())
     }
 
     /// Flushes the device and drains everything into `out`: on return every entry of
@@ -817,8 +822,7 @@ impl Device {
         let before = self.start_flush()?;
         let deadline = Instant::now() + timeout;
         loop {
-            let busy = self.status()?.flush_busy();
-            if !busy && self.r(regs::FLUSH_COUNT.offset)? != before {
+            if self.flush_done(before)? {
                 break;
             }
             if Instant::now() > deadline {

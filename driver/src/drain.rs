@@ -68,21 +68,15 @@ pub enum DrainError {
 /// take turns through this lock.
 pub type SharedDevice = Arc<Mutex<Device>>;
 
-/// Locks the device; a poisoned lock (a panicked holder) is still usable for draining.
-pub fn lock(dev: &SharedDevice) -> MutexGuard<'_, Device> {
-    dev.lock().unwrap_or_else(|p| p.into_inner())
+/// Locks the device (or any state the pipeline shares); a poisoned lock (a panicked
+/// holder) is still usable: draining and reporting go on.
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Recoveries in a row (no record drained in between) after which the drain task gives
 /// up on a device that keeps failing.
 pub const MAX_RECOVERY_STREAK: u32 = 3;
-
-/// Recoveries so far, and in a row.
-#[derive(Debug, Default)]
-struct Recoveries {
-    total: u64,
-    streak: u32,
-}
 
 /// One locked drain: the records taken, and whether the device is still sound. The records
 /// are taken even when it is not (the valid ones before a bad record are acknowledged to
@@ -92,7 +86,8 @@ struct Recoveries {
 fn drain_once(
     dev: &SharedDevice,
     cfg: &DrainConfig,
-    rec: &mut Recoveries,
+    recoveries: &mut u64,
+    streak: &mut u32,
 ) -> (Vec<Record>, Result<(), DeviceError>) {
     let mut d = lock(dev);
     let mut out = Vec::new();
@@ -101,18 +96,18 @@ fn drain_once(
         .and_then(|_| d.drain(&mut out, cfg.batch))
         .and_then(|_| d.check_status().map(|_| ()));
     if !out.is_empty() {
-        rec.streak = 0;
+        *streak = 0;
     }
     let sound = match sound {
         Err(DeviceError::DeviceFault(code)) if cfg.recover => {
-            if rec.streak >= MAX_RECOVERY_STREAK {
+            if *streak >= MAX_RECOVERY_STREAK {
                 Err(DeviceError::Unrecoverable {
                     code,
-                    attempts: rec.streak,
+                    attempts: *streak,
                 })
             } else {
-                rec.total += 1;
-                rec.streak += 1;
+                *recoveries += 1;
+                *streak += 1;
                 d.recover(&mut out, cfg.flush_timeout)
             }
         }
@@ -151,7 +146,7 @@ pub async fn run(
         None => None,
     };
     let mut sum = DrainSummary::default();
-    let mut rec = Recoveries::default();
+    let mut streak = 0;
     let mut ticker = tokio::time::interval(cfg.poll_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -172,10 +167,13 @@ pub async fn run(
             _ = ticker.tick() => sum.polls += 1,
             _ = stop.changed() => {}
         }
-        while forward(drain_once(&dev, &cfg, &mut rec), &sink, &mut sum).await? {
-            sum.recoveries = rec.total;
-        }
-        sum.recoveries = rec.total;
+        while forward(
+            drain_once(&dev, &cfg, &mut sum.recoveries, &mut streak),
+            &sink,
+            &mut sum,
+        )
+        .await?
+        {}
     }
     // Graceful stop: flush both stages and drain until the flush has completed, sending
     // as we go so that a small ring cannot stall the flush.
@@ -187,11 +185,11 @@ pub async fn run(
         ..cfg
     };
     loop {
-        let recoveries = rec.total;
-        let took = forward(drain_once(&dev, &cfg, &mut rec), &sink, &mut sum).await;
-        sum.recoveries = rec.total;
-        let took = took?;
-        if rec.total != recoveries {
+        let recoveries = sum.recoveries;
+        let batch = drain_once(&dev, &cfg, &mut sum.recoveries, &mut streak);
+        let recovered = sum.recoveries != recoveries;
+        let took = forward(batch, &sink, &mut sum).await?;
+        if recovered {
             before = lock(&dev).start_flush()?;
         }
         if took {
@@ -200,9 +198,8 @@ pub async fn run(
         let complete = lock(&dev).flush_complete(before);
         match complete {
             Ok(true) => {
-                let more = forward(drain_once(&dev, &all, &mut rec), &sink, &mut sum).await;
-                sum.recoveries = rec.total;
-                if more? {
+                let batch = drain_once(&dev, &all, &mut sum.recoveries, &mut streak);
+                if forward(batch, &sink, &mut sum).await? {
                     continue;
                 }
                 break;

@@ -281,9 +281,6 @@ fn check_commits(session: &vrp::Session, commits: &[CommitAt]) -> Result<(), Run
     Ok(())
 }
 
-/// How long the in-process collector waits for the last datagrams of a run.
-const ARRIVAL_GRACE: Duration = Duration::from_secs(3);
-
 async fn run_async(
     mut opts: RunOptions,
     stop: Arc<AtomicBool>,
@@ -417,11 +414,12 @@ async fn run_async(
             .map(|r| r.stats.records_sent)
             .sum();
         report.collected_sent = sent;
-        report.collected = tokio::task::spawn_blocking(move || c.finish(sent, ARRIVAL_GRACE))
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .map(|(totals, ())| totals);
+        report.collected =
+            tokio::task::spawn_blocking(move || c.finish(sent, collect::ARRIVAL_GRACE))
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .map(|(totals, ())| totals);
     }
     Ok(report)
 }

@@ -42,7 +42,6 @@ use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Per-key totals of one mode.
 pub type KeyTotals = BTreeMap<FlowKey, Totals>;
@@ -52,9 +51,6 @@ pub type ModeKeys = BTreeMap<AggregationMode, KeyTotals>;
 
 /// How many keys of each kind the text report lists per mode (the JSON lists all).
 const TEXT_LIST_LIMIT: usize = 20;
-
-/// How long the collector may take to hear the last records after the run ended.
-const ARRIVAL_GRACE: Duration = Duration::from_secs(3);
 
 /// A key as the mode's template carries it: the 2-octet widths truncate ASes above 65535
 /// to AS_TRANS (23456, RFC 6793) and ifIndexes above 65535 to 0, as the exporter does.
@@ -622,7 +618,7 @@ pub fn verify(opts: VerifyOptions) -> Result<VerifyReport, VerifyError> {
             .sum()
     });
     let (collected, received) = receiver
-        .finish(sent, ARRIVAL_GRACE)
+        .finish(sent, collect::ARRIVAL_GRACE)
         .map_err(|e| VerifyError::Collector(e.to_string()))?;
     let run = result?;
     let expected = expected(&config, tables, &opts.source)?;

@@ -28,7 +28,7 @@ use nsflow_rtl::tables::Tables;
 use nsflow_rtl::AggregationMode;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch, RwLock};
 use tokio::task::JoinHandle;
@@ -123,10 +123,6 @@ pub struct JobReport {
     pub drained: DrainSummary,
     /// Why the pipeline stopped early, if it did (see [`super::RunReport::failure`]).
     pub failure: Option<String>,
-}
-
-fn live(l: &Mutex<Live>) -> MutexGuard<'_, Live> {
-    l.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn export_err(mode: AggregationMode) -> impl FnOnce(ExportError) -> RunError {
@@ -443,7 +439,7 @@ impl Job {
     /// Per-mode results so far (every mode enabled at any time), with device counters
     /// from `now`.
     pub fn mode_reports(&self, now: &DeviceStats) -> BTreeMap<AggregationMode, ModeReport> {
-        let mut out = live(&self.live).modes.clone();
+        let mut out = lock(&self.live).modes.clone();
         let stat = |v: &[u64], name: &str| {
             nsflow_rtl::regs::profile_stat_index(name)
                 .and_then(|i| v.get(i))
@@ -467,12 +463,12 @@ impl Job {
 
     /// Records exported so far, per end reason.
     pub fn reasons(&self) -> BTreeMap<EndReason, u64> {
-        live(&self.live).reasons.clone()
+        lock(&self.live).reasons.clone()
     }
 
     /// The aggregates of `mode` exported so far (with [`JobOptions::keep_cache`]).
     pub fn cache(&self, mode: AggregationMode) -> Option<ModeCache> {
-        live(&self.live)
+        lock(&self.live)
             .cache
             .as_ref()
             .map(|c| c.get(&mode).cloned().unwrap_or_default())
@@ -511,7 +507,7 @@ impl Job {
             Ok(d) => d,
             Err(e) => {
                 failure.get_or_insert_with(|| e.to_string());
-                lock_last(&self.last_stats).clone()
+                lock(&self.last_stats).clone()
             }
         };
         self.credit(&device);
@@ -532,17 +528,13 @@ impl Job {
         let modes = self.mode_reports(&device);
         Ok(JobReport {
             modes,
-            reasons: live(&self.live).reasons.clone(),
+            reasons: lock(&self.live).reasons.clone(),
             collectors: merge_collectors(collectors),
             device,
             drained: self.drained,
             failure,
         })
     }
-}
-
-fn lock_last(l: &Mutex<DeviceStats>) -> MutexGuard<'_, DeviceStats> {
-    l.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Sums the counters of the same (mode, collector).
@@ -592,7 +584,7 @@ async fn convert(
         to_flows(&batch, &modes, &time, &mut flows);
         let mut by_mode: BTreeMap<AggregationMode, Vec<FlowRecord>> = BTreeMap::new();
         {
-            let mut l = live(&live_state);
+            let mut l = lock(&live_state);
             for f in &flows {
                 let m = l.modes.entry(f.mode).or_default();
                 m.records += 1;
@@ -629,7 +621,7 @@ async fn send_loss_counters(
         let stats = lock(&dev).stats();
         if let Ok(s) = stats {
             let loss = loss_counters(&s);
-            *lock_last(&last) = s;
+            *lock(&last) = s;
             for e in exporters.read().await.values() {
                 let _ = e.set_loss_counters(loss).await;
             }

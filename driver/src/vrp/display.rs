@@ -36,28 +36,31 @@ pub fn render(config: &Config) -> String {
 }
 
 fn system_lines(s: &SystemConfig) -> Vec<String> {
-    let defaults = SystemConfig::default().settings();
-    let mut lines: Vec<String> = s
-        .settings()
-        .into_iter()
-        .zip(defaults)
-        .filter(|(v, d)| v != d)
-        .map(|(v, _)| v.to_string())
-        .collect();
-    lines.extend(export_lines(&s.export));
-    lines
+    changed_lines(s.settings(), SystemConfig::default().settings(), &s.export)
 }
 
 fn aggregation_lines(a: &AggregationConfig) -> Vec<String> {
-    let defaults = AggregationConfig::default().settings();
-    let mut lines: Vec<String> = a
-        .settings()
+    changed_lines(
+        a.settings(),
+        AggregationConfig::default().settings(),
+        &a.export,
+    )
+}
+
+/// The settings that differ from their defaults (in their fixed order), then the view's
+/// export lines.
+fn changed_lines<T: PartialEq + std::fmt::Display, const N: usize>(
+    settings: [T; N],
+    defaults: [T; N],
+    export: &ViewExport,
+) -> Vec<String> {
+    let mut lines: Vec<String> = settings
         .into_iter()
         .zip(defaults)
         .filter(|(v, d)| v != d)
         .map(|(v, _)| v.to_string())
         .collect();
-    lines.extend(export_lines(&a.export));
+    lines.extend(export_lines(export));
     lines
 }
 
