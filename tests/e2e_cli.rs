@@ -47,7 +47,7 @@ fn the_readme_first_command_shows_flows_collected_per_mode() {
     let block = readme.split("```sh\n").nth(1).unwrap();
     let command = block.lines().next().unwrap();
     let args = command
-        .strip_prefix("cargo run --release -p nsflow-driver --bin nsflow -- ")
+        .strip_prefix("cargo run --release -- ")
         .unwrap_or_else(|| panic!("README's first command changed: {command}"));
     let mut args: Vec<&str> = args.split_whitespace().collect();
     args.push("--quiet");

@@ -16,8 +16,8 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use nsflow_driver::run::{self, CommitAt, RunOptions};
-use nsflow_driver::traffic::{Frames, Source};
+use nsflow::run::{self, CommitAt, RunOptions};
+use nsflow::traffic::{Frames, Source};
 use nsflow_rtl::config::EngineConfig;
 use nsflow_rtl::reference::ReferenceAggregator;
 use nsflow_rtl::AggregationMode as M;
@@ -51,10 +51,7 @@ fn config(port: u16) -> String {
 
 /// IPv6 packets and bytes the parser keys in the first `limit` frames of `source`.
 fn keyed(source: &Source, routes: &str, limit: u64) -> (u64, u64) {
-    let tables = nsflow_driver::vrp::parse_routes(routes)
-        .unwrap()
-        .tables()
-        .unwrap();
+    let tables = nsflow::vrp::parse_routes(routes).unwrap().tables().unwrap();
     let mut r = ReferenceAggregator::new(EngineConfig::with_modes(&[M::ProtocolPort]), tables);
     for f in Frames::new(source).take(limit as usize) {
         let f = f.unwrap();
@@ -179,7 +176,7 @@ fn a_commit_file_with_an_error_stops_the_run_before_it_starts() {
         routes: None,
         device: "sim".into(),
         source: Some(Source::Generate(
-            nsflow_driver::traffic::parse_generate("flows=10,pps=1000,seconds=1").unwrap(),
+            nsflow::traffic::parse_generate("flows=10,pps=1000,seconds=1").unwrap(),
         )),
         collect: None,
         ring_log2: 12,

@@ -18,9 +18,9 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use nsflow_driver::run::fault::{parse_fault, FaultAt};
-use nsflow_driver::run::{self, RunOptions, RunReport};
-use nsflow_driver::traffic::{parse_generate, Source};
+use nsflow::run::fault::{parse_fault, FaultAt};
+use nsflow::run::{self, RunOptions, RunReport};
+use nsflow::traffic::{parse_generate, Source};
 use nsflow_rtl::AggregationMode as M;
 use nsflow_tests::{free_udp_port, nsflow_binary, workspace_root};
 use std::io::Read;
@@ -474,7 +474,7 @@ fn an_unreachable_collector_costs_nothing_at_the_live_one() {
 
 #[test]
 fn a_slow_collector_costs_nothing_at_the_live_one_and_sees_its_losses() {
-    use nsflow_driver::collect::CollectTotals;
+    use nsflow::collect::CollectTotals;
     use nsflow_exporter::Decoder;
     use std::sync::atomic::Ordering;
 

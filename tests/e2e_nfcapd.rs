@@ -14,9 +14,9 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use nsflow_driver::run::{self, RunOptions, RunReport};
-use nsflow_driver::traffic::{Frames, Source};
-use nsflow_driver::vrp;
+use nsflow::run::{self, RunOptions, RunReport};
+use nsflow::traffic::{Frames, Source};
+use nsflow::vrp;
 use nsflow_rtl::reference::ReferenceAggregator;
 use nsflow_tests::nfcapd::{stored, Nfcapd};
 use nsflow_tests::{

@@ -17,8 +17,8 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use nsflow_driver::traffic::Source;
-use nsflow_driver::verify::{self, ModeKeys, VerifyOptions, VerifyReport};
+use nsflow::traffic::Source;
+use nsflow::verify::{self, ModeKeys, VerifyOptions, VerifyReport};
 use nsflow_rtl::AggregationMode as M;
 use nsflow_tests::{nsflow_binary, require_shared, traffic_captures, workspace_root};
 use std::collections::BTreeMap;

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-pub use nsflow_hwsim::shared::{in_ci, require_shared, shared_dir, traffic_captures};
+pub use nsflow_testkit::shared::{in_ci, require_shared, shared_dir, traffic_captures};
 
 /// Whether `tool` runs (`tool --version` or `-V` succeeds).
 pub fn tool_present(tool: &str) -> bool {
@@ -82,7 +82,7 @@ pub fn nsflow_binary() -> PathBuf {
     let bin = dir.join("nsflow");
     let release = dir.file_name().is_some_and(|d| d == "release");
     let mut cmd = Command::new(option_env!("CARGO").unwrap_or("cargo"));
-    cmd.args(["build", "-q", "-p", "nsflow-driver", "--bin", "nsflow"])
+    cmd.args(["build", "-q", "-p", "nsflow", "--bin", "nsflow"])
         .current_dir(workspace_root());
     if release {
         cmd.arg("--release");

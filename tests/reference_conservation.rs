@@ -37,10 +37,7 @@ fn tshark_totals(script: &std::path::Path, pcap: &std::path::Path) -> HashMap<St
 /// interface and label modes have real keys to work on.
 fn tables() -> Tables {
     let text = std::fs::read_to_string(workspace_root().join("examples/routes.txt")).unwrap();
-    nsflow_driver::vrp::parse_routes(&text)
-        .unwrap()
-        .tables()
-        .unwrap()
+    nsflow::vrp::parse_routes(&text).unwrap().tables().unwrap()
 }
 
 #[test]

@@ -86,7 +86,7 @@ if [[ -n ${SOAK_SUMMARY:-} ]]; then
 elif [[ -n ${SOAK_BIN:-} ]]; then
     bin=$SOAK_BIN
 else
-    cargo build -q --release -p nsflow-driver --bin nsflow || die "release build failed"
+    cargo build -q --release -p nsflow --bin nsflow || die "release build failed"
     cp target/release/nsflow "$out/nsflow"
     bin=$out/nsflow
 fi

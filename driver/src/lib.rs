@@ -1,12 +1,13 @@
-//! # nsflow-driver
+//! # nsflow-driver: device access for the nsflow engine
 //!
-//! The host side of the nsflow engine: backends that reach a device ([`backend`]), DMA
-//! memory and BAR access ([`dma`], [`mmio`], the only `unsafe` code of nsflow), and the
-//! VRP NetStream configuration language ([`vrp`]).
+//! Backends that reach a device ([`backend`]: kernel VFIO, a vfio-user server, and with
+//! the default `sim` feature the cycle-level model in this process), DMA memory and BAR
+//! access ([`dma`], [`mmio`], [`irq`]: the only `unsafe` code of nsflow), the record ring
+//! ([`ring`]) and its drain ([`drain`]), bring-up and programming ([`device`]) and the
+//! register-map validation suite ([`regcheck`]). The application (VRP, `nsflow run`, the
+//! exporter glue) is the root package `nsflow`; docs/architecture.md draws the line.
 
 pub mod backend;
-pub mod collect;
-pub mod convert;
 pub mod device;
 pub mod dma;
 pub mod drain;
@@ -14,8 +15,3 @@ pub mod irq;
 pub mod mmio;
 pub mod regcheck;
 pub mod ring;
-pub mod run;
-pub mod shell;
-pub mod traffic;
-pub mod verify;
-pub mod vrp;

@@ -10,9 +10,9 @@ mod common;
 
 use common::{engine, mega, Bench};
 use nsflow_hwsim::generator::{Generator, GeneratorConfig};
-use nsflow_hwsim::harness::read_stats;
 use nsflow_hwsim::BuildParams;
 use nsflow_rtl::parser::LinkType;
+use nsflow_testkit::harness::read_stats;
 use std::time::Instant;
 
 const PACKETS: u64 = 400_000;

@@ -20,16 +20,9 @@ use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-/// One captured frame.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Frame {
-    /// Capture time, nanoseconds since the UNIX epoch.
-    pub ts_ns: u64,
-    /// The parser's link adapter, or `None` for a link type the device has no adapter for.
-    pub link: Option<LinkType>,
-    /// The captured bytes.
-    pub data: Vec<u8>,
-}
+/// The frames a capture yields are the traffic port's frames (defined with the port in
+/// the contract, so that the driver's backends need not link the model).
+pub use nsflow_rtl::sim_port::Frame;
 
 /// Why a capture could not be read.
 #[derive(Debug, thiserror::Error)]

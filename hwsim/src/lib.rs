@@ -10,8 +10,8 @@
 //! together; docs/hwsim.md describes the pipeline, its timing and how to drive it.
 //!
 //! Traffic comes from capture files ([`capture`]) or the seeded generator
-//! ([`generator`]). [`harness`] programs a device through BAR writes only and drains its
-//! ring like a driver, for tests and for other crates' tests.
+//! ([`generator`]). Tests drive it through `nsflow-testkit`'s harness; applications through
+//! `nsflow-driver`'s in-process backend or the vfio-user server (`nsflow-hwsim serve`).
 
 pub mod capture;
 mod clock;
@@ -19,7 +19,6 @@ pub mod device;
 pub mod fault;
 mod flush;
 pub mod generator;
-pub mod harness;
 pub mod irq;
 pub mod memory;
 pub mod params;
@@ -28,7 +27,6 @@ mod regfile;
 pub mod ring;
 mod scanner;
 pub mod serve;
-pub mod shared;
 mod stats;
 mod table;
 pub mod trace;

@@ -3,19 +3,14 @@
 //! - `serve --socket PATH`: the model as a vfio-user PCI device (module
 //!   `nsflow_hwsim::serve`); runs until SIGTERM, SIGINT or SIGHUP, then removes the
 //!   socket.
-//! - `trace --pcap FILE --from CYCLE --to CYCLE --out FILE.vcd`: programs a model through
-//!   the test harness, replays a capture, flushes, and writes the window's waveform
-//!   (module `nsflow_hwsim::trace`).
+//!
+//! A waveform of a run is `nsflow trace` (the real driver programs the in-process model
+//! and drains it; module `nsflow_hwsim::trace` writes the VCD).
 
 use clap::{Args, Parser, Subcommand};
 use nix::sys::signal::{SigSet, Signal};
-use nsflow_hwsim::capture::CaptureReader;
-use nsflow_hwsim::harness::{Harness, HarnessConfig};
 use nsflow_hwsim::serve::{ServeConfig, Server, MAX_QUEUE_BYTES};
-use nsflow_hwsim::trace::Tracer;
 use nsflow_hwsim::BuildParams;
-use nsflow_rtl::config::EngineConfig;
-use nsflow_rtl::AggregationMode;
 use std::error::Error;
 use std::io::Write;
 use std::path::PathBuf;
@@ -33,8 +28,6 @@ struct Cli {
 enum Command {
     /// Serve the model as a PCI device over vfio-user on a UNIX socket.
     Serve(ServeArgs),
-    /// Replay a capture through a programmed model and write a VCD waveform of a window.
-    Trace(TraceArgs),
 }
 
 #[derive(Args, Debug)]
@@ -56,30 +49,10 @@ struct ServeArgs {
     port_queue_bytes: usize,
 }
 
-#[derive(Args, Debug)]
-struct TraceArgs {
-    /// The capture to replay (pcap or pcapng).
-    #[arg(long)]
-    pcap: PathBuf,
-    /// Profiles to enable: the first N aggregation modes, one profile each.
-    #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u8).range(1..=14))]
-    config_profiles: u8,
-    /// First cycle of the window.
-    #[arg(long)]
-    from: u64,
-    /// End of the window (exclusive), cycles.
-    #[arg(long)]
-    to: u64,
-    /// The VCD file to write.
-    #[arg(long)]
-    out: PathBuf,
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.command {
         Command::Serve(a) => serve(a),
-        Command::Trace(a) => trace(a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
@@ -131,43 +104,4 @@ fn serve(a: ServeArgs) -> Result<(), Box<dyn Error>> {
         Ok(never) => match never {},
         Err(e) => Err(e.into()),
     }
-}
-
-fn trace(a: TraceArgs) -> Result<(), Box<dyn Error>> {
-    let modes = &AggregationMode::ALL[..usize::from(a.config_profiles)];
-    let mut h = Harness::new(&HarnessConfig {
-        engine: EngineConfig::with_modes(modes),
-        ..HarnessConfig::default()
-    })?;
-    h.device().set_trace(Tracer::create(&a.out, a.from..a.to)?);
-    let mut capture = CaptureReader::open(&a.pcap)?;
-    let mut frames = 0u64;
-    while let Some(f) = capture.next_frame() {
-        let f = f?;
-        h.offer(f.ts_ns, f.link, f.data)?;
-        frames += 1;
-    }
-    h.flush()?;
-    let records = h.records().len();
-    let Some(tracer) = h.device().take_trace() else {
-        return Err("the tracer was lost".into());
-    };
-    let s = tracer.finish()?;
-    println!(
-        "{}: cycles [{}, {}): {} value changes; {frames} frames, {records} records, \
-         device stopped at cycle {}",
-        a.out.display(),
-        a.from,
-        a.to,
-        s.value_changes,
-        s.stopped_at
-    );
-    if !s.reached_window {
-        eprintln!(
-            "nsflow-hwsim trace: the replay ended at cycle {}, before the window: \
-             the file has no values",
-            s.stopped_at
-        );
-    }
-    Ok(())
 }

@@ -9,9 +9,9 @@ mod common;
 
 use common::{all_modes, assert_conserved, reference, require_shared, totals, traffic_captures};
 use nsflow_hwsim::capture::CaptureReader;
-use nsflow_hwsim::harness::{Harness, HarnessConfig};
 use nsflow_rtl::parser::ParseErrorReason;
 use nsflow_rtl::tables::Tables;
+use nsflow_testkit::harness::{Harness, HarnessConfig};
 
 #[test]
 fn every_capture_is_conserved_and_matches_the_reference() {

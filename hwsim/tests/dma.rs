@@ -6,7 +6,6 @@
 mod common;
 
 use common::{eth, tcp_frame, S};
-use nsflow_hwsim::harness::{program, Consumer, Harness, HarnessConfig, RING_IOVA};
 use nsflow_hwsim::{BuildParams, Device, Refused};
 use nsflow_rtl::config::EngineConfig;
 use nsflow_rtl::parser::LinkType;
@@ -14,6 +13,7 @@ use nsflow_rtl::record::RECORD_BYTES;
 use nsflow_rtl::regs::{self, error_code, Ctrl, IntBits, Status};
 use nsflow_rtl::tables::Tables;
 use nsflow_rtl::AggregationMode;
+use nsflow_testkit::harness::{program, Consumer, Harness, HarnessConfig, RING_IOVA};
 use std::os::unix::fs::FileExt;
 
 fn one_profile() -> EngineConfig {
@@ -120,7 +120,7 @@ fn unmapped_write_back_faults() {
     // its records are counted as drops, not as written, and the flush completes.
     assert_eq!(d.bar_read(regs::RING_PROD.offset), 0);
     assert_eq!(d.bar_read(regs::FLUSH_COUNT.offset), 1);
-    let st = nsflow_hwsim::harness::read_stats(&mut d);
+    let st = nsflow_testkit::harness::read_stats(&mut d);
     assert_eq!(
         (
             st.global("records_written"),

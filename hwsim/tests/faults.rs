@@ -7,13 +7,13 @@ mod common;
 
 use common::{eth, tcp_frame, S};
 use nsflow_hwsim::fault::BAD_RECORD_VERSION;
-use nsflow_hwsim::harness::{Harness, HarnessConfig, HarnessError, RING_IOVA};
 use nsflow_hwsim::{Device, Fault, Refused};
 use nsflow_rtl::config::EngineConfig;
 use nsflow_rtl::parser::LinkType;
 use nsflow_rtl::record::{EndReason, RecordError, RECORD_BYTES};
 use nsflow_rtl::regs::{self, error_code, Ctrl, IntBits, Status};
 use nsflow_rtl::AggregationMode;
+use nsflow_testkit::harness::{Harness, HarnessConfig, HarnessError, RING_IOVA};
 
 const RING_LOG2: u8 = 6;
 
@@ -168,7 +168,7 @@ fn a_dma_fault_stops_the_device_until_a_soft_reset() {
     d.bar_write(regs::CTRL.offset, c.0);
     d.run_until_idle();
     assert_eq!(d.bar_read(regs::FLUSH_COUNT.offset), before.wrapping_add(1));
-    let st = nsflow_hwsim::harness::read_stats(d);
+    let st = nsflow_testkit::harness::read_stats(d);
     assert_eq!(st.global("ipv6_packets"), 2);
     assert_eq!(
         (
@@ -194,7 +194,7 @@ fn a_dma_fault_stops_the_device_until_a_soft_reset() {
     d.bar_write(regs::RING_WB_LO.offset, wb as u32);
     d.bar_write(regs::RING_WB_HI.offset, (wb >> 32) as u32);
     d.bar_write(regs::RING_SIZE.offset, RING_LOG2.into());
-    nsflow_hwsim::harness::program(
+    nsflow_testkit::harness::program(
         d,
         &EngineConfig::with_modes(&[AggregationMode::ProtocolPort]),
         &nsflow_rtl::tables::Tables::default(),

@@ -8,12 +8,12 @@ mod common;
 use common::{addr, eth, reference, tcp_frame, S};
 use nsflow_hwsim::capture::Frame;
 use nsflow_hwsim::generator::{Generator, GeneratorConfig};
-use nsflow_hwsim::harness::{Consumer, Harness, HarnessConfig, StatsReadout};
 use nsflow_hwsim::{BuildParams, Timing};
 use nsflow_rtl::config::EngineConfig;
 use nsflow_rtl::regs::{GLOBAL_STATS, PROFILE_STATS};
 use nsflow_rtl::tables::Tables;
 use nsflow_rtl::AggregationMode;
+use nsflow_testkit::harness::{Consumer, Harness, HarnessConfig, StatsReadout};
 
 /// One frame for each parse error reason, an IPv4 packet and an ARP frame.
 fn odd_frames(t: u64) -> Vec<Frame> {

@@ -8,11 +8,11 @@ mod common;
 use common::assert_conserved;
 use nsflow_hwsim::capture::Frame;
 use nsflow_hwsim::generator::{Generator, GeneratorConfig};
-use nsflow_hwsim::harness::{Consumer, Harness, HarnessConfig, StatsReadout};
 use nsflow_hwsim::{BuildParams, Timing};
 use nsflow_rtl::config::EngineConfig;
 use nsflow_rtl::regs::{self, Ctrl, IntBits, Status};
 use nsflow_rtl::{AggregationMode, EndReason};
+use nsflow_testkit::harness::{Consumer, Harness, HarnessConfig, StatsReadout};
 use proptest::prelude::*;
 
 fn modes() -> EngineConfig {

@@ -8,11 +8,11 @@ mod common;
 use common::{addr, all_modes, assert_conserved, eth, reference, tcp_frame, totals, S};
 use nsflow_hwsim::capture::Frame;
 use nsflow_hwsim::generator::{Generator, GeneratorConfig};
-use nsflow_hwsim::harness::{Harness, HarnessConfig};
 use nsflow_rtl::config::{EngineConfig, ProfileConfig};
 use nsflow_rtl::regs;
 use nsflow_rtl::tables::{Route, Tables};
 use nsflow_rtl::{AggregationMode, EndReason};
+use nsflow_testkit::harness::{Harness, HarnessConfig};
 
 fn tables() -> Tables {
     let mut gen_dst = [0u8; 16];

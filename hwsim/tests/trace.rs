@@ -1,158 +1,15 @@
 //! VCD waveforms: a window of a replay through the harness, read back with the `vcd`
 //! crate's parser — the declared signals, events exactly where the documented timing puts
-//! them and nowhere outside the window, BAR0 writes; and the `nsflow-hwsim trace` command.
+//! them and nowhere outside the window, BAR0 writes. The `nsflow trace` command is tested in tests/e2e_trace.rs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use nsflow_hwsim::capture::Frame;
-use nsflow_hwsim::generator::{Generator, GeneratorConfig};
-use nsflow_hwsim::harness::{Harness, HarnessConfig};
 use nsflow_hwsim::trace::Tracer;
 use nsflow_rtl::config::EngineConfig;
 use nsflow_rtl::regs;
 use nsflow_rtl::AggregationMode;
-use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::Command;
-use vcd::{Command as Vcd, IdCode, TimescaleUnit, Value};
-
-/// The signals docs/hwsim.md promises, merge pulses aside.
-const SIGNALS: &[&str] = &[
-    "ingress_valid",
-    "ingress_ipv6",
-    "ingress_frames",
-    "ingress_wait",
-    "pipeline_depth",
-    "s1_hit",
-    "s1_miss",
-    "s1_evict",
-    "s1_entries",
-    "flow_queue_depth",
-    "table_wait",
-    "record_fifo_depth",
-    "dma_write",
-    "dma_records",
-    "dma_inflight",
-    "ring_prod",
-    "ring_cons",
-    "ring_full",
-    "irq",
-    "int_status",
-    "flush_busy",
-    "error",
-    "bar_writes",
-    "bar_offset",
-    "bar_value",
-];
-
-/// A VCD file read back: timestamps, every value change by signal name, comments.
-struct Wave {
-    timescale: Option<(u32, TimescaleUnit)>,
-    stamps: Vec<u64>,
-    changes: BTreeMap<String, Vec<(u64, u64)>>,
-    comments: Vec<(u64, String)>,
-}
-
-impl Wave {
-    fn read(path: &Path) -> Self {
-        let text = std::fs::read(path).unwrap();
-        let mut p = vcd::Parser::new(&text[..]);
-        let h = p.parse_header().unwrap();
-        let scope = h.find_scope(&["nsflow"]).unwrap();
-        let mut names: BTreeMap<IdCode, String> = BTreeMap::new();
-        for item in &scope.items {
-            if let vcd::ScopeItem::Var(v) = item {
-                names.insert(v.code, v.reference.clone());
-            }
-        }
-        let mut w = Wave {
-            timescale: h.timescale,
-            stamps: Vec::new(),
-            changes: names.values().map(|n| (n.clone(), Vec::new())).collect(),
-            comments: Vec::new(),
-        };
-        let bits = |v: &mut dyn Iterator<Item = Value>| {
-            v.fold(0u64, |acc, b| acc << 1 | u64::from(b == Value::V1))
-        };
-        let mut now = 0;
-        for c in p {
-            match c.unwrap() {
-                Vcd::Timestamp(t) => {
-                    now = t;
-                    w.stamps.push(t);
-                }
-                Vcd::ChangeScalar(id, v) => {
-                    let x = bits(&mut std::iter::once(v));
-                    w.changes.get_mut(&names[&id]).unwrap().push((now, x));
-                }
-                Vcd::ChangeVector(id, v) => {
-                    let x = bits(&mut v.iter());
-                    w.changes.get_mut(&names[&id]).unwrap().push((now, x));
-                }
-                Vcd::Comment(s) => w.comments.push((now, s)),
-                _ => {}
-            }
-        }
-        w
-    }
-
-    /// Times at which `name` became non-zero.
-    fn rises(&self, name: &str) -> Vec<u64> {
-        let mut last = 0;
-        let mut v = Vec::new();
-        for (t, x) in &self.changes[name] {
-            if *x != 0 && last == 0 {
-                v.push(*t);
-            }
-            last = *x;
-        }
-        v
-    }
-
-    /// Cycles during which `name` was non-zero: the number of events of a pulse signal
-    /// that has at most one event per cycle (like a valid line).
-    fn high_cycles(&self, name: &str) -> u64 {
-        let end = self.stamps.last().copied().unwrap_or(0);
-        let mut since: Option<u64> = None;
-        let mut total = 0;
-        for (t, x) in &self.changes[name] {
-            match (since, *x != 0) {
-                (None, true) => since = Some(*t),
-                (Some(s), false) => {
-                    total += t - s;
-                    since = None;
-                }
-                _ => {}
-            }
-        }
-        total += since.map_or(0, |s| end - s);
-        total / ps(1)
-    }
-
-    /// The value of `name` at time `t`.
-    fn at(&self, name: &str, t: u64) -> u64 {
-        self.changes[name]
-            .iter()
-            .take_while(|(at, _)| *at <= t)
-            .last()
-            .map_or(0, |(_, x)| *x)
-    }
-}
-
-/// 1 Mpps: one frame per microsecond, 250 cycles apart at the default 250 MHz.
-fn traffic(count: u64) -> Vec<Frame> {
-    Generator::new(GeneratorConfig {
-        flows: 50,
-        rate_pps: 1_000_000,
-        duration_ns: count * 1000,
-        ..GeneratorConfig::default()
-    })
-    .collect()
-}
-
-/// Picoseconds of cycle `c` at the default 250 MHz.
-const fn ps(c: u64) -> u64 {
-    c * 4000
-}
+use nsflow_testkit::harness::{Harness, HarnessConfig};
+use nsflow_testkit::wave::{ps, traffic_1mpps as traffic, Wave, SIGNALS};
+use vcd::TimescaleUnit;
 
 #[test]
 fn a_window_of_a_replay_holds_exactly_its_events() {
@@ -237,64 +94,6 @@ fn a_window_of_a_replay_holds_exactly_its_events() {
     );
     // Nothing is merged or written to the ring before the flush, far after the window.
     assert!(w.rises("merge_p00").is_empty() && w.rises("dma_write").is_empty());
-}
-
-#[test]
-fn the_trace_command_writes_a_window_of_a_capture() {
-    let dir = tempfile::tempdir().unwrap();
-    let pcap = dir.path().join("t.pcap");
-    let out = dir.path().join("t.vcd");
-    let frames = traffic(300);
-    {
-        let f = std::fs::File::create(&pcap).unwrap();
-        let mut w = pcap_file::pcap::PcapWriter::new(f).unwrap();
-        for fr in &frames {
-            let ts = std::time::Duration::from_nanos(fr.ts_ns);
-            let p = pcap_file::pcap::PcapPacket::new(ts, fr.data.len() as u32, &fr.data);
-            w.write_packet(&p).unwrap();
-        }
-    }
-    let (from, to) = (50_000u64, 60_000u64);
-    let run = Command::new(env!("CARGO_BIN_EXE_nsflow-hwsim"))
-        .arg("trace")
-        .arg("--pcap")
-        .arg(&pcap)
-        .args(["--config-profiles", "3"])
-        .args(["--from", &from.to_string(), "--to", &to.to_string()])
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(stdout.contains("300 frames"), "{stdout}");
-
-    let w = Wave::read(&out);
-    for s in SIGNALS {
-        assert!(w.changes.contains_key(*s), "{s} not declared");
-    }
-    let rises = w.rises("ingress_valid");
-    let expected: Vec<u64> = (200..240).map(|k| ps(250 * k)).collect();
-    assert_eq!(rises, expected);
-    assert!(w.stamps.iter().all(|t| (ps(from)..=ps(to)).contains(t)));
-}
-
-#[test]
-fn the_trace_command_refuses_an_empty_window() {
-    let dir = tempfile::tempdir().unwrap();
-    let run = Command::new(env!("CARGO_BIN_EXE_nsflow-hwsim"))
-        .args(["trace", "--pcap", "/nonexistent.pcap"])
-        .args(["--from", "10", "--to", "10", "--out"])
-        .arg(dir.path().join("x.vcd"))
-        .output()
-        .unwrap();
-    assert!(!run.status.success());
-    let err = String::from_utf8_lossy(&run.stderr);
-    assert!(err.contains("empty trace window"), "{err}");
 }
 
 #[test]

@@ -18,6 +18,20 @@
 //! batch declares.
 #![deny(clippy::indexing_slicing)]
 
+use crate::parser::LinkType;
+
+/// One frame offered to a modelled device: what a capture reader or generator yields and
+/// what the traffic port carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// Capture time, nanoseconds since the UNIX epoch.
+    pub ts_ns: u64,
+    /// The parser's link adapter, or `None` for a link type the device has no adapter for.
+    pub link: Option<LinkType>,
+    /// The captured bytes.
+    pub data: Vec<u8>,
+}
+
 /// PCI region index of the traffic port.
 pub const SIM_PORT_REGION: u32 = 2;
 /// Size of the traffic port region.

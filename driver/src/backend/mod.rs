@@ -4,16 +4,17 @@
 //!
 //! A backend moves 32-bit register values, maps DMA memory at device addresses, and
 //! delivers interrupts as an eventfd. Everything above it (bring-up, ring drain,
-//! regcheck) is the same code on all three.
+//! regcheck) is the same code on all three. The in-process model is the default `sim`
+//! feature; a build for real hardware leaves it (and the simulator) out.
 
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod vfio;
 pub mod vfio_user;
 
 use crate::dma::{DmaError, DmaMemory};
 use crate::mmio::MmioError;
-use nsflow_hwsim::capture::Frame;
-use nsflow_hwsim::Fault;
+use nsflow_rtl::sim_port::Frame;
 use vmm_sys_util::eventfd::EventFd;
 
 /// A backend failure, with what was being done.
@@ -60,7 +61,7 @@ pub enum BackendError {
 }
 
 /// A device as the driver sees it.
-pub trait Backend: Send {
+pub trait Backend: Send + 'static {
     /// Human-readable description, for reports.
     fn describe(&self) -> String;
     /// One 32-bit read of BAR0.
@@ -77,14 +78,9 @@ pub trait Backend: Send {
     fn traffic(&mut self) -> Option<&mut dyn TrafficPort> {
         None
     }
-    /// Injects a device fault (`nsflow run --fault`, tests); only the in-process model
-    /// takes them.
-    fn inject(&mut self, fault: Fault) -> Result<(), BackendError> {
-        Err(BackendError::Model(format!(
-            "{} takes no injected faults ({fault:?}): use --device sim",
-            self.describe()
-        )))
-    }
+    /// The backend itself, for its own API beyond this trait (the in-process model's
+    /// fault injection and statistics: `downcast_mut::<sim::SimBackend>()`).
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
 }
 
 /// The ingress of a modelled device: frames offered with their capture timestamps.
@@ -99,9 +95,11 @@ pub trait TrafficPort {
 /// build), `sim:drop-on-full` (a build that drops and counts records when its ring is
 /// full instead of holding traffic back), `vfio-user:PATH` or `vfio:DDDD:BB:DD.F`.
 pub fn open(spec: &str) -> Result<Box<dyn Backend>, BackendError> {
+    #[cfg(feature = "sim")]
     if spec == "sim" {
         return Ok(Box::new(sim::SimBackend::default_build()?));
     }
+    #[cfg(feature = "sim")]
     if spec == "sim:drop-on-full" {
         return Ok(Box::new(sim::SimBackend::new(nsflow_hwsim::BuildParams {
             drop_on_full: true,

@@ -9,8 +9,8 @@
 
 use super::{Backend, BackendError, TrafficPort};
 use crate::dma::{DmaMemory, IovaAllocator};
-use nsflow_hwsim::capture::Frame;
 use nsflow_hwsim::{BuildParams, Device, Fault, Refused};
+use nsflow_rtl::sim_port::Frame;
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
 /// The model in this process.
@@ -46,6 +46,12 @@ impl SimBackend {
     /// The default build of the contract.
     pub fn default_build() -> Result<Self, BackendError> {
         Self::new(BuildParams::default())
+    }
+
+    /// Injects a device fault into the model (`nsflow run --fault`, tests): the simulator's
+    /// own API, reached through [`Backend::as_any_mut`].
+    pub fn inject(&mut self, fault: Fault) {
+        self.dev.inject(fault);
     }
 
     /// The model, for tests and reports (throughput, occupancy).
@@ -95,9 +101,9 @@ impl Backend for SimBackend {
     fn traffic(&mut self) -> Option<&mut dyn TrafficPort> {
         Some(self)
     }
-    fn inject(&mut self, fault: Fault) -> Result<(), BackendError> {
-        self.dev.inject(fault);
-        Ok(())
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
     }
 }
 

@@ -188,6 +188,9 @@ impl Backend for VfioBackend {
     fn irq(&self) -> Option<&EventFd> {
         self.irq.as_ref().map(|(_, e)| e)
     }
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
 }
 
 impl Drop for VfioBackend {

@@ -9,8 +9,8 @@
 
 use super::{Backend, BackendError, TrafficPort};
 use crate::dma::{DmaMemory, IovaAllocator};
-use nsflow_hwsim::capture::Frame;
 use nsflow_rtl::sim_port;
+use nsflow_rtl::sim_port::Frame;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use vfio_user::Client;
@@ -134,6 +134,9 @@ impl Backend for VfioUserBackend {
         } else {
             None
         }
+    }
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
     }
 }
 

@@ -3,7 +3,6 @@
 //! the figures are the model's, not a driver's), timing and medians.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use nsflow_hwsim::harness::program;
 use nsflow_hwsim::ring::WB_BYTES;
 use nsflow_hwsim::{BuildParams, Device, Refused};
 use nsflow_rtl::config::EngineConfig;
@@ -12,6 +11,7 @@ use nsflow_rtl::record::RECORD_BYTES;
 use nsflow_rtl::regs::{self, Ctrl};
 use nsflow_rtl::tables::Tables;
 use nsflow_rtl::AggregationMode;
+use nsflow_testkit::harness::program;
 use std::time::{Duration, Instant};
 
 const RING_IOVA: u64 = 0x10_0000_0000;

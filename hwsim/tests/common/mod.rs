@@ -3,14 +3,14 @@
 #![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 
 use nsflow_hwsim::capture::Frame;
-use nsflow_hwsim::harness::StatsReadout;
 use nsflow_rtl::config::EngineConfig;
 use nsflow_rtl::reference::{ReferenceAggregator, ReferenceOutput, Totals};
 use nsflow_rtl::tables::Tables;
 use nsflow_rtl::{AggregationMode, FlowKey, Record};
+use nsflow_testkit::harness::StatsReadout;
 use std::collections::BTreeMap;
 
-pub use nsflow_hwsim::shared::{require_shared, shared_dir, traffic_captures};
+pub use nsflow_testkit::shared::{require_shared, shared_dir, traffic_captures};
 
 /// Every aggregation mode, one profile each, default timers.
 pub fn all_modes() -> EngineConfig {

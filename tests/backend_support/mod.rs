@@ -32,12 +32,12 @@ pub type Factory = Box<dyn Fn() -> Box<dyn Backend>>;
 /// How long a flush may take in these tests (a bound against hangs, not a measurement).
 pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
 
-pub use nsflow_hwsim::shared::in_ci;
+pub use nsflow_testkit::shared::in_ci;
 
-/// Every traffic capture of `shared/` (see [`nsflow_hwsim::shared::traffic_captures`]);
+/// Every traffic capture of `shared/` (see [`nsflow_testkit::shared::traffic_captures`]);
 /// None (a skip, a failure under CI) when `shared/` is missing.
 pub fn traffic_captures() -> Option<Vec<PathBuf>> {
-    nsflow_hwsim::shared::require_shared().map(|d| nsflow_hwsim::shared::traffic_captures(&d))
+    nsflow_testkit::shared::require_shared().map(|d| nsflow_testkit::shared::traffic_captures(&d))
 }
 
 /// Every shared capture one after the other, as one long stretch of traffic: the frames
@@ -233,6 +233,9 @@ impl Backend for Served {
     fn traffic(&mut self) -> Option<&mut dyn TrafficPort> {
         self.backend.traffic()
     }
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
 }
 
 /// The in-process model behind a handle the test keeps, so that faults can be injected
@@ -285,6 +288,9 @@ impl Backend for SharedSim {
     }
     fn traffic(&mut self) -> Option<&mut dyn TrafficPort> {
         Some(self)
+    }
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
     }
 }
 

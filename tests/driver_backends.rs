@@ -16,11 +16,11 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+mod backend_support;
 
 /// The checks, each on a fresh device from `new`.
 mod suite {
-    use crate::common::*;
+    use crate::backend_support::*;
     use nsflow_driver::device::{Device, DeviceError, DeviceStats};
     use nsflow_driver::drain::{self, DrainConfig, DrainSummary, SharedDevice};
     use nsflow_driver::ring::RingError;
@@ -650,7 +650,7 @@ mod suite {
 /// every record before the fault drained once; a DMA fault and a removed device end in
 /// typed errors; lost interrupts cost nothing but latency; a clock jump loses nothing.
 mod sim_faults {
-    use crate::common::*;
+    use crate::backend_support::*;
     use crate::suite::{
         all_modes, assert_accounted, assert_conserved, assert_each_record_once, enabled,
         short_timers, through_drain_task,
@@ -974,7 +974,7 @@ macro_rules! instantiate {
             $(
                 #[test]
                 fn $check() {
-                    if let Some(new) = crate::common::$backend() {
+                    if let Some(new) = crate::backend_support::$backend() {
                         crate::suite::$check(&new);
                     }
                 }

@@ -2,7 +2,7 @@
 //! netstream statistics` and `display ipv6 netstream export`.
 
 use super::{CollectorReport, ModeReport};
-use crate::device::DeviceStats;
+use nsflow_driver::device::DeviceStats;
 use nsflow_rtl::record::EndReason;
 use nsflow_rtl::regs::GLOBAL_STATS;
 use nsflow_rtl::AggregationMode;

@@ -16,11 +16,11 @@
 
 use super::cache::ModeCache;
 use super::{export_config, loss_counters, CollectorReport, ModeReport, RunError};
-use crate::backend::Backend;
 use crate::convert::{to_flows, TimeBase};
-use crate::device::{Device, DeviceStats};
-use crate::drain::{self, lock, DrainConfig, DrainError, DrainSummary, SharedDevice};
 use crate::vrp::{Config, Diff};
+use nsflow_driver::backend::Backend;
+use nsflow_driver::device::{Device, DeviceStats};
+use nsflow_driver::drain::{self, lock, DrainConfig, DrainError, DrainSummary, SharedDevice};
 use nsflow_exporter::{ExportError, Exporter, FlowRecord, SystemClock};
 use nsflow_rtl::record::{EndReason, Record};
 use nsflow_rtl::regs::PROFILE_STATS;

@@ -9,13 +9,13 @@
 //! finished` is printed when it has all been offered. `quit` in the user view, or the end
 //! of the input, stops the device gracefully and returns the run's report.
 
-use crate::backend;
 use crate::collect::key_text;
 use crate::run::job::{Job, JobOptions};
 use crate::run::replay::Replay;
 use crate::run::{export_config, route_tables, summary, RunError, RunReport};
 use crate::traffic::{Frames, Source};
 use crate::vrp::{Operation, Response, Session};
+use nsflow_driver::backend;
 use nsflow_exporter::template::Template;
 use nsflow_exporter::Version;
 use nsflow_rtl::AggregationMode;

@@ -6,10 +6,10 @@
 //! driver (nsflow-driver) has its own; this one exists so that hwsim's tests and other
 //! crates' tests share one well-checked way of running the model.
 
-use crate::capture::Frame;
-use crate::device::{Device, Refused};
-use crate::params::BuildParams;
-use crate::ring::WB_BYTES;
+use nsflow_hwsim::capture::Frame;
+use nsflow_hwsim::device::{Device, Refused};
+use nsflow_hwsim::params::BuildParams;
+use nsflow_hwsim::ring::WB_BYTES;
 use nsflow_rtl::config::EngineConfig;
 use nsflow_rtl::parser::LinkType;
 use nsflow_rtl::record::{Record, RecordError, RECORD_BYTES};
@@ -86,13 +86,13 @@ impl Default for HarnessConfig {
 pub enum HarnessError {
     /// The device could not be built.
     #[error(transparent)]
-    Build(#[from] crate::params::BuildError),
+    Build(#[from] nsflow_hwsim::params::BuildError),
     /// Host memory could not be had or read.
     #[error("host memory: {0}")]
     Io(#[from] std::io::Error),
     /// Host memory could not be mapped.
     #[error(transparent)]
-    Map(#[from] crate::memory::MapError),
+    Map(#[from] nsflow_hwsim::memory::MapError),
     /// More profiles configured than the device has.
     #[error("{0} profiles configured, the device has {NUM_PROFILES}")]
     TooManyProfiles(usize),

@@ -19,13 +19,13 @@ pub mod job;
 pub mod replay;
 pub mod summary;
 
-use crate::backend::{self, BackendError};
 use crate::collect::{self, CollectTotals};
-use crate::device::{DeviceError, DeviceStats};
-use crate::drain::DrainError;
 use crate::traffic::{Frames, Source};
 use crate::vrp::{self, ExportPlan};
 use job::{Job, JobOptions};
+use nsflow_driver::backend::{self, BackendError};
+use nsflow_driver::device::{DeviceError, DeviceStats};
+use nsflow_driver::drain::DrainError;
 use nsflow_exporter::{DestinationStats, ExportConfig, ExportError, LossCounters};
 use nsflow_rtl::record::EndReason;
 use nsflow_rtl::tables::Tables;

@@ -1,4 +1,4 @@
-//! `cargo bench -p nsflow-driver --bench drain`: records drained per second on one core,
+//! `cargo bench -p nsflow --bench drain`: records drained per second on one core,
 //! from a pre-filled DMA ring into exporter flows — `RingConsumer::poll` (producer index,
 //! phase bit, `Record::decode`, profile check for every record) then `convert::to_flows`.
 //! The device is played by this program: before each timed pass it writes one ring's
@@ -12,7 +12,7 @@
 // A benchmark: a failed unwrap is a broken setup, reported by the panic.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use nsflow_driver::convert::{to_flows, TimeBase};
+use nsflow::convert::{to_flows, TimeBase};
 use nsflow_driver::dma::DmaMemory;
 use nsflow_driver::drain::DrainConfig;
 use nsflow_driver::ring::RingConsumer;

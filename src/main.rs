@@ -3,7 +3,8 @@
 //! collector, the register-map validation suite and an interactive VRP shell.
 
 use clap::{Args, Parser, Subcommand};
-use nsflow_driver::{backend, collect, regcheck, run, shell, traffic, verify, vrp};
+use nsflow::{collect, run, shell, trace, traffic, verify, vrp};
+use nsflow_driver::{backend, regcheck};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -144,6 +145,25 @@ enum Cmd {
         #[arg(long)]
         seconds: Option<u64>,
     },
+    /// Replays a capture through the in-process model, brought up and drained by the
+    /// driver as in `run`, and writes a VCD waveform of a window of cycles.
+    Trace {
+        /// The capture to replay (pcap or pcapng).
+        #[arg(long)]
+        pcap: PathBuf,
+        /// Profiles to enable: the first N aggregation modes, one profile each.
+        #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u8).range(1..=14))]
+        config_profiles: u8,
+        /// First cycle of the window.
+        #[arg(long)]
+        from: u64,
+        /// End of the window (exclusive), cycles.
+        #[arg(long)]
+        to: u64,
+        /// The VCD file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Validates the register map of a device (firmware teams): reset values, access
     /// types, bit-bash, aliasing, table windows, W1C, unknown offsets.
     Regcheck {
@@ -173,6 +193,19 @@ fn main() -> ExitCode {
             seconds,
         } => cmd_collect(listen, summary, seconds),
         Cmd::Regcheck { device, verbose } => cmd_regcheck(&device, verbose),
+        Cmd::Trace {
+            pcap,
+            config_profiles,
+            from,
+            to,
+            out,
+        } => cmd_trace(trace::TraceOptions {
+            pcap,
+            profiles: usize::from(config_profiles),
+            from,
+            to,
+            out,
+        }),
     };
     match res {
         Ok(code) => code,
@@ -401,4 +434,25 @@ fn cmd_regcheck(device: &str, verbose: bool) -> Result<ExitCode, String> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+fn cmd_trace(o: trace::TraceOptions) -> Result<ExitCode, String> {
+    let s = trace::trace(&o)?;
+    println!(
+        "{}: cycles [{}, {}): {} value changes; {} frames, {} records, device stopped at cycle {}",
+        o.out.display(),
+        o.from,
+        o.to,
+        s.value_changes,
+        s.frames,
+        s.records,
+        s.stopped_at
+    );
+    if !s.reached_window {
+        eprintln!(
+            "nsflow trace: the replay ended at cycle {}, before the window: the file has no values",
+            s.stopped_at
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

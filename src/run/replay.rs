@@ -5,8 +5,9 @@
 
 use super::fault::{self, FaultAt, FaultKind};
 use super::RunError;
-use crate::drain::{lock, SharedDevice};
 use crate::traffic::Frames;
+use nsflow_driver::backend::sim::SimBackend;
+use nsflow_driver::drain::{lock, SharedDevice};
 use nsflow_hwsim::capture::Frame;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -158,7 +159,17 @@ impl Replay {
             | FaultKind::ClockJump(_)
             | FaultKind::Removed => {
                 if let Some(f) = kind.device_fault() {
-                    lock(&self.dev).backend().inject(f)?;
+                    let mut d = lock(&self.dev);
+                    let sim = d
+                        .backend()
+                        .as_any_mut()
+                        .downcast_mut::<SimBackend>()
+                        .ok_or_else(|| {
+                            RunError::Usage(format!(
+                                "--fault {f:?} is injected into the embedded simulator: use --device sim"
+                            ))
+                        })?;
+                    sim.inject(f);
                 }
                 Ok(0)
             }

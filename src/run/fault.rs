@@ -28,7 +28,7 @@ pub enum FaultKind {
     /// (table-full: the engine evicts for room).
     TableFlood(u32),
     /// `restart`: the driver restarts mid-stream: a new instance takes the running device
-    /// up where the old one left it ([`crate::device::Device::restart`]).
+    /// up where the old one left it ([`nsflow_driver::device::Device::restart`]).
     Restart,
 }
 
