@@ -28,6 +28,7 @@ use nsflow_driver::device::{DeviceError, DeviceStats};
 use nsflow_driver::drain::DrainError;
 use nsflow_exporter::{DestinationStats, ExportConfig, ExportError, LossCounters};
 use nsflow_rtl::record::EndReason;
+use nsflow_rtl::regs::{GlobalStat, ProfileStat};
 use nsflow_rtl::tables::Tables;
 use nsflow_rtl::AggregationMode;
 use replay::{CommitRequest, Replay};
@@ -223,17 +224,13 @@ pub fn export_config(plan: &ExportPlan) -> ExportConfig {
 /// The loss counters of A15 from device statistics: records the device had to drop
 /// (per-profile drop counters, summed) and packets the parser rejected.
 pub fn loss_counters(s: &DeviceStats) -> LossCounters {
-    let errs: u64 = nsflow_rtl::regs::GLOBAL_STATS
-        .iter()
-        .filter(|(n, _)| n.starts_with("err_") && *n != "err_ipv6_bytes")
-        .map(|(n, _)| s.global(n))
-        .sum();
+    let errs: u64 = GlobalStat::parse_errors().map(|n| s.global(n)).sum();
     LossCounters {
-        not_sent_flows: s.profile_total("drop_flows"),
-        not_sent_packets: s.profile_total("drop_packets"),
-        not_sent_octets: s.profile_total("drop_bytes"),
+        not_sent_flows: s.profile_total(ProfileStat::DropFlows),
+        not_sent_packets: s.profile_total(ProfileStat::DropPackets),
+        not_sent_octets: s.profile_total(ProfileStat::DropBytes),
         ignored_packets: errs,
-        ignored_octets: s.global("err_ipv6_bytes"),
+        ignored_octets: s.global(GlobalStat::ErrIpv6Bytes),
     }
 }
 

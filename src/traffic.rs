@@ -217,7 +217,7 @@ mod tests {
             assert!(parse_generate(bad).is_err(), "{bad}");
         }
         // Captures play back to back, whatever their own times.
-        let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/pcaps");
+        let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/pcaps");
         let (a, b) = (
             shared.join("flowtest-ipv6-smtp.pcap"),
             shared.join("ndpi-http-ipv6.pcap"),

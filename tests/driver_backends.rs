@@ -79,12 +79,15 @@ mod suite {
         stats: &DeviceStats,
         profiles: usize,
     ) -> Vec<u64> {
-        let keyed = (stats.global("ipv6_packets"), stats.global("ipv6_bytes"));
+        let keyed = (
+            stats.global(GlobalStat::Ipv6Packets),
+            stats.global(GlobalStat::Ipv6Bytes),
+        );
         let mut dropped = Vec::new();
         for (p, (packets, bytes)) in per_profile(records, profiles).into_iter().enumerate() {
             let drops = (
-                stats.profile(p, "drop_packets"),
-                stats.profile(p, "drop_bytes"),
+                stats.profile(p, ProfileStat::DropPackets),
+                stats.profile(p, ProfileStat::DropBytes),
             );
             assert_eq!(
                 (packets + drops.0, bytes + drops.1),
@@ -112,9 +115,9 @@ mod suite {
                 .count() as u64;
             assert_eq!(
                 n,
-                stats.profile(p, "records"),
+                stats.profile(p, ProfileStat::Records),
                 "{what}: profile {p} drained {n} records, the device wrote {}",
-                stats.profile(p, "records")
+                stats.profile(p, ProfileStat::Records)
             );
         }
     }
@@ -123,11 +126,11 @@ mod suite {
         let i = &r.ingress;
         assert_eq!(
             [
-                stats.global("rx_frames"),
-                stats.global("ipv6_packets"),
-                stats.global("ipv6_bytes"),
-                stats.global("ipv4_packets"),
-                stats.global("other_frames"),
+                stats.global(GlobalStat::RxFrames),
+                stats.global(GlobalStat::Ipv6Packets),
+                stats.global(GlobalStat::Ipv6Bytes),
+                stats.global(GlobalStat::Ipv4Packets),
+                stats.global(GlobalStat::OtherFrames),
             ],
             [
                 i.rx_frames,
@@ -166,7 +169,7 @@ mod suite {
         assert!(enabled(&mut dev));
         assert!(!dev.check_status().unwrap().error());
         let stats = dev.stats().unwrap();
-        assert_eq!(stats.global("rx_frames"), 0);
+        assert_eq!(stats.global(GlobalStat::RxFrames), 0);
         assert_eq!(stats.profiles.len(), AggregationMode::ALL.len());
         let mut out = Vec::new();
         dev.shutdown(&mut out, FLUSH_TIMEOUT).unwrap();
@@ -176,7 +179,10 @@ mod suite {
         fifteen.profiles.push(fifteen.profiles[0]);
         assert!(matches!(
             Device::bring_up(new(), &tables(), &fifteen, 8),
-            Err(DeviceError::TooManyProfiles { wanted: 15, .. })
+            Err(DeviceError::Limit(LimitError::TooManyProfiles {
+                wanted: 15,
+                ..
+            }))
         ));
         assert!(matches!(
             Device::bring_up(new(), &tables(), &all_modes(), 31),
@@ -220,7 +226,11 @@ mod suite {
             assert_ingress_is_the_reference(&what, &stats, &r);
             assert_conserved(&what, &records, &stats, cfg.profiles.len());
             assert_each_record_once(&what, &records, &stats, cfg.profiles.len());
-            assert_eq!(stats.global("orig_evicted"), 0, "{what}: the tables filled");
+            assert_eq!(
+                stats.global(GlobalStat::OrigEvicted),
+                0,
+                "{what}: the tables filled"
+            );
             assert_eq!(
                 per_key(&records, cfg.profiles.len()),
                 reference_per_key(&r),
@@ -229,7 +239,7 @@ mod suite {
             assert_eq!(dev.ring_counters().errors, 0);
             files += 1;
             records_seen += records.len();
-            packets += stats.global("ipv6_packets");
+            packets += stats.global(GlobalStat::Ipv6Packets);
         }
         eprintln!("{files} captures, {packets} IPv6 packets, {records_seen} records");
         assert!(files > 100 && packets > 50_000 && records_seen > 3_000);
@@ -270,7 +280,12 @@ mod suite {
         replay(&mut dev, second, &mut after);
         dev.flush_and_drain(&mut after, FLUSH_TIMEOUT).unwrap();
         let end = dev.stats().unwrap();
-        let keyed = |s: &DeviceStats| (s.global("ipv6_packets"), s.global("ipv6_bytes"));
+        let keyed = |s: &DeviceStats| {
+            (
+                s.global(GlobalStat::Ipv6Packets),
+                s.global(GlobalStat::Ipv6Bytes),
+            )
+        };
         let second_keyed = (
             keyed(&end).0 - keyed(&at_reconfig).0,
             keyed(&end).1 - keyed(&at_reconfig).1,
@@ -587,7 +602,10 @@ mod suite {
         assert_conserved("lost interrupts", &records, &stats, n);
         assert_each_record_once("lost interrupts", &records, &stats, n);
         let r = reference(&cfg, &tables, frames);
-        assert_eq!(stats.global("ipv6_packets"), r.ingress.ipv6_packets);
+        assert_eq!(
+            stats.global(GlobalStat::Ipv6Packets),
+            r.ingress.ipv6_packets
+        );
         assert_eq!(
             packets_bytes(&per_key(&records, n)),
             packets_bytes(&reference_per_key(&r))
@@ -814,7 +832,7 @@ mod sim_faults {
         );
         assert_each_record_once("DMA fault", &records, &stats, n);
         assert!(
-            stats.global("ipv6_packets") > 0 && records.len() as u64 > sum.recoveries,
+            stats.global(GlobalStat::Ipv6Packets) > 0 && records.len() as u64 > sum.recoveries,
             "traffic went on after the recovery"
         );
     }

@@ -20,6 +20,7 @@ use nsflow::run::{self, CommitAt, RunOptions};
 use nsflow::traffic::{Frames, Source};
 use nsflow_rtl::config::EngineConfig;
 use nsflow_rtl::reference::ReferenceAggregator;
+use nsflow_rtl::regs::GlobalStat;
 use nsflow_rtl::AggregationMode as M;
 use nsflow_tests::{free_udp_port, require_shared, workspace_root};
 use std::path::PathBuf;
@@ -127,8 +128,8 @@ fn changing_timers_and_modes_mid_replay_loses_no_packet() {
     assert!(report.frames > N2, "{} frames", report.frames);
     assert_eq!(
         (
-            report.device.global("ipv6_packets"),
-            report.device.global("ipv6_bytes")
+            report.device.global(GlobalStat::Ipv6Packets),
+            report.device.global(GlobalStat::Ipv6Bytes)
         ),
         (total_p, total_b)
     );

@@ -21,6 +21,7 @@
 use nsflow::run::fault::{parse_fault, FaultAt};
 use nsflow::run::{self, RunOptions, RunReport};
 use nsflow::traffic::{parse_generate, Source};
+use nsflow_rtl::regs::GlobalStat;
 use nsflow_rtl::AggregationMode as M;
 use nsflow_tests::{free_udp_port, nsflow_binary, workspace_root};
 use std::io::Read;
@@ -120,8 +121,8 @@ fn assert_accounted(what: &str, r: &RunReport, offered: u64) {
 fn assert_accounted_modes(what: &str, r: &RunReport, offered: u64, modes: &[(M, &str)]) {
     eprintln!("--- {what}\n{}", r.render());
     let keyed = (
-        r.device.global("ipv6_packets"),
-        r.device.global("ipv6_bytes"),
+        r.device.global(GlobalStat::Ipv6Packets),
+        r.device.global(GlobalStat::Ipv6Bytes),
     );
     assert_eq!(r.frames, offered, "{what}: frames offered");
     if r.failure.is_none() {
@@ -207,7 +208,7 @@ fn a_stalled_consumer_fills_the_ring_and_loses_nothing() {
     let r = run_with(&[STALL], 6);
     assert_accounted("ring-stall", &r, PACKETS);
     assert!(
-        r.device.global("stall_ring_full") > 0,
+        r.device.global(GlobalStat::StallRingFull) > 0,
         "the device held records back while the ring was full"
     );
     assert_eq!(run::loss_counters(&r.device).not_sent_packets, 0);
@@ -236,7 +237,7 @@ fn a_table_flood_evicts_for_room_and_loses_nothing() {
     );
     assert_accounted_modes("table-flood", &r, PACKETS + FLOOD, &FLOOD_MODES);
     assert!(
-        r.device.global("orig_evicted") > 0,
+        r.device.global(GlobalStat::OrigEvicted) > 0,
         "the flood overflowed stage-1 sets"
     );
 }

@@ -18,6 +18,7 @@ use nsflow::run::{self, RunOptions, RunReport};
 use nsflow::traffic::{Frames, Source};
 use nsflow::vrp;
 use nsflow_rtl::reference::ReferenceAggregator;
+use nsflow_rtl::regs::GlobalStat;
 use nsflow_tests::nfcapd::{stored, Nfcapd};
 use nsflow_tests::{
     free_udp_port, nsflow_binary, require_shared, require_tool, traffic_captures, workspace_root,
@@ -130,8 +131,8 @@ fn every_capture_into_nfcapd_for_every_family() {
             }
             let ing = reference.finish().ingress;
             let keyed = (
-                r.device.global("ipv6_packets"),
-                r.device.global("ipv6_bytes"),
+                r.device.global(GlobalStat::Ipv6Packets),
+                r.device.global(GlobalStat::Ipv6Bytes),
             );
             if keyed != (ing.ipv6_packets, ing.ipv6_bytes) {
                 problems.push(format!(

@@ -19,6 +19,7 @@
 
 use nsflow::traffic::Source;
 use nsflow::verify::{self, ModeKeys, VerifyOptions, VerifyReport};
+use nsflow_rtl::regs::GlobalStat;
 use nsflow_rtl::AggregationMode as M;
 use nsflow_tests::{nsflow_binary, require_shared, traffic_captures, workspace_root};
 use std::collections::BTreeMap;
@@ -60,8 +61,8 @@ fn every_shared_capture_passes_in_all_fourteen_modes() {
         assert!(r.passed(), "{}:\n{}", pcap.display(), r.render());
         assert_eq!(r.comparison.modes.len(), 14, "{}", pcap.display());
         let keyed = (
-            r.run.device.global("ipv6_packets"),
-            r.run.device.global("ipv6_bytes"),
+            r.run.device.global(GlobalStat::Ipv6Packets),
+            r.run.device.global(GlobalStat::Ipv6Bytes),
         );
         for m in &r.comparison.modes {
             assert_eq!(
@@ -415,8 +416,8 @@ fn flowtest_expected_flows_agree_with_what_the_collector_received() {
                 .iter()
                 .fold((0, 0), |a, d| (a.0 + d.packets, a.1 + d.bytes));
             let got = (
-                r.run.device.global("ipv4_packets"),
-                r.run.device.global("ipv4_bytes"),
+                r.run.device.global(GlobalStat::Ipv4Packets),
+                r.run.device.global(GlobalStat::Ipv4Bytes),
             );
             eprintln!("{label}: IPv4 flows; FlowTest packets/bytes {want:?}, nsflow IPv4 counters {got:?}, keys received {}",
                 r.received.values().map(|k| k.len()).sum::<usize>());

@@ -20,11 +20,11 @@
 use crate::backend::{Backend, BackendError};
 use crate::dma::DmaMemory;
 use crate::ring::{RingConsumer, RingError};
-use nsflow_rtl::config::{EngineConfig, ProfileConfig};
-use nsflow_rtl::key::FieldSelect;
+use nsflow_rtl::config::EngineConfig;
+use nsflow_rtl::program::{self, EngineRegs, LimitError};
 use nsflow_rtl::record::{Record, RECORD_BYTES, RECORD_FORMAT_VERSION};
-use nsflow_rtl::regs::{self, Ctrl, IntBits, PrefixMin, ProfCtrl, RouteMeta, Status};
-use nsflow_rtl::tables::{LabelEntry, Route, Tables, IFACE_ENTRIES, LABEL_ENTRIES, ROUTE_ENTRIES};
+use nsflow_rtl::regs::{self, Ctrl, GlobalStat, IntBits, ProfileStat, Status};
+use nsflow_rtl::tables::Tables;
 use nsflow_rtl::AggregationMode;
 use std::time::{Duration, Instant};
 
@@ -40,14 +40,9 @@ pub enum DeviceError {
     /// Not an nsflow engine, or one this driver does not support.
     #[error("not a supported nsflow engine: {0}")]
     Identity(String),
-    /// More profiles configured than the device has.
-    #[error("{wanted} aggregation modes enabled, the device has {have} profiles")]
-    TooManyProfiles {
-        /// Profiles needed.
-        wanted: usize,
-        /// Profiles the device has.
-        have: usize,
-    },
+    /// A configuration the hardware cannot hold (rtl-model's limits).
+    #[error(transparent)]
+    Limit(#[from] LimitError),
     /// The device reports its error state.
     #[error("device error state, code {0} (1 DMA fault, 2 bad ring configuration)")]
     DeviceFault(u8),
@@ -153,25 +148,25 @@ pub fn identify(dev: &mut dyn Backend) -> Result<Identity, DeviceError> {
             regs::MAGIC
         )));
     }
-    let field = |r: &regs::Register, v: u32, n: &str| r.field(n).map_or(0, |f| f.get(v));
+    use regs::field::{CAP_AGG_TABLE, CAP_ORIG_TABLE, CAP_PROFILES, ID_VERSION};
     let ver = dev.read32(regs::ID_VERSION.offset)?;
     let caps = dev.read32(regs::CAP_PROFILES.offset)?;
     let orig = dev.read32(regs::CAP_ORIG_TABLE.offset)?;
     let agg = dev.read32(regs::CAP_AGG_TABLE.offset)?;
     let id = Identity {
-        major: field(&regs::ID_VERSION, ver, "major"),
-        minor: field(&regs::ID_VERSION, ver, "minor"),
-        profiles: field(&regs::CAP_PROFILES, caps, "profiles"),
-        record_bytes: field(&regs::CAP_PROFILES, caps, "record_bytes"),
-        record_format: field(&regs::CAP_PROFILES, caps, "record_format"),
-        ring_max_log2: field(&regs::CAP_PROFILES, caps, "ring_max_log2"),
+        major: ID_VERSION::major.get(ver),
+        minor: ID_VERSION::minor.get(ver),
+        profiles: CAP_PROFILES::profiles.get(caps),
+        record_bytes: CAP_PROFILES::record_bytes.get(caps),
+        record_format: CAP_PROFILES::record_format.get(caps),
+        ring_max_log2: CAP_PROFILES::ring_max_log2.get(caps),
         orig_table: (
-            field(&regs::CAP_ORIG_TABLE, orig, "sets_log2"),
-            field(&regs::CAP_ORIG_TABLE, orig, "ways"),
+            CAP_ORIG_TABLE::sets_log2.get(orig),
+            CAP_ORIG_TABLE::ways.get(orig),
         ),
         agg_table: (
-            field(&regs::CAP_AGG_TABLE, agg, "sets_log2"),
-            field(&regs::CAP_AGG_TABLE, agg, "ways"),
+            CAP_AGG_TABLE::sets_log2.get(agg),
+            CAP_AGG_TABLE::ways.get(agg),
         ),
         clock_khz: dev.read32(regs::CAP_CLOCK.offset)?,
     };
@@ -210,27 +205,23 @@ pub struct DeviceStats {
 }
 
 impl DeviceStats {
-    /// A global counter by name (0 for an unknown name).
-    pub fn global(&self, name: &str) -> u64 {
-        regs::global_stat_index(name)
-            .and_then(|i| self.global.get(i))
-            .copied()
-            .unwrap_or(0)
+    /// A global counter.
+    pub fn global(&self, s: GlobalStat) -> u64 {
+        self.global.get(s.index()).copied().unwrap_or(0)
     }
 
-    /// A profile counter by name (0 for an unknown name or profile).
-    pub fn profile(&self, p: usize, name: &str) -> u64 {
-        regs::profile_stat_index(name)
-            .and_then(|i| self.profiles.get(p).and_then(|v| v.get(i)))
+    /// A counter of profile slot `p` (0 for a slot not read).
+    pub fn profile(&self, p: usize, s: ProfileStat) -> u64 {
+        self.profiles
+            .get(p)
+            .and_then(|v| v.get(s.index()))
             .copied()
             .unwrap_or(0)
     }
 
     /// A profile counter summed over all programmed profiles.
-    pub fn profile_total(&self, name: &str) -> u64 {
-        (0..self.profiles.len())
-            .map(|p| self.profile(p, name))
-            .sum()
+    pub fn profile_total(&self, s: ProfileStat) -> u64 {
+        (0..self.profiles.len()).map(|p| self.profile(p, s)).sum()
     }
 
     /// Adds `other` counter by counter (profiles by slot), as the counters of a device's
@@ -338,45 +329,12 @@ fn check_running(
 }
 
 /// Reads back the timers and profiles programmed, as [`Device::program_engine`] writes
-/// them: enabled profiles first, in slot order, the rest disabled.
+/// them (rtl-model's programming path): enabled profiles first, in slot order, the rest
+/// disabled.
 fn read_engine_config(dev: &mut dyn Backend, profiles: u32) -> Result<EngineConfig, DeviceError> {
-    let seconds = |dev: &mut dyn Backend, r: &regs::Register, i: u32| -> Result<u32, DeviceError> {
-        let v = dev.read32(r.at(i))?;
-        Ok(r.field("seconds").map_or(0, |f| f.get(v)))
-    };
-    let mut c = EngineConfig {
-        orig_active_s: seconds(dev, &regs::ORIG_ACTIVE, 0)?,
-        orig_inactive_s: seconds(dev, &regs::ORIG_INACTIVE, 0)?,
-        fin_rst_aging: dev.read32(regs::ORIG_CTRL.offset)? & 1 == 1,
-        profiles: Vec::new(),
-    };
-    for p in 0..profiles {
-        let ctrl = ProfCtrl(dev.read32(regs::PROF_CTRL.at(p))?);
-        if !ctrl.enable() {
-            continue;
-        }
-        if c.profiles.len() != p as usize {
-            return Err(DeviceError::Mismatch(format!(
-                "profile slot {p} is enabled after a disabled one"
-            )));
-        }
-        let mode = AggregationMode::from_index(ctrl.mode()).ok_or_else(|| {
-            DeviceError::Mismatch(format!(
-                "profile slot {p} runs unknown mode {}",
-                ctrl.mode()
-            ))
-        })?;
-        let min = PrefixMin(dev.read32(regs::PROF_PREFIX_MIN.at(p))?);
-        c.profiles.push(ProfileConfig {
-            mode,
-            select: FieldSelect(dev.read32(regs::PROF_FIELDS.at(p))?),
-            src_min: min.src(),
-            dst_min: min.dst(),
-            active_s: seconds(dev, &regs::PROF_ACTIVE, p)?,
-            inactive_s: seconds(dev, &regs::PROF_INACTIVE, p)?,
-        });
-    }
-    Ok(c)
+    EngineRegs::read(|o| dev.read32(o), profiles)?
+        .config()
+        .map_err(|e| DeviceError::Mismatch(e.to_string()))
 }
 
 /// One engine, brought up and programmed.
@@ -531,136 +489,46 @@ impl Device {
 
     /// Writes the route, interface and label tables through their windows.
     pub fn program_tables(&mut self, t: &Tables) -> Result<(), DeviceError> {
-        use regs::window_op::{CLEAR, WRITE};
         if self.tables != *t {
             self.tables = t.clone();
         }
-        self.w(regs::ROUTE_CMD.offset, CLEAR)?;
-        for i in 0..ROUTE_ENTRIES {
-            let Some(r) = t.route(i) else { continue };
-            self.write_route(i as u32, &r)?;
-        }
-        for vlan in 0..IFACE_ENTRIES as u16 {
-            let ifindex = t.ifindex(vlan);
-            if ifindex != 0 {
-                self.w(regs::IFACE_INDEX.offset, u32::from(vlan))?;
-                self.w(regs::IFACE_IFINDEX.offset, ifindex)?;
-                self.w(regs::IFACE_CMD.offset, WRITE)?;
-            }
-        }
-        self.w(regs::LABEL_CMD.offset, CLEAR)?;
-        for (i, l) in t.labels().iter().enumerate().take(LABEL_ENTRIES) {
-            self.write_label(i as u32, l)?;
+        self.apply(&program::table_writes(t))
+    }
+
+    /// Applies register writes of the programming path, in order.
+    fn apply(&mut self, writes: &[program::Write]) -> Result<(), DeviceError> {
+        for &(offset, value) in writes {
+            self.w(offset, value)?;
         }
         Ok(())
-    }
-
-    fn write_route(&mut self, index: u32, r: &Route) -> Result<(), DeviceError> {
-        self.w(regs::ROUTE_INDEX.offset, index)?;
-        for w in 0..4u32 {
-            let o = 4 * w as usize;
-            let word = |a: &[u8; 16]| u32::from_be_bytes([a[o], a[o + 1], a[o + 2], a[o + 3]]);
-            self.w(regs::ROUTE_PREFIX.at(w), word(&r.prefix))?;
-            self.w(regs::ROUTE_NEXTHOP.at(w), word(&r.next_hop))?;
-        }
-        let mut meta = RouteMeta(0);
-        meta.set_prefix_len(r.len);
-        meta.set_valid(true);
-        self.w(regs::ROUTE_META.offset, meta.0)?;
-        self.w(regs::ROUTE_AS.offset, r.origin_as)?;
-        self.w(regs::ROUTE_OUTIF.offset, r.out_if)?;
-        self.w(regs::ROUTE_CMD.offset, regs::window_op::WRITE)
-    }
-
-    fn write_label(&mut self, index: u32, l: &LabelEntry) -> Result<(), DeviceError> {
-        let valid = regs::LABEL_VALUE.field("valid").map_or(0, |f| f.mask());
-        self.w(regs::LABEL_INDEX.offset, index)?;
-        self.w(regs::LABEL_VALUE.offset, (l.label & 0xF_FFFF) | valid)?;
-        self.w(regs::LABEL_ADDR.offset, l.addr)?;
-        self.w(regs::LABEL_CMD.offset, regs::window_op::WRITE)
     }
 
     /// Programs the original-flow timers and one profile per configured mode; profiles
     /// beyond the configuration are disabled.
     pub fn program_engine(&mut self, c: &EngineConfig) -> Result<(), DeviceError> {
-        if c.profiles.len() > self.id.profiles as usize {
-            return Err(DeviceError::TooManyProfiles {
-                wanted: c.profiles.len(),
-                have: self.id.profiles as usize,
-            });
+        let writes = program::engine_writes(c, self.id.profiles)?;
+        // The hardware takes 0 (every entry ends at its next check); a driver that programs
+        // it was handed a configuration nobody means, so it refuses.
+        let timers = [c.orig_active_s, c.orig_inactive_s].into_iter();
+        if timers
+            .chain(c.profiles.iter().flat_map(|p| [p.active_s, p.inactive_s]))
+            .any(|s| s == 0)
+        {
+            return Err(DeviceError::Invalid(
+                "a timeout of 0 s would end every entry at its next check".into(),
+            ));
         }
-        let secs = |s: u32, what: &str| -> Result<u32, DeviceError> {
-            if s == 0 || s > 0xFFFF {
-                return Err(DeviceError::Invalid(format!(
-                    "{what} of {s} s does not fit the 16-bit seconds register"
-                )));
-            }
-            Ok(s)
-        };
-        self.w(
-            regs::ORIG_ACTIVE.offset,
-            secs(c.orig_active_s, "original-flow active timeout")?,
-        )?;
-        self.w(
-            regs::ORIG_INACTIVE.offset,
-            secs(c.orig_inactive_s, "original-flow inactive timeout")?,
-        )?;
-        self.w(regs::ORIG_CTRL.offset, u32::from(c.fin_rst_aging))?;
-        for p in 0..self.id.profiles {
-            match c.profiles.get(p as usize) {
-                Some(pc) => self.write_profile(p, pc, &secs)?,
-                None => self.w(regs::PROF_CTRL.at(p), 0)?,
-            }
-        }
+        self.apply(&writes)?;
         self.modes = c.profiles.iter().map(|p| p.mode).collect();
         self.ring.set_profiles(c.profiles.len());
         self.config = c.clone();
         Ok(())
     }
 
-    fn write_profile(
-        &mut self,
-        p: u32,
-        pc: &ProfileConfig,
-        secs: &dyn Fn(u32, &str) -> Result<u32, DeviceError>,
-    ) -> Result<(), DeviceError> {
-        self.w(regs::PROF_FIELDS.at(p), pc.select.0)?;
-        let mut pm = PrefixMin(0);
-        pm.set_src(pc.src_min.min(128));
-        pm.set_dst(pc.dst_min.min(128));
-        self.w(regs::PROF_PREFIX_MIN.at(p), pm.0)?;
-        self.w(
-            regs::PROF_ACTIVE.at(p),
-            secs(pc.active_s, "aggregation active timeout")?,
-        )?;
-        self.w(
-            regs::PROF_INACTIVE.at(p),
-            secs(pc.inactive_s, "aggregation inactive timeout")?,
-        )?;
-        let mut ctrl = ProfCtrl(0);
-        ctrl.set_mode(pc.mode.index());
-        ctrl.set_enable(true);
-        self.w(regs::PROF_CTRL.at(p), ctrl.0)
-    }
-
     fn program_ring(&mut self) -> Result<(), DeviceError> {
         let base = self.ring_iova;
         let wb = base + self.ring.writeback_offset() as u64;
-        self.w(regs::RING_BASE_LO.offset, base as u32)?;
-        self.w(regs::RING_BASE_HI.offset, (base >> 32) as u32)?;
-        self.w(regs::RING_WB_LO.offset, wb as u32)?;
-        self.w(regs::RING_WB_HI.offset, (wb >> 32) as u32)?;
-        self.w(regs::RING_SIZE.offset, u32::from(self.ring.log2()))?;
-        // Records interrupt unmasked (flush_done and error too); moderation defaults.
-        let mut unmasked = IntBits(0);
-        unmasked.set_records(true);
-        unmasked.set_flush_done(true);
-        unmasked.set_error(true);
-        unmasked.set_ring_full(true);
-        self.w(
-            regs::INT_MASK.offset,
-            regs::INT_MASK.defined_mask() & !unmasked.0,
-        )
+        self.apply(&program::ring_writes(base, wb, self.ring.log2()))
     }
 
     /// Sets CTRL.enable.
@@ -866,14 +734,14 @@ impl Device {
             }),
         )?;
         let mut s = DeviceStats::default();
-        for i in 0..regs::GLOBAL_STATS.len() {
+        for st in GlobalStat::ALL {
             s.global
-                .push(read64(self.backend.as_mut(), regs::global_stat(i))?);
+                .push(read64(self.backend.as_mut(), regs::global_stat(*st))?);
         }
         for p in 0..self.modes.len() as u32 {
-            let mut v = Vec::with_capacity(regs::PROFILE_STATS.len());
-            for i in 0..regs::PROFILE_STATS.len() {
-                v.push(read64(self.backend.as_mut(), regs::profile_stat(p, i))?);
+            let mut v = Vec::with_capacity(ProfileStat::ALL.len());
+            for st in ProfileStat::ALL {
+                v.push(read64(self.backend.as_mut(), regs::profile_stat(p, *st))?);
             }
             s.profiles.push(v);
         }

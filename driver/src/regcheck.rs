@@ -163,10 +163,7 @@ fn pattern(offset: u32, salt: u32) -> u32 {
 }
 
 fn soft_reset(dev: &mut dyn Backend) -> Result<(), BackendError> {
-    dev.write32(
-        regs::CTRL.offset,
-        regs::CTRL.field("soft_reset").map_or(0, |f| f.mask()),
-    )
+    dev.write32(regs::CTRL.offset, regs::field::CTRL::soft_reset.mask())
 }
 
 /// Runs the whole suite. The device is left soft-reset.
@@ -373,8 +370,8 @@ fn mem_walk(dev: &mut dyn Backend, rep: &mut Report) -> Result<(), BackendError>
         |dev| dev.write32(regs::IFACE_IFINDEX.offset, 0),
         |dev, v| Ok(dev.read32(regs::IFACE_IFINDEX.offset)? == pattern(v, 4)),
     )?;
-    let label_mask = regs::LABEL_VALUE.field("label").map_or(0, |f| f.mask());
-    let valid = regs::LABEL_VALUE.field("valid").map_or(0, |f| f.mask());
+    let label_mask = regs::field::LABEL_VALUE::label.mask();
+    let valid = regs::field::LABEL_VALUE::valid.mask();
     window_walk(
         dev,
         rep,
@@ -434,8 +431,8 @@ fn window_walk(
 }
 
 fn w1c(dev: &mut dyn Backend, rep: &mut Report) -> Result<(), BackendError> {
-    let flush_done = regs::INT_STATUS.field("flush_done").map_or(0, |f| f.mask());
-    let flush = regs::CTRL.field("flush").map_or(0, |f| f.mask());
+    let flush_done = regs::field::INT_STATUS::flush_done.mask();
+    let flush = regs::field::CTRL::flush.mask();
     let before = dev.read32(regs::FLUSH_COUNT.offset)?;
     dev.write32(regs::CTRL.offset, flush)?;
     let deadline = Instant::now() + Duration::from_secs(5);

@@ -12,6 +12,7 @@ use common::{engine, mega, Bench};
 use nsflow_hwsim::generator::{Generator, GeneratorConfig};
 use nsflow_hwsim::BuildParams;
 use nsflow_rtl::parser::LinkType;
+use nsflow_rtl::regs::GlobalStat;
 use nsflow_testkit::harness::read_stats;
 use std::time::Instant;
 
@@ -44,9 +45,9 @@ fn run(profiles: usize, rate_pps: u64) {
         t.per_cycle(),
         t.packets,
         t.cycles,
-        s.global("stall_ingress"),
-        s.global("stall_table"),
-        s.global("stall_ring_full"),
+        s.global(GlobalStat::StallIngress),
+        s.global(GlobalStat::StallTable),
+        s.global(GlobalStat::StallRingFull),
         mega(t.packets as f64 / secs),
     );
 }

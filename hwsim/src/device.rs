@@ -51,10 +51,10 @@ use crate::scanner::{Cursor, Schedule};
 use crate::stats::Stats;
 use crate::table::Table;
 use crate::windows::Windows;
+use nsflow_rtl::program::EngineRegs;
 use nsflow_rtl::record::{Record, RECORD_BYTES};
 use nsflow_rtl::regs;
 use nsflow_rtl::stage::Entry;
-use nsflow_rtl::FieldSelect;
 use std::collections::VecDeque;
 
 mod bar;
@@ -117,38 +117,6 @@ impl Throughput {
     }
 }
 
-/// A profile's configuration as the datapath uses it.
-#[derive(Debug, Clone, Copy, Default)]
-struct ProfileCfg {
-    /// `PROF_CTRL.enable`.
-    enabled: bool,
-    /// The key fields the profile keeps (`PROF_FIELDS`).
-    select: FieldSelect,
-    /// Source prefix length the addresses are masked to (`PROF_PREFIX_MIN`).
-    src_min: u8,
-    /// Destination prefix length the addresses are masked to (`PROF_PREFIX_MIN`).
-    dst_min: u8,
-    /// Active timeout, seconds (`PROF_ACTIVE`).
-    active_s: u32,
-    /// Inactive timeout, seconds (`PROF_INACTIVE`).
-    inactive_s: u32,
-}
-
-/// The engine configuration decoded from the registers.
-#[derive(Debug, Clone, Default)]
-struct EngineCfg {
-    /// Stage-1 active timeout, seconds (`ORIG_ACTIVE`).
-    orig_active_s: u32,
-    /// Stage-1 inactive timeout, seconds (`ORIG_INACTIVE`).
-    orig_inactive_s: u32,
-    /// Whether TCP FIN/RST ends an original flow (`ORIG_CTRL.fin_rst_aging`).
-    fin_rst: bool,
-    /// Every profile, enabled or not.
-    profiles: [ProfileCfg; PROFILES],
-    /// The enabled profiles' indices, in order: the merge unit's loop.
-    enabled: Vec<usize>,
-}
-
 /// A DMA write in flight.
 #[derive(Debug, Clone, Copy)]
 struct Batch {
@@ -194,7 +162,9 @@ pub struct Device {
     /// The route, interface and label tables behind their BAR0 windows.
     windows: Windows,
     /// The engine configuration decoded from the registers.
-    cfg: EngineCfg,
+    cfg: EngineRegs,
+    /// The enabled profile slots, in order: the merge unit's loop.
+    enabled: Vec<usize>,
     /// The stage-1 original-flow table.
     orig: Table,
     /// The stage-2 aggregation tables, one per profile.
@@ -300,7 +270,8 @@ impl Device {
             irq: Irq::default(),
             faults: Faults::default(),
             windows: Windows::new(),
-            cfg: EngineCfg::default(),
+            cfg: EngineRegs::default(),
+            enabled: Vec::new(),
             now: 0,
             flow_room_at: 0,
             fifo_room_at: 0,

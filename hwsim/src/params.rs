@@ -3,13 +3,7 @@
 //! default build (the `CAP_*` reset values in `nsflow_rtl::regs`) and timing typical of a
 //! 250 MHz FPGA design; docs/hwsim.md explains each knob.
 
-use nsflow_rtl::regs::{self, Register};
-
-/// The reset value of a field of the register map (0 if the map has no such field; a unit
-/// test checks that every name used here exists).
-pub(crate) fn field_reset(reg: &Register, name: &str) -> u32 {
-    reg.field(name).map_or(0, |f| f.reset)
-}
+use nsflow_rtl::regs;
 
 /// Largest table the model accepts, log2 of sets (keeps the occupancy bitmaps small).
 pub const MAX_SETS_LOG2: u8 = 24;
@@ -88,12 +82,12 @@ pub struct BuildParams {
 impl Default for BuildParams {
     fn default() -> Self {
         Self {
-            clock_hz: u64::from(field_reset(&regs::CAP_CLOCK, "khz")) * 1000,
-            orig_sets_log2: field_reset(&regs::CAP_ORIG_TABLE, "sets_log2") as u8,
-            orig_ways: field_reset(&regs::CAP_ORIG_TABLE, "ways") as u8,
-            agg_sets_log2: field_reset(&regs::CAP_AGG_TABLE, "sets_log2") as u8,
-            agg_ways: field_reset(&regs::CAP_AGG_TABLE, "ways") as u8,
-            ring_max_log2: field_reset(&regs::CAP_PROFILES, "ring_max_log2") as u8,
+            clock_hz: u64::from(regs::field::CAP_CLOCK::khz.reset) * 1000,
+            orig_sets_log2: regs::field::CAP_ORIG_TABLE::sets_log2.reset as u8,
+            orig_ways: regs::field::CAP_ORIG_TABLE::ways.reset as u8,
+            agg_sets_log2: regs::field::CAP_AGG_TABLE::sets_log2.reset as u8,
+            agg_ways: regs::field::CAP_AGG_TABLE::ways.reset as u8,
+            ring_max_log2: regs::field::CAP_PROFILES::ring_max_log2.reset as u8,
             timing: Timing::default(),
             drop_on_full: false,
         }

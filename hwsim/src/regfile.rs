@@ -10,8 +10,8 @@
 
 use crate::params::BuildParams;
 use nsflow_rtl::regs::{
-    self, all_registers, global_stat, profile_stat, Access, Register, BAR0_SIZE, GLOBAL_STATS,
-    NUM_PROFILES, PROFILE_BASE, PROFILE_STATS, PROFILE_STRIDE,
+    self, all_registers, global_stat, profile_stat, Access, GlobalStat, ProfileStat, Register,
+    BAR0_SIZE, NUM_PROFILES, PROFILE_BASE, PROFILE_STRIDE,
 };
 
 /// What a register is to the device: plain storage, or a live value / side effect.
@@ -56,7 +56,7 @@ pub(crate) enum Kind {
     ProfOccupancy(u8),
     /// Half of global statistic `index` (latched).
     GlobalStat {
-        /// Index in `GLOBAL_STATS`.
+        /// Index of its `GlobalStat`.
         index: u8,
         /// Upper half.
         hi: bool,
@@ -65,7 +65,7 @@ pub(crate) enum Kind {
     ProfStat {
         /// Profile.
         profile: u8,
-        /// Index in `PROFILE_STATS`.
+        /// Index of its `ProfileStat`.
         index: u8,
         /// Upper half.
         hi: bool,
@@ -103,29 +103,28 @@ pub(crate) struct WriteEffect {
 }
 
 fn kind_of(reg: &Register, offset: u32) -> Kind {
-    let is = |r: &Register| r.name == reg.name;
+    // The register map's own constants identify a register (the whole definition, not
+    // its name).
+    let is = |r: &Register| r == reg;
     let profile = || ((offset - PROFILE_BASE) / PROFILE_STRIDE) as u8;
-    if reg.name == "STAT" {
-        for (i, _) in GLOBAL_STATS.iter().enumerate() {
-            if offset & !4 == global_stat(i) {
-                return Kind::GlobalStat {
-                    index: i as u8,
+    for s in GlobalStat::ALL {
+        if offset & !4 == global_stat(*s) {
+            return Kind::GlobalStat {
+                index: s.index() as u8,
+                hi: offset & 4 != 0,
+            };
+        }
+    }
+    for p in 0..NUM_PROFILES {
+        for s in ProfileStat::ALL {
+            if offset & !4 == profile_stat(p, *s) {
+                return Kind::ProfStat {
+                    profile: p as u8,
+                    index: s.index() as u8,
                     hi: offset & 4 != 0,
                 };
             }
         }
-        for p in 0..NUM_PROFILES {
-            for (i, _) in PROFILE_STATS.iter().enumerate() {
-                if offset & !4 == profile_stat(p, i) {
-                    return Kind::ProfStat {
-                        profile: p as u8,
-                        index: i as u8,
-                        hi: offset & 4 != 0,
-                    };
-                }
-            }
-        }
-        return Kind::Plain;
     }
     if is(&regs::CTRL) {
         Kind::Ctrl

@@ -1,116 +1,88 @@
 //! The device's 64-bit statistics: live counters and the snapshot `CTRL.stats_snapshot`
-//! latches. Counter identities come from `nsflow_rtl::regs::GLOBAL_STATS` and
-//! `PROFILE_STATS` by name, resolved at compile time, so a renamed or removed statistic
-//! fails the build instead of silently reading 0. Ingress counters are kept by the
+//! latches. Counter identities are `nsflow_rtl::regs::GlobalStat` and `ProfileStat`, the
+//! enums generated from the register map, so a renamed or removed statistic fails the
+//! build instead of silently reading 0. Ingress counters are kept by the
 //! contract's own `IngressCounters` (the same code the reference aggregator counts with).
 
 use nsflow_rtl::parser::ParseErrorReason;
 use nsflow_rtl::reference::IngressCounters;
-use nsflow_rtl::regs::{global_stat_index, GLOBAL_STATS, NUM_PROFILES, PROFILE_STATS};
-
-const fn str_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < a.len() {
-        if a[i] != b[i] {
-            return false;
-        }
-        i += 1;
-    }
-    true
-}
-
-/// Index of `name` in a statistics table; a name not in the table is a compile error
-/// where this is evaluated in a constant.
-const fn index_of(table: &[(&str, &str)], name: &str) -> usize {
-    let mut i = 0;
-    while i < table.len() {
-        if str_eq(table[i].0, name) {
-            return i;
-        }
-        i += 1;
-    }
-    panic!("statistic not in the register map")
-}
+use nsflow_rtl::regs::{GlobalStat, ProfileStat, NUM_PROFILES};
 
 /// Indices of the global statistics the engine counts (the ingress ones come from
 /// [`IngressCounters`] at snapshot time).
 pub(crate) mod global {
-    use super::{index_of, GLOBAL_STATS as G};
+    use nsflow_rtl::regs::GlobalStat;
     /// Original flows created.
-    pub const ORIG_CREATED: usize = index_of(&G, "orig_created");
+    pub const ORIG_CREATED: usize = GlobalStat::OrigCreated.index();
     /// Original flows evicted.
-    pub const ORIG_EVICTED: usize = index_of(&G, "orig_evicted");
+    pub const ORIG_EVICTED: usize = GlobalStat::OrigEvicted.index();
     /// Aged idle.
-    pub const ORIG_AGED_IDLE: usize = index_of(&G, "orig_aged_idle");
+    pub const ORIG_AGED_IDLE: usize = GlobalStat::OrigAgedIdle.index();
     /// Aged active.
-    pub const ORIG_AGED_ACTIVE: usize = index_of(&G, "orig_aged_active");
+    pub const ORIG_AGED_ACTIVE: usize = GlobalStat::OrigAgedActive.index();
     /// Aged FIN/RST or overflow.
-    pub const ORIG_AGED_END: usize = index_of(&G, "orig_aged_end");
+    pub const ORIG_AGED_END: usize = GlobalStat::OrigAgedEnd.index();
     /// Aged by flush.
-    pub const ORIG_AGED_FORCED: usize = index_of(&G, "orig_aged_forced");
+    pub const ORIG_AGED_FORCED: usize = GlobalStat::OrigAgedForced.index();
     /// Records in the ring.
-    pub const RECORDS_WRITTEN: usize = index_of(&G, "records_written");
+    pub const RECORDS_WRITTEN: usize = GlobalStat::RecordsWritten.index();
     /// Record FIFO waiting for ring space, cycles.
-    pub const STALL_RING_FULL: usize = index_of(&G, "stall_ring_full");
+    pub const STALL_RING_FULL: usize = GlobalStat::StallRingFull.index();
     /// Packets waiting at ingress, cycles.
-    pub const STALL_INGRESS: usize = index_of(&G, "stall_ingress");
+    pub const STALL_INGRESS: usize = GlobalStat::StallIngress.index();
     /// Table bandwidth and hazards, cycles.
-    pub const STALL_TABLE: usize = index_of(&G, "stall_table");
+    pub const STALL_TABLE: usize = GlobalStat::StallTable.index();
 }
 
 /// Indices of the per-profile statistics.
 pub(crate) mod profile {
-    use super::{index_of, PROFILE_STATS as P};
+    use nsflow_rtl::regs::ProfileStat;
     /// Records written to the ring.
-    pub const RECORDS: usize = index_of(&P, "records");
+    pub const RECORDS: usize = ProfileStat::Records.index();
     /// Aggregates created.
-    pub const CREATED: usize = index_of(&P, "created");
+    pub const CREATED: usize = ProfileStat::Created.index();
     /// Aggregates evicted.
-    pub const EVICTED: usize = index_of(&P, "evicted");
+    pub const EVICTED: usize = ProfileStat::Evicted.index();
     /// Flows merged.
-    pub const MERGED_FLOWS: usize = index_of(&P, "merged_flows");
+    pub const MERGED_FLOWS: usize = ProfileStat::MergedFlows.index();
     /// Packets merged.
-    pub const MERGED_PACKETS: usize = index_of(&P, "merged_packets");
+    pub const MERGED_PACKETS: usize = ProfileStat::MergedPackets.index();
     /// Bytes merged.
-    pub const MERGED_BYTES: usize = index_of(&P, "merged_bytes");
+    pub const MERGED_BYTES: usize = ProfileStat::MergedBytes.index();
     /// Records dropped.
-    pub const DROP_RECORDS: usize = index_of(&P, "drop_records");
+    pub const DROP_RECORDS: usize = ProfileStat::DropRecords.index();
     /// Flows in dropped records.
-    pub const DROP_FLOWS: usize = index_of(&P, "drop_flows");
+    pub const DROP_FLOWS: usize = ProfileStat::DropFlows.index();
     /// Packets in dropped records.
-    pub const DROP_PACKETS: usize = index_of(&P, "drop_packets");
+    pub const DROP_PACKETS: usize = ProfileStat::DropPackets.index();
     /// Bytes in dropped records.
-    pub const DROP_BYTES: usize = index_of(&P, "drop_bytes");
+    pub const DROP_BYTES: usize = ProfileStat::DropBytes.index();
 }
 
-const NG: usize = GLOBAL_STATS.len();
-const NP: usize = PROFILE_STATS.len();
+const NG: usize = GlobalStat::ALL.len();
+const NP: usize = ProfileStat::ALL.len();
 const PROFILES: usize = NUM_PROFILES as usize;
 
-/// The ingress counters' places among the global statistics, looked up once.
+/// The ingress counters' places among the global statistics.
 #[derive(Debug, Clone)]
 struct IngressIndex {
-    simple: [Option<usize>; 7],
-    errors: [Option<usize>; ParseErrorReason::ALL.len()],
+    simple: [usize; 7],
+    errors: [usize; ParseErrorReason::ALL.len()],
 }
 
 impl IngressIndex {
     fn new() -> Self {
         let simple = [
-            "rx_frames",
-            "ipv6_packets",
-            "ipv6_bytes",
-            "ipv4_packets",
-            "ipv4_bytes",
-            "other_frames",
-            "err_ipv6_bytes",
+            GlobalStat::RxFrames,
+            GlobalStat::Ipv6Packets,
+            GlobalStat::Ipv6Bytes,
+            GlobalStat::Ipv4Packets,
+            GlobalStat::Ipv4Bytes,
+            GlobalStat::OtherFrames,
+            GlobalStat::ErrIpv6Bytes,
         ]
-        .map(global_stat_index);
-        let errors = ParseErrorReason::ALL.map(|r| global_stat_index(&format!("err_{}", r.name())));
+        .map(GlobalStat::index);
+        let errors = ParseErrorReason::ALL.map(|r| GlobalStat::parse_error(r).index());
         Self { simple, errors }
     }
 
@@ -125,12 +97,10 @@ impl IngressIndex {
             c.err_ipv6_bytes,
         ];
         for (i, v) in self.simple.iter().zip(values) {
-            if let Some(i) = i {
-                out[*i] = v;
-            }
+            out[*i] = v;
         }
         for (i, r) in self.errors.iter().zip(ParseErrorReason::ALL) {
-            if let Some(i) = i {
+            {
                 out[*i] = c.errors_of(r);
             }
         }
@@ -140,9 +110,9 @@ impl IngressIndex {
 /// Every statistic as one set of values (live or latched).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Values {
-    /// Global statistics in `GLOBAL_STATS` order.
+    /// Global statistics in `GlobalStat` order.
     pub global: [u64; NG],
-    /// Per profile, in `PROFILE_STATS` order.
+    /// Per profile, in `ProfileStat` order.
     pub profile: [[u64; NP]; PROFILES],
 }
 
@@ -224,11 +194,9 @@ mod tests {
     #[test]
     fn every_ingress_counter_has_a_register() {
         let ix = IngressIndex::new();
-        assert!(ix.simple.iter().all(Option::is_some));
-        assert!(ix.errors.iter().all(Option::is_some));
         // Ingress + engine indices cover every global statistic exactly once.
         let mut seen = [0u32; NG];
-        for i in ix.simple.iter().chain(ix.errors.iter()).flatten() {
+        for i in ix.simple.iter().chain(ix.errors.iter()) {
             seen[*i] += 1;
         }
         for i in [
@@ -257,7 +225,7 @@ mod tests {
         s.snapshot(5);
         s.add(global::ORIG_CREATED, 1);
         let l = s.latched();
-        assert_eq!(l.global[global_stat_index("rx_frames").unwrap()], 3);
+        assert_eq!(l.global[GlobalStat::RxFrames.index()], 3);
         assert_eq!(l.global[global::ORIG_CREATED], 2);
         assert_eq!(l.global[global::STALL_RING_FULL], 5);
         assert_eq!(l.profile[1][profile::DROP_BYTES], 7);

@@ -32,10 +32,6 @@ fn set_words(rf: &mut RegFile, base: &regs::Register, a: &[u8; 16]) {
     }
 }
 
-fn field(reg: &regs::Register, name: &str, value: u32) -> u32 {
-    reg.field(name).map_or(0, |f| f.get(value))
-}
-
 impl Windows {
     /// Empty tables (the reset state).
     pub(crate) fn new() -> Self {
@@ -47,11 +43,7 @@ impl Windows {
 
     /// `ROUTE_CMD` with operation `op`.
     pub(crate) fn route_cmd(&mut self, rf: &mut RegFile, op: u32) {
-        let index = field(
-            &regs::ROUTE_INDEX,
-            "index",
-            rf.get(regs::ROUTE_INDEX.offset),
-        ) as usize;
+        let index = regs::field::ROUTE_INDEX::index.get(rf.get(regs::ROUTE_INDEX.offset)) as usize;
         match op {
             window_op::WRITE if index < ROUTE_ENTRIES => {
                 let meta = RouteMeta(rf.get(regs::ROUTE_META.offset));
@@ -87,7 +79,7 @@ impl Windows {
 
     /// `IFACE_CMD` with operation `op` (the interface table has no clear).
     pub(crate) fn iface_cmd(&mut self, rf: &mut RegFile, op: u32) {
-        let vlan = field(&regs::IFACE_INDEX, "vlan", rf.get(regs::IFACE_INDEX.offset)) as u16;
+        let vlan = regs::field::IFACE_INDEX::vlan.get(rf.get(regs::IFACE_INDEX.offset)) as u16;
         match op {
             window_op::WRITE => self
                 .tables
@@ -99,31 +91,23 @@ impl Windows {
 
     /// `LABEL_CMD` with operation `op`.
     pub(crate) fn label_cmd(&mut self, rf: &mut RegFile, op: u32) {
-        let index = field(
-            &regs::LABEL_INDEX,
-            "index",
-            rf.get(regs::LABEL_INDEX.offset),
-        ) as usize;
+        let index = regs::field::LABEL_INDEX::index.get(rf.get(regs::LABEL_INDEX.offset)) as usize;
         let value = rf.get(regs::LABEL_VALUE.offset);
         match op {
             window_op::WRITE if index < LABEL_ENTRIES => {
                 self.labels[index] =
-                    (field(&regs::LABEL_VALUE, "valid", value) == 1).then(|| LabelEntry {
-                        label: field(&regs::LABEL_VALUE, "label", value),
+                    (regs::field::LABEL_VALUE::valid.get(value) == 1).then(|| LabelEntry {
+                        label: regs::field::LABEL_VALUE::label.get(value),
                         addr: rf.get(regs::LABEL_ADDR.offset),
                     });
                 self.sync_labels();
             }
             window_op::READ if index < LABEL_ENTRIES => {
                 let e = self.labels[index];
-                let mut v = 0;
-                if let (Some(l), Some(lf), Some(vf)) = (
-                    e,
-                    regs::LABEL_VALUE.field("label"),
-                    regs::LABEL_VALUE.field("valid"),
-                ) {
-                    v = vf.set(lf.set(0, l.label), 1);
-                }
+                let v = e.map_or(0, |l| {
+                    use regs::field::LABEL_VALUE::{label, valid};
+                    valid.set(label.set(0, l.label), 1)
+                });
                 rf.set(regs::LABEL_VALUE.offset, v);
                 rf.set(regs::LABEL_ADDR.offset, e.map_or(0, |l| l.addr));
             }

@@ -10,6 +10,7 @@ mod common;
 use common::{all_modes, assert_conserved, reference, require_shared, totals, traffic_captures};
 use nsflow_hwsim::capture::CaptureReader;
 use nsflow_rtl::parser::ParseErrorReason;
+use nsflow_rtl::regs::GlobalStat;
 use nsflow_rtl::tables::Tables;
 use nsflow_testkit::harness::{Harness, HarnessConfig};
 
@@ -61,13 +62,13 @@ fn every_capture_is_conserved_and_matches_the_reference() {
         let ing = &r.ingress;
         assert_eq!(
             [
-                stats.global("rx_frames"),
-                stats.global("ipv6_packets"),
-                stats.global("ipv6_bytes"),
-                stats.global("ipv4_packets"),
-                stats.global("ipv4_bytes"),
-                stats.global("other_frames"),
-                stats.global("err_ipv6_bytes"),
+                stats.global(GlobalStat::RxFrames),
+                stats.global(GlobalStat::Ipv6Packets),
+                stats.global(GlobalStat::Ipv6Bytes),
+                stats.global(GlobalStat::Ipv4Packets),
+                stats.global(GlobalStat::Ipv4Bytes),
+                stats.global(GlobalStat::OtherFrames),
+                stats.global(GlobalStat::ErrIpv6Bytes),
             ],
             [
                 ing.rx_frames,
@@ -82,16 +83,24 @@ fn every_capture_is_conserved_and_matches_the_reference() {
         );
         for reason in ParseErrorReason::ALL {
             assert_eq!(
-                stats.global(&format!("err_{}", reason.name())),
+                stats.global(GlobalStat::parse_error(reason)),
                 ing.errors_of(reason),
                 "{what}: parse errors {}",
                 reason.name()
             );
         }
         let orig = r.original_flows.len() as u64;
-        assert_eq!(stats.global("orig_created"), orig, "{what}: original flows");
+        assert_eq!(
+            stats.global(GlobalStat::OrigCreated),
+            orig,
+            "{what}: original flows"
+        );
         assert_conserved(&what, &records, &stats, engine.profiles.len(), orig);
-        assert_eq!(stats.global("orig_evicted"), 0, "{what}: tables filled");
+        assert_eq!(
+            stats.global(GlobalStat::OrigEvicted),
+            0,
+            "{what}: tables filled"
+        );
         assert_eq!(
             totals(&records, engine.profiles.len()),
             r.aggregates,

@@ -11,6 +11,7 @@ use nsflow_rtl::config::EngineConfig;
 use nsflow_rtl::parser::LinkType;
 use nsflow_rtl::record::RECORD_BYTES;
 use nsflow_rtl::regs::{self, error_code, Ctrl, IntBits, Status};
+use nsflow_rtl::regs::{GlobalStat, ProfileStat};
 use nsflow_rtl::tables::Tables;
 use nsflow_rtl::AggregationMode;
 use nsflow_testkit::harness::{program, Consumer, Harness, HarnessConfig, RING_IOVA};
@@ -123,12 +124,12 @@ fn unmapped_write_back_faults() {
     let st = nsflow_testkit::harness::read_stats(&mut d);
     assert_eq!(
         (
-            st.global("records_written"),
-            st.profile(0, "records"),
-            st.profile(0, "drop_records"),
-            st.profile(0, "drop_packets"),
+            st.global(GlobalStat::RecordsWritten),
+            st.profile(0, ProfileStat::Records),
+            st.profile(0, ProfileStat::DropRecords),
+            st.profile(0, ProfileStat::DropPackets),
         ),
-        (0, 0, 3, st.global("ipv6_packets"))
+        (0, 0, 3, st.global(GlobalStat::Ipv6Packets))
     );
 }
 

@@ -12,6 +12,7 @@ use nsflow_rtl::config::EngineConfig;
 use nsflow_rtl::parser::LinkType;
 use nsflow_rtl::record::{EndReason, RecordError, RECORD_BYTES};
 use nsflow_rtl::regs::{self, error_code, Ctrl, IntBits, Status};
+use nsflow_rtl::regs::{GlobalStat, ProfileStat};
 use nsflow_rtl::AggregationMode;
 use nsflow_testkit::harness::{Harness, HarnessConfig, HarnessError, RING_IOVA};
 
@@ -169,17 +170,17 @@ fn a_dma_fault_stops_the_device_until_a_soft_reset() {
     d.run_until_idle();
     assert_eq!(d.bar_read(regs::FLUSH_COUNT.offset), before.wrapping_add(1));
     let st = nsflow_testkit::harness::read_stats(d);
-    assert_eq!(st.global("ipv6_packets"), 2);
+    assert_eq!(st.global(GlobalStat::Ipv6Packets), 2);
     assert_eq!(
         (
-            st.profile(0, "merged_packets"),
-            st.profile(0, "drop_packets"),
-            st.profile(0, "drop_bytes"),
-            st.profile(0, "drop_records"),
-            st.profile(0, "drop_flows"),
-            st.profile(0, "records"),
+            st.profile(0, ProfileStat::MergedPackets),
+            st.profile(0, ProfileStat::DropPackets),
+            st.profile(0, ProfileStat::DropBytes),
+            st.profile(0, ProfileStat::DropRecords),
+            st.profile(0, ProfileStat::DropFlows),
+            st.profile(0, ProfileStat::Records),
         ),
-        (2, 2, st.global("ipv6_bytes"), 2, 2, 0)
+        (2, 2, st.global(GlobalStat::Ipv6Bytes), 2, 2, 0)
     );
     assert_eq!(write_back(d), 0, "still nothing written");
     // Soft reset: clean status; programmed again, the device writes records again.

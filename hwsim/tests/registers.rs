@@ -72,28 +72,30 @@ fn capability_registers_report_the_build() {
         ..BuildParams::default()
     };
     let mut d = Device::new(p).unwrap();
-    let f = |reg: &regs::Register, name: &str, v: u32| reg.field(name).unwrap().get(v);
     let o = d.bar_read(regs::CAP_ORIG_TABLE.offset);
     assert_eq!(
         (
-            f(&regs::CAP_ORIG_TABLE, "sets_log2", o),
-            f(&regs::CAP_ORIG_TABLE, "ways", o)
+            regs::field::CAP_ORIG_TABLE::sets_log2.get(o),
+            regs::field::CAP_ORIG_TABLE::ways.get(o)
         ),
         (10, 4)
     );
     let a = d.bar_read(regs::CAP_AGG_TABLE.offset);
     assert_eq!(
         (
-            f(&regs::CAP_AGG_TABLE, "sets_log2", a),
-            f(&regs::CAP_AGG_TABLE, "ways", a)
+            regs::field::CAP_AGG_TABLE::sets_log2.get(a),
+            regs::field::CAP_AGG_TABLE::ways.get(a)
         ),
         (9, 2)
     );
     assert_eq!(d.bar_read(regs::CAP_CLOCK.offset), 200_000);
     let c = d.bar_read(regs::CAP_PROFILES.offset);
-    assert_eq!(f(&regs::CAP_PROFILES, "ring_max_log2", c), 12);
-    assert_eq!(f(&regs::CAP_PROFILES, "profiles", c), regs::NUM_PROFILES);
-    assert_eq!(f(&regs::CAP_PROFILES, "record_bytes", c), 128);
+    assert_eq!(regs::field::CAP_PROFILES::ring_max_log2.get(c), 12);
+    assert_eq!(
+        regs::field::CAP_PROFILES::profiles.get(c),
+        regs::NUM_PROFILES
+    );
+    assert_eq!(regs::field::CAP_PROFILES::record_bytes.get(c), 128);
 }
 
 #[test]
@@ -108,12 +110,12 @@ fn access_types_and_reserved_bits() {
         let count = unknown(&mut d);
         if writable == 0 {
             // RO: any write is ignored and counted.
-            if r.reg.name == "TIME_LO" {
+            if r.reg == regs::TIME_LO {
                 continue; // its value moves with time; checked below
             }
             d.bar_write(r.offset, !before);
             // UNKNOWN_ACCESS counts the write to itself.
-            let bump = u32::from(r.reg.name == "UNKNOWN_ACCESS");
+            let bump = u32::from(r.reg == regs::UNKNOWN_ACCESS);
             assert_eq!(d.bar_read(r.offset), before + bump, "{} RO changed", r.name);
             assert_eq!(
                 unknown(&mut d),
@@ -123,7 +125,7 @@ fn access_types_and_reserved_bits() {
             );
             continue;
         }
-        if r.reg.name == "CTRL" || w1c != 0 {
+        if r.reg == regs::CTRL || w1c != 0 {
             continue; // side effects: checked in their own tests
         }
         // Writable bits only: not counted; RW bits read back, WO bits read 0.
@@ -229,7 +231,7 @@ fn statistics_read_the_snapshot() {
     let mut d = dev();
     d.bar_write(regs::RING_SIZE.offset, 4);
     enable(&mut d);
-    let rx = regs::global_stat(regs::global_stat_index("rx_frames").unwrap());
+    let rx = regs::global_stat(regs::GlobalStat::RxFrames);
     for i in 0..10 {
         d.offer_frame(&eth(i, tcp_frame(1, 1, 0x10, 0))).unwrap();
     }

@@ -10,6 +10,7 @@ use nsflow_hwsim::capture::Frame;
 use nsflow_hwsim::generator::{Generator, GeneratorConfig};
 use nsflow_rtl::config::EngineConfig;
 use nsflow_rtl::record::{Record, RECORD_BYTES};
+use nsflow_rtl::regs::GlobalStat;
 use nsflow_rtl::regs::{self, Ctrl, PrefixMin, ProfCtrl};
 use nsflow_rtl::sim_port::{self, SIM_PORT_ACCEPTED, SIM_PORT_DATA, SIM_PORT_FREE};
 use nsflow_rtl::AggregationMode;
@@ -110,7 +111,7 @@ fn ctrl(f: impl Fn(&mut Ctrl)) -> u32 {
     c.0
 }
 
-fn stat(c: &mut Client, name: &str) -> u64 {
+fn stat(c: &mut Client, name: GlobalStat) -> u64 {
     w32(
         c,
         BAR0,
@@ -120,7 +121,7 @@ fn stat(c: &mut Client, name: &str) -> u64 {
             c.set_stats_snapshot(true);
         }),
     );
-    let lo = regs::global_stat(regs::global_stat_index(name).unwrap());
+    let lo = regs::global_stat(name);
     u64::from(reg(c, lo)) | u64::from(reg(c, lo + 4)) << 32
 }
 
@@ -303,10 +304,7 @@ fn identity_config_space_and_private_socket() {
 
     assert_eq!(reg(&mut c, regs::ID_MAGIC.offset), regs::MAGIC);
     let v = reg(&mut c, regs::ID_VERSION.offset);
-    assert_eq!(
-        regs::ID_VERSION.field("major").unwrap().get(v),
-        regs::VERSION_MAJOR
-    );
+    assert_eq!(regs::field::ID_VERSION::major.get(v), regs::VERSION_MAJOR);
 
     // The documented experimental IDs, class "network controller, other", BAR sizing.
     assert_eq!(r32(&mut c, CONFIG, 0), 0xF10F_1234);
@@ -418,8 +416,8 @@ fn frames_through_the_port_come_back_as_records_with_backpressure_and_interrupts
         .map(|f| f.data.len() as u64 - 14)
         .sum();
     assert_eq!(bytes, ipv6_bytes);
-    assert_eq!(stat(&mut c, "rx_frames"), u64::from(sent) + 1);
-    assert!(stat(&mut c, "stall_ring_full") > 0);
+    assert_eq!(stat(&mut c, GlobalStat::RxFrames), u64::from(sent) + 1);
+    assert!(stat(&mut c, GlobalStat::StallRingFull) > 0);
 
     // flush_done (unmasked) was raised: the eventfd counts at least one message.
     assert!(irq.read().unwrap() >= 1);

@@ -1,6 +1,6 @@
 //! Every statistic of the register map is really counted: a hold-mode run with every
-//! kind of frame and event, and a drop-mode run, together leave no GLOBAL_STATS or
-//! PROFILE_STATS entry at zero — and the ingress counters equal the reference's.
+//! kind of frame and event, and a drop-mode run, together leave no GlobalStat or
+//! ProfileStat counter at zero — and the ingress counters equal the reference's.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -10,7 +10,7 @@ use nsflow_hwsim::capture::Frame;
 use nsflow_hwsim::generator::{Generator, GeneratorConfig};
 use nsflow_hwsim::{BuildParams, Timing};
 use nsflow_rtl::config::EngineConfig;
-use nsflow_rtl::regs::{GLOBAL_STATS, PROFILE_STATS};
+use nsflow_rtl::regs::{GlobalStat, ProfileStat};
 use nsflow_rtl::tables::Tables;
 use nsflow_rtl::AggregationMode;
 use nsflow_testkit::harness::{Consumer, Harness, HarnessConfig, StatsReadout};
@@ -139,8 +139,8 @@ fn run(drop_on_full: bool) -> StatsReadout {
     h.run(frames.iter().cloned()).unwrap();
     let s = h.stats();
     let r = reference(&engine(), &Tables::default(), &frames);
-    assert_eq!(s.global("rx_frames"), r.ingress.rx_frames);
-    assert_eq!(s.global("err_ipv6_bytes"), r.ingress.err_ipv6_bytes);
+    assert_eq!(s.global(GlobalStat::RxFrames), r.ingress.rx_frames);
+    assert_eq!(s.global(GlobalStat::ErrIpv6Bytes), r.ingress.err_ipv6_bytes);
     s
 }
 
@@ -148,23 +148,25 @@ fn run(drop_on_full: bool) -> StatsReadout {
 fn every_statistic_is_counted() {
     let hold = run(false);
     let drop = run(true);
-    for (i, (name, _)) in GLOBAL_STATS.iter().enumerate() {
+    for s in GlobalStat::ALL {
         assert!(
-            hold.global[i] > 0 || drop.global[i] > 0,
-            "global statistic {name} never counted"
+            hold.global(*s) > 0 || drop.global(*s) > 0,
+            "global statistic {} never counted",
+            s.name()
         );
     }
     for p in 0..2 {
-        for (i, (name, _)) in PROFILE_STATS.iter().enumerate() {
+        for s in ProfileStat::ALL {
             assert!(
-                hold.profiles[p][i] > 0 || drop.profiles[p][i] > 0,
-                "profile {p} statistic {name} never counted"
+                hold.profile(p, *s) > 0 || drop.profile(p, *s) > 0,
+                "profile {p} statistic {} never counted",
+                s.name()
             );
         }
     }
     // Hold mode never drops; profiles 2.. were never enabled.
     assert_eq!(
-        hold.profile(0, "drop_records") + hold.profile(1, "drop_records"),
+        hold.profile(0, ProfileStat::DropRecords) + hold.profile(1, ProfileStat::DropRecords),
         0
     );
     assert!(hold.profiles[2..].iter().all(|p| p.iter().all(|v| *v == 0)));

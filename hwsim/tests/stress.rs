@@ -11,6 +11,7 @@ use nsflow_hwsim::generator::{Generator, GeneratorConfig};
 use nsflow_hwsim::{BuildParams, Timing};
 use nsflow_rtl::config::EngineConfig;
 use nsflow_rtl::regs::{self, Ctrl, IntBits, Status};
+use nsflow_rtl::regs::{GlobalStat, ProfileStat};
 use nsflow_rtl::{AggregationMode, EndReason};
 use nsflow_testkit::harness::{Consumer, Harness, HarnessConfig, StatsReadout};
 use proptest::prelude::*;
@@ -78,17 +79,19 @@ fn table_full_flood_evicts_and_accounts_exactly() {
     let (records, stats, _) = run(&cfg, &frames);
     // Every packet is a new flow: created = packets; all but the last few were evicted.
     let n = frames.len() as u64;
-    assert_eq!(stats.global("ipv6_packets"), n);
-    assert_eq!(stats.global("orig_created"), n);
-    assert!(stats.global("orig_evicted") >= n - 32);
-    assert!(stats.profile(1, "evicted") > 0 && stats.profile(3, "evicted") > 0);
+    assert_eq!(stats.global(GlobalStat::Ipv6Packets), n);
+    assert_eq!(stats.global(GlobalStat::OrigCreated), n);
+    assert!(stats.global(GlobalStat::OrigEvicted) >= n - 32);
+    assert!(
+        stats.profile(1, ProfileStat::Evicted) > 0 && stats.profile(3, ProfileStat::Evicted) > 0
+    );
     assert!(records
         .iter()
         .any(|r| r.reason == EndReason::LackOfResources));
     assert_conserved("flood", &records, &stats, 4, n);
-    assert_eq!(stats.profile(0, "drop_records"), 0);
+    assert_eq!(stats.profile(0, ProfileStat::DropRecords), 0);
     // The tables are small: the flood cannot have run faster than the ports allow.
-    assert!(stats.global("stall_table") > 0);
+    assert!(stats.global(GlobalStat::StallTable) > 0);
 }
 
 #[test]
@@ -120,10 +123,14 @@ fn ring_full_backpressure_holds_and_loses_nothing() {
     let n = frames.len() as u64;
     assert_conserved("backpressure", &records, &stats, 4, n);
     for p in 0..4 {
-        assert_eq!(stats.profile(p, "drop_records"), 0, "hold mode dropped");
+        assert_eq!(
+            stats.profile(p, ProfileStat::DropRecords),
+            0,
+            "hold mode dropped"
+        );
     }
-    assert!(stats.global("stall_ring_full") > 0);
-    assert!(stats.global("stall_ingress") > 0);
+    assert!(stats.global(GlobalStat::StallRingFull) > 0);
+    assert!(stats.global(GlobalStat::StallIngress) > 0);
     assert!(records.len() > 16 * 4, "the ring wrapped several times");
 }
 
@@ -145,7 +152,9 @@ fn drop_mode_counts_every_lost_record() {
     };
     let (records, stats, _) = run(&cfg, &frames);
     let n = frames.len() as u64;
-    let dropped: u64 = (0..4).map(|p| stats.profile(p, "drop_records")).sum();
+    let dropped: u64 = (0..4)
+        .map(|p| stats.profile(p, ProfileStat::DropRecords))
+        .sum();
     assert!(
         dropped > 0,
         "nothing was dropped: the test does not test drops"
@@ -184,7 +193,7 @@ fn line_rate_replay_reports_throughput_and_occupancy() {
     assert_eq!(h.device().orig_occupancy(), 2000);
     h.device().run_until_idle();
     let stats = h.stats();
-    assert!(stats.global("stall_ingress") > 0 && stats.global("stall_table") > 0);
+    assert!(stats.global(GlobalStat::StallIngress) > 0 && stats.global(GlobalStat::StallTable) > 0);
     // Occupancy registers agree with the model's accessors.
     for p in 0..14u32 {
         let reg = h.device().bar_read(regs::PROF_OCCUPANCY.at(p));
@@ -252,14 +261,22 @@ proptest! {
         h.flush().unwrap();
         let records = h.records().to_vec();
         let stats = h.stats();
-        let orig = stats.global("orig_created");
+        let orig = stats.global(GlobalStat::OrigCreated);
         assert_conserved("random", &records, &stats, 4, orig);
-        let ended: u64 = ["orig_evicted", "orig_aged_idle", "orig_aged_active", "orig_aged_end", "orig_aged_forced"]
-            .iter().map(|n| stats.global(n)).sum();
+        let ended: u64 = [
+            GlobalStat::OrigEvicted,
+            GlobalStat::OrigAgedIdle,
+            GlobalStat::OrigAgedActive,
+            GlobalStat::OrigAgedEnd,
+            GlobalStat::OrigAgedForced,
+        ]
+        .iter()
+        .map(|n| stats.global(*n))
+        .sum();
         prop_assert_eq!(ended, orig);
         if !drop_on_full {
             for p in 0..4 {
-                prop_assert_eq!(stats.profile(p, "drop_records"), 0);
+                prop_assert_eq!(stats.profile(p, ProfileStat::DropRecords), 0);
             }
         }
         let mut points: Vec<usize> = flush_at.iter().copied().filter(|i| *i < frames.len()).collect();

@@ -10,6 +10,7 @@ use nsflow_hwsim::capture::Frame;
 use nsflow_hwsim::generator::{Generator, GeneratorConfig};
 use nsflow_rtl::config::{EngineConfig, ProfileConfig};
 use nsflow_rtl::regs;
+use nsflow_rtl::regs::GlobalStat;
 use nsflow_rtl::tables::{Route, Tables};
 use nsflow_rtl::{AggregationMode, EndReason};
 use nsflow_testkit::harness::{Harness, HarnessConfig};
@@ -94,7 +95,7 @@ fn generated_traffic_equals_the_reference_with_routes_and_minima() {
         orig > 600,
         "traffic should split into many original flows: {orig}"
     );
-    assert_eq!(stats.global("orig_created"), orig);
+    assert_eq!(stats.global(GlobalStat::OrigCreated), orig);
     assert_conserved("generated", &records, &stats, 14, orig);
     assert_eq!(totals(&records, 14), r.aggregates);
     // Routes were applied: the as profile sees the two origin ASes.
@@ -103,7 +104,7 @@ fn generated_traffic_equals_the_reference_with_routes_and_minima() {
         .keys()
         .any(|k| k.src_as == 65000 && k.dst_as == 65001 && k.out_if == 7 && k.in_if == 3));
     // The scanner exported idle flows and aggregates during the silence, not the flush.
-    assert!(stats.global("orig_aged_idle") > 0);
+    assert!(stats.global(GlobalStat::OrigAgedIdle) > 0);
     assert!(records.iter().any(|r| r.reason == EndReason::Idle));
 }
 
@@ -163,8 +164,8 @@ fn no_record_spans_more_than_the_active_timeout_plus_a_scan_period() {
     let orig = reference(&engine, &Tables::default(), &f)
         .original_flows
         .len() as u64;
-    assert_eq!(stats.global("orig_created"), orig);
-    assert!(stats.global("orig_aged_active") > 0);
+    assert_eq!(stats.global(GlobalStat::OrigCreated), orig);
+    assert!(stats.global(GlobalStat::OrigAgedActive) > 0);
     assert_conserved("active", &records, &stats, 2, orig);
 }
 
@@ -221,8 +222,8 @@ fn idle_gaps_split_records_and_idle_flows_leave_without_a_flush() {
     }
     assert_eq!(records[1].reason, EndReason::Forced);
     let stats = h.stats();
-    assert_eq!(stats.global("orig_aged_idle"), 1);
-    assert_eq!(stats.global("orig_aged_forced"), 1);
+    assert_eq!(stats.global(GlobalStat::OrigAgedIdle), 1);
+    assert_eq!(stats.global(GlobalStat::OrigAgedForced), 1);
 }
 
 #[test]
@@ -261,9 +262,12 @@ fn fin_and_rst_end_original_flows_except_on_their_first_packet() {
             .iter()
             .filter(|o| o.reason == EndReason::EndOfFlow)
             .count() as u64;
-        assert_eq!(stats.global("orig_aged_end"), ends);
+        assert_eq!(stats.global(GlobalStat::OrigAgedEnd), ends);
         assert_eq!(ends, if fin_rst { 2 } else { 0 });
-        assert_eq!(stats.global("orig_created"), if fin_rst { 4 } else { 3 });
+        assert_eq!(
+            stats.global(GlobalStat::OrigCreated),
+            if fin_rst { 4 } else { 3 }
+        );
         assert_eq!(totals(&records, 1), r.aggregates);
     }
 }

@@ -6,6 +6,7 @@
 use nsflow_hwsim::trace::Tracer;
 use nsflow_rtl::config::EngineConfig;
 use nsflow_rtl::regs;
+use nsflow_rtl::regs::GlobalStat;
 use nsflow_rtl::AggregationMode;
 use nsflow_testkit::harness::{Harness, HarnessConfig};
 use nsflow_testkit::wave::{ps, traffic_1mpps as traffic, Wave, SIGNALS};
@@ -116,7 +117,7 @@ fn a_whole_run_shows_merges_dma_and_interrupts() {
 
     let w = Wave::read(&out);
     assert_eq!(w.high_cycles("ingress_valid"), 300);
-    let flows = stats.global("orig_created");
+    let flows = stats.global(GlobalStat::OrigCreated);
     assert!(flows > 0);
     // Every original flow ends at the flush and merges into both profiles.
     assert_eq!(w.high_cycles("merge_p00"), flows);

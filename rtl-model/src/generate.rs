@@ -5,7 +5,7 @@
 
 use crate::key::{layout, FieldSelect, KEY_BYTES};
 use crate::record::{RECORD_BYTES, RECORD_FORMAT_VERSION, RECORD_KEY_OFFSET};
-use crate::regs::{self, Access, Register, GLOBAL_STATS, PROFILE_STATS, REGISTERS};
+use crate::regs::{self, Access, GlobalStat, ProfileStat, Register, REGISTERS};
 use std::fmt::Write as _;
 
 /// The command that regenerates the artefacts, quoted in each of them.
@@ -106,8 +106,9 @@ pub fn markdown() -> String {
         regs::STATS_BASE
     );
     let _ = writeln!(s, "| offset | counter | description |\n|---|---|---|");
-    for (i, (n, d)) in GLOBAL_STATS.iter().enumerate() {
-        let _ = writeln!(s, "| {:#06x} | {n} | {d} |", regs::global_stat(i));
+    for st in GlobalStat::ALL.iter().copied() {
+        let (n, d) = (st.name(), st.doc());
+        let _ = writeln!(s, "| {:#06x} | {n} | {d} |", regs::global_stat(st));
     }
     let _ = writeln!(
         s,
@@ -120,11 +121,12 @@ pub fn markdown() -> String {
         s,
         "| offset in block | counter | description |\n|---|---|---|"
     );
-    for (i, (n, d)) in PROFILE_STATS.iter().enumerate() {
+    for st in ProfileStat::ALL.iter().copied() {
+        let (n, d) = (st.name(), st.doc());
         let _ = writeln!(
             s,
             "| {:#06x} | {n} | {d} |",
-            regs::PROFILE_STATS_OFFSET + 8 * i as u32
+            regs::PROFILE_STATS_OFFSET + 8 * st.index() as u32
         );
     }
     let _ = writeln!(
@@ -214,20 +216,22 @@ pub fn c_header() -> String {
         }
     }
     let _ = writeln!(s, "\n/* 64-bit statistics: write NSFLOW_CTRL_STATS_SNAPSHOT_MASK to NSFLOW_CTRL, then read LO (+0) and HI (+4). */");
-    for (i, (n, d)) in GLOBAL_STATS.iter().enumerate() {
+    for st in GlobalStat::ALL.iter().copied() {
+        let (n, d) = (st.name(), st.doc());
         let _ = writeln!(
             s,
             "#define NSFLOW_STAT_{} 0x{:03x}u /* {d} */",
             c_ident(n),
-            regs::global_stat(i)
+            regs::global_stat(st)
         );
     }
-    for (i, (n, d)) in PROFILE_STATS.iter().enumerate() {
+    for st in ProfileStat::ALL.iter().copied() {
+        let (n, d) = (st.name(), st.doc());
         let _ = writeln!(
             s,
             "#define NSFLOW_PROF_STAT_{}(p) (0x{:03x}u + (uint32_t)(p) * 0x{:x}u) /* {d} */",
             c_ident(n),
-            regs::profile_stat(0, i),
+            regs::profile_stat(0, st),
             regs::PROFILE_STRIDE
         );
     }
@@ -300,19 +304,21 @@ pub fn json() -> String {
             })
         })
         .collect();
-    let stats = |list: &[(&str, &str)], off: &dyn Fn(usize) -> u32| -> Vec<Value> {
-        list.iter()
-            .enumerate()
-            .map(|(i, (n, d))| json!({"name": n, "offset": off(i), "doc": d}))
-            .collect()
-    };
+    let global: Vec<Value> = regs::GlobalStat::ALL
+        .iter()
+        .map(|s| json!({"name": s.name(), "offset": regs::global_stat(*s), "doc": s.doc()}))
+        .collect();
+    let profile: Vec<Value> = regs::ProfileStat::ALL
+        .iter()
+        .map(|s| json!({"name": s.name(), "offset": regs::profile_stat(0, *s), "doc": s.doc()}))
+        .collect();
     let v = json!({
         "generated_by": json_str(REGEN),
         "version": {"major": regs::VERSION_MAJOR, "minor": regs::VERSION_MINOR},
         "bar0_size": regs::BAR0_SIZE,
         "registers": regs,
-        "global_stats": stats(&GLOBAL_STATS, &regs::global_stat),
-        "profile_stats": {"block_stride": regs::PROFILE_STRIDE, "counters": stats(&PROFILE_STATS, &|i| regs::profile_stat(0, i))},
+        "global_stats": global,
+        "profile_stats": {"block_stride": regs::PROFILE_STRIDE, "counters": profile},
         "record": {
             "bytes": RECORD_BYTES, "format": RECORD_FORMAT_VERSION,
             "fields": RECORD_FIELDS.iter().map(|(n, o, l, _, d)| json!({"name": n, "offset": o, "size": l, "doc": d})).collect::<Vec<_>>(),
@@ -399,10 +405,11 @@ pub fn systemrdl() -> String {
             "Bits 31:0 of the latched counter"
         },
     };
-    for (i, (n, d)) in GLOBAL_STATS.iter().enumerate() {
+    for st in GlobalStat::ALL.iter().copied() {
+        let (n, d) = (st.name(), st.doc());
         for hi in [false, true] {
             let nm = format!("STAT_{}_{}", c_ident(n), if hi { "HI" } else { "LO" });
-            let placement = format!("{nm} @ 0x{:x}", regs::global_stat(i) + 4 * u32::from(hi));
+            let placement = format!("{nm} @ 0x{:x}", regs::global_stat(st) + 4 * u32::from(hi));
             rdl_reg(&mut s, "    ", &nm, d, &[half(hi)], &placement);
         }
     }
@@ -412,10 +419,11 @@ pub fn systemrdl() -> String {
         let placement = format!("{} @ 0x{:x}", r.name, r.offset - regs::PROFILE_BASE);
         rdl_reg(&mut s, "        ", r.name, r.doc, r.fields, &placement);
     }
-    for (i, (n, d)) in PROFILE_STATS.iter().enumerate() {
+    for st in ProfileStat::ALL.iter().copied() {
+        let (n, d) = (st.name(), st.doc());
         for hi in [false, true] {
             let nm = format!("STAT_{}_{}", c_ident(n), if hi { "HI" } else { "LO" });
-            let off = regs::profile_stat(0, i) + 4 * u32::from(hi) - regs::PROFILE_BASE;
+            let off = regs::profile_stat(0, st) + 4 * u32::from(hi) - regs::PROFILE_BASE;
             rdl_reg(
                 &mut s,
                 "        ",

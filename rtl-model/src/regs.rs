@@ -144,23 +144,12 @@ impl Register {
         }
         m
     }
-
-    /// The field called `name`.
-    pub fn field(&self, name: &str) -> Option<&'static Field> {
-        self.fields.iter().find(|f| f.name == name)
-    }
 }
 
-const fn f(
-    name: &'static str,
-    lsb: u8,
-    width: u8,
-    access: Access,
-    reset: u32,
-    doc: &'static str,
-) -> Field {
+/// A field of the table below; its name is the row's identifier.
+const fn f(lsb: u8, width: u8, access: Access, reset: u32, doc: &'static str) -> Field {
     Field {
-        name,
+        name: "",
         lsb,
         width,
         access,
@@ -170,34 +159,101 @@ const fn f(
     }
 }
 
-const fn build(name: &'static str, lsb: u8, width: u8, reset: u32, doc: &'static str) -> Field {
+/// A read-only field whose value is a build parameter (a capability).
+const fn build(lsb: u8, width: u8, reset: u32, doc: &'static str) -> Field {
     Field {
-        name,
-        lsb,
-        width,
         access: Access::Ro,
-        reset,
         build_param: true,
-        doc,
+        ..f(lsb, width, Access::Ro, reset, doc)
     }
 }
 
-const fn reg(
-    name: &'static str,
-    offset: u32,
-    block: &'static str,
-    doc: &'static str,
-    fields: &'static [Field],
-) -> Register {
-    Register {
-        name,
-        offset,
-        count: 1,
-        stride: 4,
-        block,
-        doc,
-        fields,
-    }
+/// Defines the register map from one table: a row per register, `NAME(offset, count,
+/// stride, block, description)` followed by its fields `name: f(lsb, width, access, reset,
+/// description)` (or `build(..)` for a capability). Generates the [`Register`] constants,
+/// [`REGISTERS`] in table order, and the typed field accessors of [`field`].
+macro_rules! register_map {
+    ($(
+        $(#[$attr:meta])*
+        $name:ident($offset:expr, $count:expr, $stride:expr, $block:literal, $doc:literal) {
+            $($field:ident: $def:expr,)*
+        }
+    )*) => {
+        $(
+            $(#[$attr])*
+            pub const $name: Register = Register {
+                name: stringify!($name),
+                offset: $offset,
+                count: $count,
+                stride: $stride,
+                block: $block,
+                doc: $doc,
+                fields: &[$(Field { name: stringify!($field), ..$def }),*],
+            };
+        )*
+
+        /// Every control register of the map, by increasing offset (statistics are listed
+        /// by [`all_registers`], which expands them).
+        pub const REGISTERS: &[Register] = &[$($name),*];
+
+        /// Typed field accessors, generated from the same table: `field::CTRL::enable` is
+        /// the `enable` field of [`CTRL`], so code names fields at compile time instead of
+        /// looking them up by string.
+        pub mod field {
+            $(
+                #[doc = concat!("The fields of `", stringify!($name), "`.")]
+                #[allow(non_snake_case)]
+                pub mod $name {
+                    #[allow(unused_imports)]
+                    use super::super::*;
+                    $(
+                        #[doc = concat!("`", stringify!($name), ".", stringify!($field), "`.")]
+                        #[allow(non_upper_case_globals)]
+                        pub const $field: Field = Field { name: stringify!($field), ..$def };
+                    )*
+                }
+            )*
+        }
+    };
+}
+
+/// Defines a block of 64-bit statistics from one table: a row per statistic,
+/// `Variant = "name": "description"`. Generates the enum; its discriminant is the index in
+/// the block.
+macro_rules! statistics {
+    ($(#[$attr:meta])* $enum:ident {
+        $($variant:ident = $name:literal: $doc:literal,)*
+    }) => {
+        $(#[$attr])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $enum {
+            $(#[doc = $doc] $variant,)*
+        }
+
+        impl $enum {
+            /// Every statistic of the block, in register order.
+            pub const ALL: &'static [$enum] = &[$($enum::$variant),*];
+
+            /// Its index in the block (8 bytes each).
+            pub const fn index(self) -> usize {
+                self as usize
+            }
+
+            /// Its name in the register map (lower case).
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $($enum::$variant => $name,)*
+                }
+            }
+
+            /// Its one-line description.
+            pub const fn doc(self) -> &'static str {
+                match self {
+                    $($enum::$variant => $doc,)*
+                }
+            }
+        }
+    };
 }
 
 /// Size of BAR0 in bytes.
@@ -225,862 +281,308 @@ pub const PROFILE_STATS_OFFSET: u32 = 0x20;
 
 use Access::{Ro, Rw, W1c, Wo};
 
-/// Identification: "NSFL".
-pub const ID_MAGIC: Register = reg(
-    "ID_MAGIC",
-    0x000,
-    "id",
-    "Magic number identifying an nsflow engine",
-    &[f("magic", 0, 32, Ro, MAGIC, "0x4E53464C (\"NSFL\")")],
-);
-/// Register-map version.
-pub const ID_VERSION: Register = reg(
-    "ID_VERSION",
-    0x004,
-    "id",
-    "Register-map version",
-    &[
-        f(
-            "minor",
-            0,
-            16,
-            Ro,
-            VERSION_MINOR,
-            "Minor version: compatible additions",
-        ),
-        f(
-            "major",
-            16,
-            16,
-            Ro,
-            VERSION_MAJOR,
-            "Major version: a driver refuses other majors",
-        ),
-    ],
-);
-/// Profile and record capabilities.
-pub const CAP_PROFILES: Register = reg(
-    "CAP_PROFILES",
-    0x008,
-    "id",
-    "Profile, record and ring capabilities",
-    &[
-        build(
-            "profiles",
-            0,
-            8,
-            NUM_PROFILES,
-            "Aggregation profiles implemented",
-        ),
-        build(
-            "record_bytes",
-            8,
-            8,
-            crate::record::RECORD_BYTES as u32,
-            "Size of a ring record in bytes",
-        ),
-        build(
-            "record_format",
-            16,
-            8,
-            crate::record::RECORD_FORMAT_VERSION as u32,
-            "Ring record format version",
-        ),
-        build(
-            "ring_max_log2",
-            24,
-            5,
-            RING_MAX_LOG2,
-            "Largest ring, log2 of entries",
-        ),
-    ],
-);
-/// Original-flow table geometry.
-pub const CAP_ORIG_TABLE: Register = reg(
-    "CAP_ORIG_TABLE",
-    0x00C,
-    "id",
-    "Original-flow (stage 1) table geometry",
-    &[
-        build("sets_log2", 0, 8, 17, "Sets, log2"),
-        build("ways", 8, 8, 8, "Ways per set"),
-    ],
-);
-/// Aggregation table geometry.
-pub const CAP_AGG_TABLE: Register = reg(
-    "CAP_AGG_TABLE",
-    0x010,
-    "id",
-    "Aggregation (stage 2) table geometry, per profile",
-    &[
-        build("sets_log2", 0, 8, 16, "Sets, log2"),
-        build("ways", 8, 8, 8, "Ways per set"),
-    ],
-);
-/// Core clock.
-pub const CAP_CLOCK: Register = reg(
-    "CAP_CLOCK",
-    0x014,
-    "id",
-    "Core clock frequency",
-    &[build("khz", 0, 32, 250_000, "Core clock in kHz")],
-);
-/// Lookup table sizes.
-pub const CAP_TABLES: Register = reg(
-    "CAP_TABLES",
-    0x018,
-    "id",
-    "Lookup table sizes",
-    &[
-        build(
-            "route_entries",
-            0,
-            16,
-            crate::tables::ROUTE_ENTRIES as u32,
-            "Route table entries",
-        ),
-        build(
-            "label_entries",
-            16,
-            16,
-            crate::tables::LABEL_ENTRIES as u32,
-            "Label table entries",
-        ),
-    ],
-);
-/// Global control.
-pub const CTRL: Register = reg(
-    "CTRL",
-    0x020,
-    "control",
-    "Global control",
-    &[
-        f(
-            "enable",
-            0,
-            1,
-            Rw,
-            0,
-            "Accept packets; 0 drops nothing already in the tables",
-        ),
-        f(
-            "soft_reset",
-            1,
-            1,
-            Wo,
-            0,
-            "Write 1: reset every register, table and counter",
-        ),
-        f(
-            "flush",
-            2,
-            1,
-            Wo,
-            0,
-            "Write 1: export every entry of both stages (reason forced)",
-        ),
-        f(
-            "stats_snapshot",
-            3,
-            1,
-            Wo,
-            0,
-            "Write 1: latch every 64-bit statistic for reading",
-        ),
-    ],
-);
-/// Global status.
-pub const STATUS: Register = reg(
-    "STATUS",
-    0x024,
-    "control",
-    "Global status",
-    &[
-        f("flush_busy", 0, 1, Ro, 0, "A flush is running"),
-        f(
-            "error",
-            1,
-            1,
-            Ro,
-            0,
-            "The device stopped on an error; soft reset clears it",
-        ),
-        f(
-            "ring_full",
-            2,
-            1,
-            Ro,
-            0,
-            "The ring holds 2^log2 unconsumed records (producer - consumer = entries)",
-        ),
-        f(
-            "error_code",
-            8,
-            8,
-            Ro,
-            0,
-            "1 DMA outside the ring or mapping, 2 bad ring configuration",
-        ),
-    ],
-);
-/// Completed flushes.
-pub const FLUSH_COUNT: Register = reg(
-    "FLUSH_COUNT",
-    0x028,
-    "control",
-    "Flushes completed since reset",
-    &[f(
-        "count",
-        0,
-        32,
-        Ro,
-        0,
-        "Increments when a flush's last record is in the ring",
-    )],
-);
-/// Ignored accesses.
-pub const UNKNOWN_ACCESS: Register = reg(
-    "UNKNOWN_ACCESS",
-    0x02C,
-    "control",
-    "Writes ignored: unknown offsets, read-only registers, reserved bits",
-    &[f("count", 0, 32, Ro, 0, "Saturating count")],
-);
-/// Time, low half.
-pub const TIME_LO: Register = reg(
-    "TIME_LO",
-    0x030,
-    "time",
-    "Free-running nanosecond clock, low half; reading latches TIME_HI",
-    &[f("ns", 0, 32, Ro, 0, "Bits 31:0 of the clock")],
-);
-/// Time, high half.
-pub const TIME_HI: Register = reg(
-    "TIME_HI",
-    0x034,
-    "time",
-    "Nanosecond clock, high half as latched by the last TIME_LO read",
-    &[f("ns", 0, 32, Ro, 0, "Bits 63:32 of the clock")],
-);
-/// Original-flow active timeout.
-pub const ORIG_ACTIVE: Register = reg(
-    "ORIG_ACTIVE",
-    0x040,
-    "original",
-    "Original-flow active timeout",
-    &[f(
-        "seconds",
-        0,
-        16,
-        Rw,
-        1800,
-        "Seconds (VRP: ipv6 netstream timeout active, default 30 min; 0 ends every entry at its next check)",
-    )],
-);
-/// Original-flow inactive timeout.
-pub const ORIG_INACTIVE: Register = reg(
-    "ORIG_INACTIVE",
-    0x044,
-    "original",
-    "Original-flow inactive timeout",
-    &[f(
-        "seconds",
-        0,
-        16,
-        Rw,
-        30,
-        "Seconds (VRP: ipv6 netstream timeout inactive, default 30 s; 0 ends every entry at its next check)",
-    )],
-);
-/// Original-flow control.
-pub const ORIG_CTRL: Register = reg(
-    "ORIG_CTRL",
-    0x048,
-    "original",
-    "Original-flow aging control",
-    &[f(
-        "fin_rst_aging",
-        0,
-        1,
-        Rw,
-        1,
-        "Age a flow on TCP FIN or RST unless it is its first packet",
-    )],
-);
-/// Aging scanner control.
-pub const SCAN_CTRL: Register = reg(
-    "SCAN_CTRL",
-    0x04C,
-    "original",
-    "Aging scanner share of table bandwidth",
-    &[f(
-        "share",
-        0,
-        8,
-        Rw,
-        32,
-        "Table slots per 256 cycles given to the scanner (1-255; 0 stops aging)",
-    )],
-);
-/// Interrupt status.
-pub const INT_STATUS: Register = reg(
-    "INT_STATUS",
-    0x050,
-    "interrupt",
-    "Interrupt causes, write 1 to clear",
-    &[
-        f(
-            "records",
-            0,
-            1,
-            W1c,
-            0,
-            "Records were written (after moderation)",
-        ),
-        f("flush_done", 1, 1, W1c, 0, "A flush completed"),
-        f("error", 2, 1, W1c, 0, "The device entered the error state"),
-        f("ring_full", 3, 1, W1c, 0, "The ring became full"),
-    ],
-);
-/// Interrupt mask.
-pub const INT_MASK: Register = reg(
-    "INT_MASK",
-    0x054,
-    "interrupt",
-    "Interrupt mask: 1 masks the cause",
-    &[
-        f("records", 0, 1, Rw, 1, "Mask records"),
-        f("flush_done", 1, 1, Rw, 1, "Mask flush_done"),
-        f("error", 2, 1, Rw, 1, "Mask error"),
-        f("ring_full", 3, 1, Rw, 1, "Mask ring_full"),
-    ],
-);
-/// Moderation by count.
-pub const INT_MOD_RECORDS: Register = reg(
-    "INT_MOD_RECORDS",
-    0x058,
-    "interrupt",
-    "Interrupt moderation by count",
-    &[f(
-        "count",
-        0,
-        16,
-        Rw,
-        64,
-        "Raise after this many records (0 = every record)",
-    )],
-);
-/// Moderation by time.
-pub const INT_MOD_TIME: Register = reg(
-    "INT_MOD_TIME",
-    0x05C,
-    "interrupt",
-    "Interrupt moderation by time",
-    &[f(
-        "usec",
-        0,
-        16,
-        Rw,
-        50,
-        "Raise at most this long after the first pending record (0 = at once)",
-    )],
-);
-/// Ring base, low.
-pub const RING_BASE_LO: Register = reg(
-    "RING_BASE_LO",
-    0x060,
-    "ring",
-    "Record ring IOVA, low half (4 KiB aligned)",
-    &[f("addr", 12, 20, Rw, 0, "IOVA bits 31:12")],
-);
-/// Ring base, high.
-pub const RING_BASE_HI: Register = reg(
-    "RING_BASE_HI",
-    0x064,
-    "ring",
-    "Record ring IOVA, high half",
-    &[f("addr", 0, 32, Rw, 0, "IOVA bits 63:32")],
-);
-/// Ring size.
-pub const RING_SIZE: Register = reg(
-    "RING_SIZE",
-    0x068,
-    "ring",
-    "Record ring size; writing resets both indices",
-    &[f(
-        "log2",
-        0,
-        5,
-        Rw,
-        0,
-        "Entries = 2^log2, 4..20; 0 = no ring",
-    )],
-);
-/// Write-back address, low.
-pub const RING_WB_LO: Register = reg(
-    "RING_WB_LO",
-    0x06C,
-    "ring",
-    "Producer-index write-back IOVA, low half (8-byte aligned): the device writes the 32-bit producer index there as 8 bytes LE, zero-extended; 0 = no write-back",
-    &[f("addr", 3, 29, Rw, 0, "IOVA bits 31:3")],
-);
-/// Write-back address, high.
-pub const RING_WB_HI: Register = reg(
-    "RING_WB_HI",
-    0x070,
-    "ring",
-    "Producer-index write-back IOVA, high half",
-    &[f("addr", 0, 32, Rw, 0, "IOVA bits 63:32")],
-);
-/// Producer index.
-pub const RING_PROD: Register = reg(
-    "RING_PROD",
-    0x074,
-    "ring",
-    "Producer index (free-running; also written back to host memory)",
-    &[f(
-        "index",
-        0,
-        32,
-        Ro,
-        0,
-        "Records written since the ring was configured",
-    )],
-);
-/// Consumer index.
-pub const RING_CONS: Register = reg(
-    "RING_CONS",
-    0x078,
-    "ring",
-    "Consumer index doorbell (free-running)",
-    &[f("index", 0, 32, Rw, 0, "Records the driver has consumed")],
-);
-/// Route window index.
-pub const ROUTE_INDEX: Register = reg(
-    "ROUTE_INDEX",
-    0x100,
-    "route",
-    "Route table window: entry index",
-    &[f("index", 0, 10, Rw, 0, "Entry 0..1023")],
-);
-/// Route window command.
-pub const ROUTE_CMD: Register = reg(
-    "ROUTE_CMD",
-    0x104,
-    "route",
-    "Route table window: command",
-    &[f(
-        "op",
-        0,
-        2,
-        Wo,
-        0,
-        "1 write window to entry, 2 read entry to window, 3 invalidate all",
-    )],
-);
-/// Route prefix words.
-pub const ROUTE_PREFIX: Register = Register {
-    name: "ROUTE_PREFIX",
-    offset: 0x110,
-    count: 4,
-    stride: 4,
-    block: "route",
-    doc: "Route window: prefix, word 0 = bits 127:96",
-    fields: &[f(
-        "bits",
-        0,
-        32,
-        Rw,
-        0,
-        "Prefix bits, network order by word",
-    )],
-};
-/// Route next-hop words.
-pub const ROUTE_NEXTHOP: Register = Register {
-    name: "ROUTE_NEXTHOP",
-    offset: 0x120,
-    count: 4,
-    stride: 4,
-    block: "route",
-    doc: "Route window: BGP next hop, word 0 = bits 127:96",
-    fields: &[f(
-        "bits",
-        0,
-        32,
-        Rw,
-        0,
-        "Next-hop bits, network order by word",
-    )],
-};
-/// Route metadata.
-pub const ROUTE_META: Register = reg(
-    "ROUTE_META",
-    0x130,
-    "route",
-    "Route window: length and valid",
-    &[
-        f(
-            "len",
-            0,
-            8,
-            Rw,
-            0,
-            "Prefix length 0..128 (an entry written with more holds 128)",
-        ),
-        f("valid", 8, 1, Rw, 0, "Entry takes part in lookups"),
-    ],
-);
-/// Route AS.
-pub const ROUTE_AS: Register = reg(
-    "ROUTE_AS",
-    0x134,
-    "route",
-    "Route window: origin AS",
-    &[f("asn", 0, 32, Rw, 0, "Origin AS")],
-);
-/// Route egress interface.
-pub const ROUTE_OUTIF: Register = reg(
-    "ROUTE_OUTIF",
-    0x138,
-    "route",
-    "Route window: egress ifIndex",
-    &[f("ifindex", 0, 32, Rw, 0, "Egress ifIndex")],
-);
-/// Interface window index.
-pub const IFACE_INDEX: Register = reg(
-    "IFACE_INDEX",
-    0x140,
-    "iface",
-    "Interface table window: outer VLAN ID (0 = untagged)",
-    &[f("vlan", 0, 12, Rw, 0, "VLAN ID")],
-);
-/// Interface window command.
-pub const IFACE_CMD: Register = reg(
-    "IFACE_CMD",
-    0x144,
-    "iface",
-    "Interface table window: command",
-    &[f(
-        "op",
-        0,
-        2,
-        Wo,
-        0,
-        "1 write window to entry, 2 read entry to window, 3 reserved (ignored)",
-    )],
-);
-/// Interface window data.
-pub const IFACE_IFINDEX: Register = reg(
-    "IFACE_IFINDEX",
-    0x148,
-    "iface",
-    "Interface table window: ingress ifIndex",
-    &[f("ifindex", 0, 32, Rw, 0, "Ingress ifIndex")],
-);
-/// Label window index.
-pub const LABEL_INDEX: Register = reg(
-    "LABEL_INDEX",
-    0x150,
-    "label",
-    "Label table window: entry index",
-    &[f("index", 0, 6, Rw, 0, "Entry 0..63")],
-);
-/// Label window command.
-pub const LABEL_CMD: Register = reg(
-    "LABEL_CMD",
-    0x154,
-    "label",
-    "Label table window: command",
-    &[f(
-        "op",
-        0,
-        2,
-        Wo,
-        0,
-        "1 write window to entry, 2 read entry to window, 3 invalidate all",
-    )],
-);
-/// Label value.
-pub const LABEL_VALUE: Register = reg(
-    "LABEL_VALUE",
-    0x158,
-    "label",
-    "Label window: label and valid",
-    &[
-        f("label", 0, 20, Rw, 0, "MPLS label"),
-        f("valid", 31, 1, Rw, 0, "Entry takes part in lookups"),
-    ],
-);
-/// Label address.
-pub const LABEL_ADDR: Register = reg(
-    "LABEL_ADDR",
-    0x15C,
-    "label",
-    "Label window: top-label IPv4 address",
-    &[f(
-        "ipv4",
-        0,
-        32,
-        Rw,
-        0,
-        "IPv4 address, network order as a number",
-    )],
-);
-
-/// Per-profile control.
-pub const PROF_CTRL: Register = Register {
-    name: "PROF_CTRL",
-    offset: PROFILE_BASE,
-    count: NUM_PROFILES,
-    stride: PROFILE_STRIDE,
-    block: "profile",
-    doc: "Profile enable and aggregation mode",
-    fields: &[
-        f(
-            "enable",
-            0,
-            1,
-            Rw,
-            0,
-            "Merge aged original flows into this profile",
-        ),
-        f(
-            "mode",
-            8,
-            4,
-            Rw,
-            0,
-            "Aggregation mode index 0..13 (documentation only to the datapath)",
-        ),
-    ],
-};
-/// Per-profile field select.
-pub const PROF_FIELDS: Register = Register {
-    name: "PROF_FIELDS",
-    offset: PROFILE_BASE + 0x04,
-    count: NUM_PROFILES,
-    stride: PROFILE_STRIDE,
-    block: "profile",
-    doc: "Field-select mask of the aggregation key",
-    fields: &[f(
-        "select",
-        0,
-        20,
-        Rw,
-        0,
-        "Bit per key field (see key layout); bit 19 = prefix masking",
-    )],
-};
-/// Per-profile prefix minima.
-pub const PROF_PREFIX_MIN: Register = Register {
-    name: "PROF_PREFIX_MIN",
-    offset: PROFILE_BASE + 0x08,
-    count: NUM_PROFILES,
-    stride: PROFILE_STRIDE,
-    block: "profile",
-    doc: "Minimum prefix lengths (mask ... minimum)",
-    fields: &[
-        f("src", 0, 8, Rw, 0, "Source minimum 0..128"),
-        f("dst", 8, 8, Rw, 0, "Destination minimum 0..128"),
-    ],
-};
-/// Per-profile active timeout.
-pub const PROF_ACTIVE: Register = Register {
-    name: "PROF_ACTIVE",
-    offset: PROFILE_BASE + 0x0C,
-    count: NUM_PROFILES,
-    stride: PROFILE_STRIDE,
-    block: "profile",
-    doc: "Aggregate active timeout",
-    fields: &[f(
-        "seconds",
-        0,
-        16,
-        Rw,
-        1800,
-        "Seconds (default 30 min; 0 ends every entry at its next check)",
-    )],
-};
-/// Per-profile inactive timeout.
-pub const PROF_INACTIVE: Register = Register {
-    name: "PROF_INACTIVE",
-    offset: PROFILE_BASE + 0x10,
-    count: NUM_PROFILES,
-    stride: PROFILE_STRIDE,
-    block: "profile",
-    doc: "Aggregate inactive timeout",
-    fields: &[f(
-        "seconds",
-        0,
-        16,
-        Rw,
-        300,
-        "Seconds (default 300 s; 0 ends every entry at its next check)",
-    )],
-};
-/// Per-profile occupancy.
-pub const PROF_OCCUPANCY: Register = Register {
-    name: "PROF_OCCUPANCY",
-    offset: PROFILE_BASE + 0x14,
-    count: NUM_PROFILES,
-    stride: PROFILE_STRIDE,
-    block: "profile",
-    doc: "Entries in use in the profile's table",
-    fields: &[f("entries", 0, 32, Ro, 0, "Entries")],
-};
-
-/// The global 64-bit statistics, in order from [`STATS_BASE`] (8 bytes each).
-pub const GLOBAL_STATS: [(&str, &str); 24] = [
-    ("rx_frames", "Frames offered to the parser"),
-    ("ipv6_packets", "IPv6 packets keyed"),
-    (
-        "ipv6_bytes",
-        "Bytes (IPv6 header + payload) of keyed IPv6 packets",
-    ),
-    ("ipv4_packets", "IPv4 packets (counted, not aggregated)"),
-    ("ipv4_bytes", "IPv4 Total Length of those"),
-    ("other_frames", "Frames without IP, or with no link adapter"),
-    (
-        "err_truncated_l2",
-        "Parse error: truncated link-layer header",
-    ),
-    (
-        "err_too_many_vlan_tags",
-        "Parse error: more than two VLAN tags",
-    ),
-    (
-        "err_bad_mpls_stack",
-        "Parse error: MPLS stack truncated or too deep",
-    ),
-    (
-        "err_bad_ip_version",
-        "Parse error: IPv6 ethertype, other IP version",
-    ),
-    ("err_truncated_ipv6", "Parse error: truncated IPv6 header"),
-    (
-        "err_bad_extension_chain",
-        "Parse error: IPv6 extension chain truncated or too long",
-    ),
-    ("err_truncated_l4", "Parse error: truncated L4 header"),
-    (
-        "err_ipv6_bytes",
-        "Bytes of IPv6 packets rejected by the parser (ignored octets)",
-    ),
-    ("orig_created", "Original flows created"),
-    (
-        "orig_evicted",
-        "Original flows evicted for room (lack of resources)",
-    ),
-    ("orig_aged_idle", "Original flows aged: inactive"),
-    ("orig_aged_active", "Original flows aged: active"),
-    (
-        "orig_aged_end",
-        "Original flows aged: FIN/RST or counter overflow",
-    ),
-    ("orig_aged_forced", "Original flows aged: flush"),
-    ("records_written", "Records written to the ring"),
-    (
-        "stall_ring_full",
-        "Cycles the record FIFO waited for ring space",
-    ),
-    (
-        "stall_ingress",
-        "Cycles a packet waited at ingress (pipeline busy)",
-    ),
-    ("stall_table", "Cycles lost to table bandwidth or hazards"),
-];
-
-/// The per-profile 64-bit statistics, in order from [`PROFILE_STATS_OFFSET`].
-pub const PROFILE_STATS: [(&str, &str); 10] = [
-    ("records", "Records this profile exported"),
-    ("created", "Aggregates created"),
-    ("evicted", "Aggregates evicted for room (lack of resources)"),
-    ("merged_flows", "Original flows merged"),
-    ("merged_packets", "Packets of merged original flows"),
-    ("merged_bytes", "Bytes of merged original flows"),
-    (
-        "drop_records",
-        "Records dropped (ring full beyond holding, or not written in the error state)",
-    ),
-    ("drop_flows", "Original flows in dropped records"),
-    ("drop_packets", "Packets in dropped records"),
-    ("drop_bytes", "Bytes in dropped records"),
-];
-
-/// Offset of global statistic `i` (LO half; HI at +4).
-pub const fn global_stat(i: usize) -> u32 {
-    STATS_BASE + 8 * i as u32
+register_map! {
+    /// Identification: "NSFL".
+    ID_MAGIC(0x000, 1, 4, "id", "Magic number identifying an nsflow engine") {
+        magic: f(0, 32, Ro, MAGIC, "0x4E53464C (\"NSFL\")"),
+    }
+    /// Register-map version.
+    ID_VERSION(0x004, 1, 4, "id", "Register-map version") {
+        minor: f(0, 16, Ro, VERSION_MINOR, "Minor version: compatible additions"),
+        major: f(16, 16, Ro, VERSION_MAJOR, "Major version: a driver refuses other majors"),
+    }
+    /// Profile and record capabilities.
+    CAP_PROFILES(0x008, 1, 4, "id", "Profile, record and ring capabilities") {
+        profiles: build(0, 8, NUM_PROFILES, "Aggregation profiles implemented"),
+        record_bytes: build(8, 8, crate::record::RECORD_BYTES as u32, "Size of a ring record in bytes"),
+        record_format: build(16, 8, crate::record::RECORD_FORMAT_VERSION as u32, "Ring record format version"),
+        ring_max_log2: build(24, 5, RING_MAX_LOG2, "Largest ring, log2 of entries"),
+    }
+    /// Original-flow table geometry.
+    CAP_ORIG_TABLE(0x00C, 1, 4, "id", "Original-flow (stage 1) table geometry") {
+        sets_log2: build(0, 8, 17, "Sets, log2"),
+        ways: build(8, 8, 8, "Ways per set"),
+    }
+    /// Aggregation table geometry.
+    CAP_AGG_TABLE(0x010, 1, 4, "id", "Aggregation (stage 2) table geometry, per profile") {
+        sets_log2: build(0, 8, 16, "Sets, log2"),
+        ways: build(8, 8, 8, "Ways per set"),
+    }
+    /// Core clock.
+    CAP_CLOCK(0x014, 1, 4, "id", "Core clock frequency") {
+        khz: build(0, 32, 250_000, "Core clock in kHz"),
+    }
+    /// Lookup table sizes.
+    CAP_TABLES(0x018, 1, 4, "id", "Lookup table sizes") {
+        route_entries: build(0, 16, crate::tables::ROUTE_ENTRIES as u32, "Route table entries"),
+        label_entries: build(16, 16, crate::tables::LABEL_ENTRIES as u32, "Label table entries"),
+    }
+    /// Global control.
+    CTRL(0x020, 1, 4, "control", "Global control") {
+        enable: f(0, 1, Rw, 0, "Accept packets; 0 drops nothing already in the tables"),
+        soft_reset: f(1, 1, Wo, 0, "Write 1: reset every register, table and counter"),
+        flush: f(2, 1, Wo, 0, "Write 1: export every entry of both stages (reason forced)"),
+        stats_snapshot: f(3, 1, Wo, 0, "Write 1: latch every 64-bit statistic for reading"),
+    }
+    /// Global status.
+    STATUS(0x024, 1, 4, "control", "Global status") {
+        flush_busy: f(0, 1, Ro, 0, "A flush is running"),
+        error: f(1, 1, Ro, 0, "The device stopped on an error; soft reset clears it"),
+        ring_full: f(2, 1, Ro, 0, "The ring holds 2^log2 unconsumed records (producer - consumer = entries)"),
+        error_code: f(8, 8, Ro, 0, "1 DMA outside the ring or mapping, 2 bad ring configuration"),
+    }
+    /// Completed flushes.
+    FLUSH_COUNT(0x028, 1, 4, "control", "Flushes completed since reset") {
+        count: f(0, 32, Ro, 0, "Increments when a flush's last record is in the ring"),
+    }
+    /// Ignored accesses.
+    UNKNOWN_ACCESS(0x02C, 1, 4, "control", "Writes ignored: unknown offsets, read-only registers, reserved bits") {
+        count: f(0, 32, Ro, 0, "Saturating count"),
+    }
+    /// Time, low half.
+    TIME_LO(0x030, 1, 4, "time", "Free-running nanosecond clock, low half; reading latches TIME_HI") {
+        ns: f(0, 32, Ro, 0, "Bits 31:0 of the clock"),
+    }
+    /// Time, high half.
+    TIME_HI(0x034, 1, 4, "time", "Nanosecond clock, high half as latched by the last TIME_LO read") {
+        ns: f(0, 32, Ro, 0, "Bits 63:32 of the clock"),
+    }
+    /// Original-flow active timeout.
+    ORIG_ACTIVE(0x040, 1, 4, "original", "Original-flow active timeout") {
+        seconds: f(0, 16, Rw, 1800, "Seconds (VRP: ipv6 netstream timeout active, default 30 min; 0 ends every entry at its next check)"),
+    }
+    /// Original-flow inactive timeout.
+    ORIG_INACTIVE(0x044, 1, 4, "original", "Original-flow inactive timeout") {
+        seconds: f(0, 16, Rw, 30, "Seconds (VRP: ipv6 netstream timeout inactive, default 30 s; 0 ends every entry at its next check)"),
+    }
+    /// Original-flow control.
+    ORIG_CTRL(0x048, 1, 4, "original", "Original-flow aging control") {
+        fin_rst_aging: f(0, 1, Rw, 1, "Age a flow on TCP FIN or RST unless it is its first packet"),
+    }
+    /// Aging scanner control.
+    SCAN_CTRL(0x04C, 1, 4, "original", "Aging scanner share of table bandwidth") {
+        share: f(0, 8, Rw, 32, "Table slots per 256 cycles given to the scanner (1-255; 0 stops aging)"),
+    }
+    /// Interrupt status.
+    INT_STATUS(0x050, 1, 4, "interrupt", "Interrupt causes, write 1 to clear") {
+        records: f(0, 1, W1c, 0, "Records were written (after moderation)"),
+        flush_done: f(1, 1, W1c, 0, "A flush completed"),
+        error: f(2, 1, W1c, 0, "The device entered the error state"),
+        ring_full: f(3, 1, W1c, 0, "The ring became full"),
+    }
+    /// Interrupt mask.
+    INT_MASK(0x054, 1, 4, "interrupt", "Interrupt mask: 1 masks the cause") {
+        records: f(0, 1, Rw, 1, "Mask records"),
+        flush_done: f(1, 1, Rw, 1, "Mask flush_done"),
+        error: f(2, 1, Rw, 1, "Mask error"),
+        ring_full: f(3, 1, Rw, 1, "Mask ring_full"),
+    }
+    /// Moderation by count.
+    INT_MOD_RECORDS(0x058, 1, 4, "interrupt", "Interrupt moderation by count") {
+        count: f(0, 16, Rw, 64, "Raise after this many records (0 = every record)"),
+    }
+    /// Moderation by time.
+    INT_MOD_TIME(0x05C, 1, 4, "interrupt", "Interrupt moderation by time") {
+        usec: f(0, 16, Rw, 50, "Raise at most this long after the first pending record (0 = at once)"),
+    }
+    /// Ring base, low.
+    RING_BASE_LO(0x060, 1, 4, "ring", "Record ring IOVA, low half (4 KiB aligned)") {
+        addr: f(12, 20, Rw, 0, "IOVA bits 31:12"),
+    }
+    /// Ring base, high.
+    RING_BASE_HI(0x064, 1, 4, "ring", "Record ring IOVA, high half") {
+        addr: f(0, 32, Rw, 0, "IOVA bits 63:32"),
+    }
+    /// Ring size.
+    RING_SIZE(0x068, 1, 4, "ring", "Record ring size; writing resets both indices") {
+        log2: f(0, 5, Rw, 0, "Entries = 2^log2, 4..20; 0 = no ring"),
+    }
+    /// Write-back address, low.
+    RING_WB_LO(0x06C, 1, 4, "ring", "Producer-index write-back IOVA, low half (8-byte aligned): the device writes the 32-bit producer index there as 8 bytes LE, zero-extended; 0 = no write-back") {
+        addr: f(3, 29, Rw, 0, "IOVA bits 31:3"),
+    }
+    /// Write-back address, high.
+    RING_WB_HI(0x070, 1, 4, "ring", "Producer-index write-back IOVA, high half") {
+        addr: f(0, 32, Rw, 0, "IOVA bits 63:32"),
+    }
+    /// Producer index.
+    RING_PROD(0x074, 1, 4, "ring", "Producer index (free-running; also written back to host memory)") {
+        index: f(0, 32, Ro, 0, "Records written since the ring was configured"),
+    }
+    /// Consumer index.
+    RING_CONS(0x078, 1, 4, "ring", "Consumer index doorbell (free-running)") {
+        index: f(0, 32, Rw, 0, "Records the driver has consumed"),
+    }
+    /// Route window index.
+    ROUTE_INDEX(0x100, 1, 4, "route", "Route table window: entry index") {
+        index: f(0, 10, Rw, 0, "Entry 0..1023"),
+    }
+    /// Route window command.
+    ROUTE_CMD(0x104, 1, 4, "route", "Route table window: command") {
+        op: f(0, 2, Wo, 0, "1 write window to entry, 2 read entry to window, 3 invalidate all"),
+    }
+    /// Route prefix words.
+    ROUTE_PREFIX(0x110, 4, 4, "route", "Route window: prefix, word 0 = bits 127:96") {
+        bits: f(0, 32, Rw, 0, "Prefix bits, network order by word"),
+    }
+    /// Route next-hop words.
+    ROUTE_NEXTHOP(0x120, 4, 4, "route", "Route window: BGP next hop, word 0 = bits 127:96") {
+        bits: f(0, 32, Rw, 0, "Next-hop bits, network order by word"),
+    }
+    /// Route metadata.
+    ROUTE_META(0x130, 1, 4, "route", "Route window: length and valid") {
+        len: f(0, 8, Rw, 0, "Prefix length 0..128 (an entry written with more holds 128)"),
+        valid: f(8, 1, Rw, 0, "Entry takes part in lookups"),
+    }
+    /// Route AS.
+    ROUTE_AS(0x134, 1, 4, "route", "Route window: origin AS") {
+        asn: f(0, 32, Rw, 0, "Origin AS"),
+    }
+    /// Route egress interface.
+    ROUTE_OUTIF(0x138, 1, 4, "route", "Route window: egress ifIndex") {
+        ifindex: f(0, 32, Rw, 0, "Egress ifIndex"),
+    }
+    /// Interface window index.
+    IFACE_INDEX(0x140, 1, 4, "iface", "Interface table window: outer VLAN ID (0 = untagged)") {
+        vlan: f(0, 12, Rw, 0, "VLAN ID"),
+    }
+    /// Interface window command.
+    IFACE_CMD(0x144, 1, 4, "iface", "Interface table window: command") {
+        op: f(0, 2, Wo, 0, "1 write window to entry, 2 read entry to window, 3 reserved (ignored)"),
+    }
+    /// Interface window data.
+    IFACE_IFINDEX(0x148, 1, 4, "iface", "Interface table window: ingress ifIndex") {
+        ifindex: f(0, 32, Rw, 0, "Ingress ifIndex"),
+    }
+    /// Label window index.
+    LABEL_INDEX(0x150, 1, 4, "label", "Label table window: entry index") {
+        index: f(0, 6, Rw, 0, "Entry 0..63"),
+    }
+    /// Label window command.
+    LABEL_CMD(0x154, 1, 4, "label", "Label table window: command") {
+        op: f(0, 2, Wo, 0, "1 write window to entry, 2 read entry to window, 3 invalidate all"),
+    }
+    /// Label value.
+    LABEL_VALUE(0x158, 1, 4, "label", "Label window: label and valid") {
+        label: f(0, 20, Rw, 0, "MPLS label"),
+        valid: f(31, 1, Rw, 0, "Entry takes part in lookups"),
+    }
+    /// Label address.
+    LABEL_ADDR(0x15C, 1, 4, "label", "Label window: top-label IPv4 address") {
+        ipv4: f(0, 32, Rw, 0, "IPv4 address, network order as a number"),
+    }
+    /// Per-profile control.
+    PROF_CTRL(PROFILE_BASE, NUM_PROFILES, PROFILE_STRIDE, "profile", "Profile enable and aggregation mode") {
+        enable: f(0, 1, Rw, 0, "Merge aged original flows into this profile"),
+        mode: f(8, 4, Rw, 0, "Aggregation mode index 0..13 (documentation only to the datapath)"),
+    }
+    /// Per-profile field select.
+    PROF_FIELDS(PROFILE_BASE + 0x04, NUM_PROFILES, PROFILE_STRIDE, "profile", "Field-select mask of the aggregation key") {
+        select: f(0, 20, Rw, 0, "Bit per key field (see key layout); bit 19 = prefix masking"),
+    }
+    /// Per-profile prefix minima.
+    PROF_PREFIX_MIN(PROFILE_BASE + 0x08, NUM_PROFILES, PROFILE_STRIDE, "profile", "Minimum prefix lengths (mask ... minimum)") {
+        src: f(0, 8, Rw, 0, "Source minimum 0..128"),
+        dst: f(8, 8, Rw, 0, "Destination minimum 0..128"),
+    }
+    /// Per-profile active timeout.
+    PROF_ACTIVE(PROFILE_BASE + 0x0C, NUM_PROFILES, PROFILE_STRIDE, "profile", "Aggregate active timeout") {
+        seconds: f(0, 16, Rw, 1800, "Seconds (default 30 min; 0 ends every entry at its next check)"),
+    }
+    /// Per-profile inactive timeout.
+    PROF_INACTIVE(PROFILE_BASE + 0x10, NUM_PROFILES, PROFILE_STRIDE, "profile", "Aggregate inactive timeout") {
+        seconds: f(0, 16, Rw, 300, "Seconds (default 300 s; 0 ends every entry at its next check)"),
+    }
+    /// Per-profile occupancy.
+    PROF_OCCUPANCY(PROFILE_BASE + 0x14, NUM_PROFILES, PROFILE_STRIDE, "profile", "Entries in use in the profile's table") {
+        entries: f(0, 32, Ro, 0, "Entries"),
+    }
 }
 
-/// Offset of statistic `i` of profile `p` (LO half; HI at +4).
-pub const fn profile_stat(p: u32, i: usize) -> u32 {
-    PROFILE_BASE + p * PROFILE_STRIDE + PROFILE_STATS_OFFSET + 8 * i as u32
+statistics! {
+    /// The global 64-bit statistics, in order from [`STATS_BASE`] (8 bytes each).
+    GlobalStat {
+        RxFrames = "rx_frames": "Frames offered to the parser",
+        Ipv6Packets = "ipv6_packets": "IPv6 packets keyed",
+        Ipv6Bytes = "ipv6_bytes": "Bytes (IPv6 header + payload) of keyed IPv6 packets",
+        Ipv4Packets = "ipv4_packets": "IPv4 packets (counted, not aggregated)",
+        Ipv4Bytes = "ipv4_bytes": "IPv4 Total Length of those",
+        OtherFrames = "other_frames": "Frames without IP, or with no link adapter",
+        ErrTruncatedL2 = "err_truncated_l2": "Parse error: truncated link-layer header",
+        ErrTooManyVlanTags = "err_too_many_vlan_tags": "Parse error: more than two VLAN tags",
+        ErrBadMplsStack = "err_bad_mpls_stack": "Parse error: MPLS stack truncated or too deep",
+        ErrBadIpVersion = "err_bad_ip_version": "Parse error: IPv6 ethertype, other IP version",
+        ErrTruncatedIpv6 = "err_truncated_ipv6": "Parse error: truncated IPv6 header",
+        ErrBadExtensionChain = "err_bad_extension_chain": "Parse error: IPv6 extension chain truncated or too long",
+        ErrTruncatedL4 = "err_truncated_l4": "Parse error: truncated L4 header",
+        ErrIpv6Bytes = "err_ipv6_bytes": "Bytes of IPv6 packets rejected by the parser (ignored octets)",
+        OrigCreated = "orig_created": "Original flows created",
+        OrigEvicted = "orig_evicted": "Original flows evicted for room (lack of resources)",
+        OrigAgedIdle = "orig_aged_idle": "Original flows aged: inactive",
+        OrigAgedActive = "orig_aged_active": "Original flows aged: active",
+        OrigAgedEnd = "orig_aged_end": "Original flows aged: FIN/RST or counter overflow",
+        OrigAgedForced = "orig_aged_forced": "Original flows aged: flush",
+        RecordsWritten = "records_written": "Records written to the ring",
+        StallRingFull = "stall_ring_full": "Cycles the record FIFO waited for ring space",
+        StallIngress = "stall_ingress": "Cycles a packet waited at ingress (pipeline busy)",
+        StallTable = "stall_table": "Cycles lost to table bandwidth or hazards",
+    }
 }
 
-/// Index of a global statistic by name.
-pub fn global_stat_index(name: &str) -> Option<usize> {
-    GLOBAL_STATS.iter().position(|(n, _)| *n == name)
+statistics! {
+    /// The per-profile 64-bit statistics, in order from [`PROFILE_STATS_OFFSET`] in each
+    /// profile block.
+    ProfileStat {
+        Records = "records": "Records this profile exported",
+        Created = "created": "Aggregates created",
+        Evicted = "evicted": "Aggregates evicted for room (lack of resources)",
+        MergedFlows = "merged_flows": "Original flows merged",
+        MergedPackets = "merged_packets": "Packets of merged original flows",
+        MergedBytes = "merged_bytes": "Bytes of merged original flows",
+        DropRecords = "drop_records": "Records dropped (ring full beyond holding, or not written in the error state)",
+        DropFlows = "drop_flows": "Original flows in dropped records",
+        DropPackets = "drop_packets": "Packets in dropped records",
+        DropBytes = "drop_bytes": "Bytes in dropped records",
+    }
 }
 
-/// Index of a profile statistic by name.
-pub fn profile_stat_index(name: &str) -> Option<usize> {
-    PROFILE_STATS.iter().position(|(n, _)| *n == name)
+impl GlobalStat {
+    /// The parse-error counters (`err_*` but the ignored-bytes one), in reason order.
+    pub fn parse_errors() -> impl Iterator<Item = Self> {
+        crate::parser::ParseErrorReason::ALL
+            .into_iter()
+            .map(Self::parse_error)
+    }
+
+    /// The counter of frames rejected for `r` (`err_*`).
+    pub const fn parse_error(r: crate::parser::ParseErrorReason) -> Self {
+        use crate::parser::ParseErrorReason as R;
+        match r {
+            R::TruncatedL2 => Self::ErrTruncatedL2,
+            R::TooManyVlanTags => Self::ErrTooManyVlanTags,
+            R::BadMplsStack => Self::ErrBadMplsStack,
+            R::BadIpVersion => Self::ErrBadIpVersion,
+            R::TruncatedIpv6 => Self::ErrTruncatedIpv6,
+            R::BadExtensionChain => Self::ErrBadExtensionChain,
+            R::TruncatedL4 => Self::ErrTruncatedL4,
+        }
+    }
 }
 
-/// Every control register of the map, by increasing offset (statistics are listed by
-/// [`all_registers`], which expands them).
-pub const REGISTERS: &[Register] = &[
-    ID_MAGIC,
-    ID_VERSION,
-    CAP_PROFILES,
-    CAP_ORIG_TABLE,
-    CAP_AGG_TABLE,
-    CAP_CLOCK,
-    CAP_TABLES,
-    CTRL,
-    STATUS,
-    FLUSH_COUNT,
-    UNKNOWN_ACCESS,
-    TIME_LO,
-    TIME_HI,
-    ORIG_ACTIVE,
-    ORIG_INACTIVE,
-    ORIG_CTRL,
-    SCAN_CTRL,
-    INT_STATUS,
-    INT_MASK,
-    INT_MOD_RECORDS,
-    INT_MOD_TIME,
-    RING_BASE_LO,
-    RING_BASE_HI,
-    RING_SIZE,
-    RING_WB_LO,
-    RING_WB_HI,
-    RING_PROD,
-    RING_CONS,
-    ROUTE_INDEX,
-    ROUTE_CMD,
-    ROUTE_PREFIX,
-    ROUTE_NEXTHOP,
-    ROUTE_META,
-    ROUTE_AS,
-    ROUTE_OUTIF,
-    IFACE_INDEX,
-    IFACE_CMD,
-    IFACE_IFINDEX,
-    LABEL_INDEX,
-    LABEL_CMD,
-    LABEL_VALUE,
-    LABEL_ADDR,
-    PROF_CTRL,
-    PROF_FIELDS,
-    PROF_PREFIX_MIN,
-    PROF_ACTIVE,
-    PROF_INACTIVE,
-    PROF_OCCUPANCY,
-];
+/// Offset of global statistic `s` (LO half; HI at +4).
+pub const fn global_stat(s: GlobalStat) -> u32 {
+    STATS_BASE + 8 * s.index() as u32
+}
 
-const STAT_FIELDS: &[Field] = &[f("value", 0, 32, Ro, 0, "Half of the latched 64-bit value")];
+/// Offset of statistic `s` of profile `p` (LO half; HI at +4).
+pub const fn profile_stat(p: u32, s: ProfileStat) -> u32 {
+    PROFILE_BASE + p * PROFILE_STRIDE + PROFILE_STATS_OFFSET + 8 * s.index() as u32
+}
+
+const STAT_FIELDS: &[Field] = &[Field {
+    name: "value",
+    ..f(0, 32, Ro, 0, "Half of the latched 64-bit value")
+}];
 
 /// One concrete 32-bit register instance: its offset and description.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1124,29 +626,31 @@ pub fn all_registers() -> Vec<Instance> {
         };
         Instance::new(offset, name, r)
     };
-    for (i, (n, d)) in GLOBAL_STATS.iter().enumerate() {
+    for st in GlobalStat::ALL.iter().copied() {
+        let (n, d) = (st.name(), st.doc());
         v.push(stat(
             format!("STAT_{}_LO", n.to_uppercase()),
             d,
-            global_stat(i),
+            global_stat(st),
         ));
         v.push(stat(
             format!("STAT_{}_HI", n.to_uppercase()),
             d,
-            global_stat(i) + 4,
+            global_stat(st) + 4,
         ));
     }
     for p in 0..NUM_PROFILES {
-        for (i, (n, d)) in PROFILE_STATS.iter().enumerate() {
+        for st in ProfileStat::ALL.iter().copied() {
+            let (n, d) = (st.name(), st.doc());
             v.push(stat(
                 format!("PROF_STAT_{}_LO[{p}]", n.to_uppercase()),
                 d,
-                profile_stat(p, i),
+                profile_stat(p, st),
             ));
             v.push(stat(
                 format!("PROF_STAT_{}_HI[{p}]", n.to_uppercase()),
                 d,
-                profile_stat(p, i) + 4,
+                profile_stat(p, st) + 4,
             ));
         }
     }
@@ -1271,8 +775,8 @@ mod tests {
         }
         // Global statistics end before the tables' windows... and profile blocks do not
         // spill into each other.
-        assert!(global_stat(GLOBAL_STATS.len()) <= PROFILE_BASE);
-        assert!(PROFILE_STATS_OFFSET + 8 * PROFILE_STATS.len() as u32 <= PROFILE_STRIDE);
+        assert!(STATS_BASE + 8 * GlobalStat::ALL.len() as u32 <= PROFILE_BASE);
+        assert!(PROFILE_STATS_OFFSET + 8 * ProfileStat::ALL.len() as u32 <= PROFILE_STRIDE);
     }
 
     #[test]
@@ -1333,17 +837,18 @@ mod tests {
     /// The bitfield views agree with the table: each accessor sets exactly its field's bits.
     #[test]
     fn typed_views_match_the_table() {
-        let m = |r: &Register, n: &str| r.field(n).unwrap().mask();
         let mut c = Ctrl(0);
         c.set_flush(true);
-        assert_eq!(c.0, m(&CTRL, "flush"));
+        assert_eq!(c.0, field::CTRL::flush.mask());
         let mut c = Ctrl(0);
         c.set_enable(true);
         c.set_soft_reset(true);
         c.set_stats_snapshot(true);
         assert_eq!(
             c.0,
-            m(&CTRL, "enable") | m(&CTRL, "soft_reset") | m(&CTRL, "stats_snapshot")
+            field::CTRL::enable.mask()
+                | field::CTRL::soft_reset.mask()
+                | field::CTRL::stats_snapshot.mask()
         );
         let mut s = Status(0);
         s.set_error_code(0xff);
@@ -1375,7 +880,7 @@ mod tests {
 
     #[test]
     fn field_get_set() {
-        let fl = ID_VERSION.field("major").unwrap();
+        let fl = field::ID_VERSION::major;
         assert_eq!(fl.get(0x0001_0002), 1);
         assert_eq!(fl.set(0x0001_0002, 3), 0x0003_0002);
         assert_eq!(ID_VERSION.reset(), 0x0001_0000);

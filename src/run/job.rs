@@ -23,7 +23,7 @@ use nsflow_driver::device::{Device, DeviceStats};
 use nsflow_driver::drain::{self, lock, DrainConfig, DrainError, DrainSummary, SharedDevice};
 use nsflow_exporter::{ExportError, Exporter, FlowRecord, SystemClock};
 use nsflow_rtl::record::{EndReason, Record};
-use nsflow_rtl::regs::PROFILE_STATS;
+use nsflow_rtl::regs::ProfileStat;
 use nsflow_rtl::tables::Tables;
 use nsflow_rtl::AggregationMode;
 use std::collections::BTreeMap;
@@ -277,28 +277,28 @@ impl Job {
             let c = self
                 .credited
                 .entry(*mode)
-                .or_insert_with(|| vec![0; PROFILE_STATS.len()]);
-            for (i, (name, _)) in PROFILE_STATS.iter().enumerate() {
+                .or_insert_with(|| vec![0; ProfileStat::ALL.len()]);
+            for (i, st) in ProfileStat::ALL.iter().enumerate() {
                 c[i] += now
-                    .profile(p, name)
-                    .saturating_sub(self.base.profile(p, name));
+                    .profile(p, *st)
+                    .saturating_sub(self.base.profile(p, *st));
             }
         }
         self.base = now.clone();
     }
 
-    /// Every mode's device counters (PROFILE_STATS order) including the current
+    /// Every mode's device counters (ProfileStat order) including the current
     /// programming's increase up to `now`.
     fn device_by_mode(&self, now: &DeviceStats) -> BTreeMap<AggregationMode, Vec<u64>> {
         let mut m = self.credited.clone();
         for (p, mode) in self.modes.iter().enumerate() {
             let c = m
                 .entry(*mode)
-                .or_insert_with(|| vec![0; PROFILE_STATS.len()]);
-            for (i, (name, _)) in PROFILE_STATS.iter().enumerate() {
+                .or_insert_with(|| vec![0; ProfileStat::ALL.len()]);
+            for (i, st) in ProfileStat::ALL.iter().enumerate() {
                 c[i] += now
-                    .profile(p, name)
-                    .saturating_sub(self.base.profile(p, name));
+                    .profile(p, *st)
+                    .saturating_sub(self.base.profile(p, *st));
             }
         }
         m
@@ -440,20 +440,15 @@ impl Job {
     /// from `now`.
     pub fn mode_reports(&self, now: &DeviceStats) -> BTreeMap<AggregationMode, ModeReport> {
         let mut out = lock(&self.live).modes.clone();
-        let stat = |v: &[u64], name: &str| {
-            nsflow_rtl::regs::profile_stat_index(name)
-                .and_then(|i| v.get(i))
-                .copied()
-                .unwrap_or(0)
-        };
+        let stat = |v: &[u64], s: ProfileStat| v.get(s.index()).copied().unwrap_or(0);
         for (mode, v) in self.device_by_mode(now) {
             let m = out.entry(mode).or_default();
-            m.aggregates = stat(&v, "created");
-            m.merged_flows = stat(&v, "merged_flows");
-            m.merged_packets = stat(&v, "merged_packets");
-            m.merged_bytes = stat(&v, "merged_bytes");
-            m.drop_packets = stat(&v, "drop_packets");
-            m.drop_bytes = stat(&v, "drop_bytes");
+            m.aggregates = stat(&v, ProfileStat::Created);
+            m.merged_flows = stat(&v, ProfileStat::MergedFlows);
+            m.merged_packets = stat(&v, ProfileStat::MergedPackets);
+            m.merged_bytes = stat(&v, ProfileStat::MergedBytes);
+            m.drop_packets = stat(&v, ProfileStat::DropPackets);
+            m.drop_bytes = stat(&v, ProfileStat::DropBytes);
         }
         for (mode, m) in &mut out {
             m.exported = self.ever_exported.contains(mode);

@@ -4,18 +4,11 @@
 use super::{CollectorReport, ModeReport};
 use nsflow_driver::device::DeviceStats;
 use nsflow_rtl::record::EndReason;
-use nsflow_rtl::regs::GLOBAL_STATS;
+use nsflow_rtl::regs::GlobalStat;
+use nsflow_rtl::regs::ProfileStat;
 use nsflow_rtl::AggregationMode;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-
-/// The parse-error counters (`err_*` but the ignored bytes).
-fn parse_errors() -> impl Iterator<Item = &'static str> {
-    GLOBAL_STATS
-        .iter()
-        .map(|(n, _)| *n)
-        .filter(|n| n.starts_with("err_") && *n != "err_ipv6_bytes")
-}
 
 /// The name of an end reason as the summary prints it.
 pub fn reason_name(r: EndReason) -> &'static str {
@@ -31,28 +24,28 @@ pub fn reason_name(r: EndReason) -> &'static str {
 /// Device statistics: packets and bytes, original flows created and aged by reason,
 /// records exported by reason, parse errors by reason, drops and ring stalls.
 pub fn device(d: &DeviceStats, frames: u64, reasons: &BTreeMap<EndReason, u64>) -> String {
-    let g = |n: &str| d.global(n);
+    let g = |n: GlobalStat| d.global(n);
     let mut s = String::new();
-    let errors: u64 = parse_errors().map(g).sum();
+    let errors: u64 = GlobalStat::parse_errors().map(g).sum();
     let _ = writeln!(
         s,
         "frames offered {frames}, received {}: IPv6 {} packets / {} bytes keyed, IPv4 {} packets, other {} frames, parse errors {errors} ({} IPv6 bytes ignored)",
-        g("rx_frames"),
-        g("ipv6_packets"),
-        g("ipv6_bytes"),
-        g("ipv4_packets"),
-        g("other_frames"),
-        g("err_ipv6_bytes"),
+        g(GlobalStat::RxFrames),
+        g(GlobalStat::Ipv6Packets),
+        g(GlobalStat::Ipv6Bytes),
+        g(GlobalStat::Ipv4Packets),
+        g(GlobalStat::OtherFrames),
+        g(GlobalStat::ErrIpv6Bytes),
     );
     let _ = writeln!(
         s,
         "original flows created {}, aged: inactive {}, active {}, end of flow {}, flush {}, evicted for room {}",
-        g("orig_created"),
-        g("orig_aged_idle"),
-        g("orig_aged_active"),
-        g("orig_aged_end"),
-        g("orig_aged_forced"),
-        g("orig_evicted")
+        g(GlobalStat::OrigCreated),
+        g(GlobalStat::OrigAgedIdle),
+        g(GlobalStat::OrigAgedActive),
+        g(GlobalStat::OrigAgedEnd),
+        g(GlobalStat::OrigAgedForced),
+        g(GlobalStat::OrigEvicted)
     );
     let by_reason: Vec<String> = EndReason::ALL
         .iter()
@@ -67,22 +60,22 @@ pub fn device(d: &DeviceStats, frames: u64, reasons: &BTreeMap<EndReason, u64>) 
     let _ = writeln!(
         s,
         "records written {}, exported by reason: {}",
-        g("records_written"),
+        g(GlobalStat::RecordsWritten),
         by_reason.join(", ")
     );
-    let errs: Vec<String> = parse_errors()
-        .map(|n| format!("{} {}", n.trim_start_matches("err_"), g(n)))
+    let errs: Vec<String> = GlobalStat::parse_errors()
+        .map(|n| format!("{} {}", n.name().trim_start_matches("err_"), g(n)))
         .collect();
     let _ = writeln!(s, "parse errors: {}", errs.join(", "));
     let _ = writeln!(
         s,
         "drops: {} records / {} packets / {} bytes; stalls (cycles): ring full {}, ingress {}, table {}",
-        d.profile_total("drop_records"),
-        d.profile_total("drop_packets"),
-        d.profile_total("drop_bytes"),
-        g("stall_ring_full"),
-        g("stall_ingress"),
-        g("stall_table"),
+        d.profile_total(ProfileStat::DropRecords),
+        d.profile_total(ProfileStat::DropPackets),
+        d.profile_total(ProfileStat::DropBytes),
+        g(GlobalStat::StallRingFull),
+        g(GlobalStat::StallIngress),
+        g(GlobalStat::StallTable),
     );
     s
 }

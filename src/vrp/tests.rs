@@ -819,7 +819,7 @@ fn a_script_is_all_or_nothing() {
 }
 
 fn example(name: &str) -> String {
-    let path = format!("{}/../examples/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/examples/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 

@@ -12,12 +12,10 @@ use nsflow_hwsim::params::BuildParams;
 use nsflow_hwsim::ring::WB_BYTES;
 use nsflow_rtl::config::EngineConfig;
 use nsflow_rtl::parser::LinkType;
+use nsflow_rtl::program::{self, LimitError};
 use nsflow_rtl::record::{Record, RecordError, RECORD_BYTES};
-use nsflow_rtl::regs::{
-    self, window_op, Ctrl, PrefixMin, ProfCtrl, RouteMeta, GLOBAL_STATS, NUM_PROFILES,
-    PROFILE_STATS,
-};
-use nsflow_rtl::tables::{Tables, IFACE_ENTRIES, ROUTE_ENTRIES};
+use nsflow_rtl::regs::{self, Ctrl, GlobalStat, ProfileStat, NUM_PROFILES};
+use nsflow_rtl::tables::Tables;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -93,9 +91,9 @@ pub enum HarnessError {
     /// Host memory could not be mapped.
     #[error(transparent)]
     Map(#[from] nsflow_hwsim::memory::MapError),
-    /// More profiles configured than the device has.
-    #[error("{0} profiles configured, the device has {NUM_PROFILES}")]
-    TooManyProfiles(usize),
+    /// A configuration the hardware cannot hold.
+    #[error(transparent)]
+    Limit(#[from] LimitError),
     /// A record in the ring did not decode.
     #[error("record {index}: {error}")]
     Record {
@@ -121,94 +119,38 @@ pub enum HarnessError {
 /// The 64-bit statistics read through BAR0 after a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatsReadout {
-    /// Global statistics in `GLOBAL_STATS` order.
+    /// Global statistics in `GlobalStat` order.
     pub global: Vec<u64>,
-    /// Per profile, in `PROFILE_STATS` order.
+    /// Per profile, in `ProfileStat` order.
     pub profiles: Vec<Vec<u64>>,
 }
 
 impl StatsReadout {
-    /// A global statistic by name (0 for a name the map does not have).
-    pub fn global(&self, name: &str) -> u64 {
-        regs::global_stat_index(name).map_or(0, |i| self.global[i])
+    /// A global statistic.
+    pub fn global(&self, s: GlobalStat) -> u64 {
+        self.global.get(s.index()).copied().unwrap_or(0)
     }
 
-    /// A statistic of profile `p` by name (0 for an unknown name or profile).
-    pub fn profile(&self, p: usize, name: &str) -> u64 {
-        regs::profile_stat_index(name)
-            .and_then(|i| self.profiles.get(p).map(|v| v[i]))
+    /// A statistic of profile `p` (0 for a profile not read).
+    pub fn profile(&self, p: usize, s: ProfileStat) -> u64 {
+        self.profiles
+            .get(p)
+            .and_then(|v| v.get(s.index()))
+            .copied()
             .unwrap_or(0)
     }
 }
 
-fn write_words(dev: &mut Device, reg: &regs::Register, a: &[u8; 16]) {
-    for (i, c) in a.chunks(4).enumerate() {
-        dev.bar_write(
-            reg.at(i as u32),
-            u32::from_be_bytes([c[0], c[1], c[2], c[3]]),
-        );
-    }
-}
-
-/// Programs timers, profiles and tables through BAR writes. Profiles beyond
-/// `engine.profiles` are disabled.
+/// Programs timers, profiles and tables through BAR writes, by rtl-model's programming
+/// path (the writes the driver makes). Profiles beyond `engine.profiles` are disabled.
 pub fn program(
     dev: &mut Device,
     engine: &EngineConfig,
     tables: &Tables,
 ) -> Result<(), HarnessError> {
-    if engine.profiles.len() > NUM_PROFILES as usize {
-        return Err(HarnessError::TooManyProfiles(engine.profiles.len()));
-    }
-    let secs = |s: u32| s.min(0xFFFF);
-    dev.bar_write(regs::ORIG_ACTIVE.offset, secs(engine.orig_active_s));
-    dev.bar_write(regs::ORIG_INACTIVE.offset, secs(engine.orig_inactive_s));
-    dev.bar_write(regs::ORIG_CTRL.offset, u32::from(engine.fin_rst_aging));
-    for p in 0..NUM_PROFILES {
-        let cfg = engine.profiles.get(p as usize);
-        let mut ctrl = ProfCtrl(0);
-        if let Some(c) = cfg {
-            ctrl.set_enable(true);
-            ctrl.set_mode(c.mode.index());
-            let mut min = PrefixMin(0);
-            min.set_src(c.src_min);
-            min.set_dst(c.dst_min);
-            dev.bar_write(regs::PROF_FIELDS.at(p), c.select.0);
-            dev.bar_write(regs::PROF_PREFIX_MIN.at(p), min.0);
-            dev.bar_write(regs::PROF_ACTIVE.at(p), secs(c.active_s));
-            dev.bar_write(regs::PROF_INACTIVE.at(p), secs(c.inactive_s));
-        }
-        dev.bar_write(regs::PROF_CTRL.at(p), ctrl.0);
-    }
-    dev.bar_write(regs::ROUTE_CMD.offset, window_op::CLEAR);
-    for i in 0..ROUTE_ENTRIES {
-        let Some(r) = tables.route(i) else { continue };
-        dev.bar_write(regs::ROUTE_INDEX.offset, i as u32);
-        write_words(dev, &regs::ROUTE_PREFIX, &r.prefix);
-        write_words(dev, &regs::ROUTE_NEXTHOP, &r.next_hop);
-        let mut meta = RouteMeta(0);
-        meta.set_prefix_len(r.len);
-        meta.set_valid(true);
-        dev.bar_write(regs::ROUTE_META.offset, meta.0);
-        dev.bar_write(regs::ROUTE_AS.offset, r.origin_as);
-        dev.bar_write(regs::ROUTE_OUTIF.offset, r.out_if);
-        dev.bar_write(regs::ROUTE_CMD.offset, window_op::WRITE);
-    }
-    for vlan in 0..IFACE_ENTRIES as u16 {
-        let ifindex = tables.ifindex(vlan);
-        if ifindex != 0 {
-            dev.bar_write(regs::IFACE_INDEX.offset, vlan.into());
-            dev.bar_write(regs::IFACE_IFINDEX.offset, ifindex);
-            dev.bar_write(regs::IFACE_CMD.offset, window_op::WRITE);
-        }
-    }
-    dev.bar_write(regs::LABEL_CMD.offset, window_op::CLEAR);
-    let valid = regs::LABEL_VALUE.field("valid").map_or(0, |f| f.mask());
-    for (i, l) in tables.labels().iter().enumerate() {
-        dev.bar_write(regs::LABEL_INDEX.offset, i as u32);
-        dev.bar_write(regs::LABEL_VALUE.offset, (l.label & 0xF_FFFF) | valid);
-        dev.bar_write(regs::LABEL_ADDR.offset, l.addr);
-        dev.bar_write(regs::LABEL_CMD.offset, window_op::WRITE);
+    let engine = program::engine_writes(engine, NUM_PROFILES)?;
+    for (offset, value) in engine.into_iter().chain(program::table_writes(tables)) {
+        dev.bar_write(offset, value);
     }
     Ok(())
 }
@@ -259,13 +201,11 @@ impl Harness {
         if let Some(n) = cfg.int_mod_records {
             dev.bar_write(regs::INT_MOD_RECORDS.offset, n.into());
         }
-        let wb = RING_IOVA + ring_bytes;
-        dev.bar_write(regs::RING_BASE_LO.offset, RING_IOVA as u32);
-        dev.bar_write(regs::RING_BASE_HI.offset, (RING_IOVA >> 32) as u32);
-        dev.bar_write(regs::RING_WB_LO.offset, wb as u32);
-        dev.bar_write(regs::RING_WB_HI.offset, (wb >> 32) as u32);
-        dev.bar_write(regs::RING_SIZE.offset, cfg.ring_log2.into());
-        dev.bar_write(regs::INT_MASK.offset, 0);
+        for (offset, value) in
+            program::ring_writes(RING_IOVA, RING_IOVA + ring_bytes, cfg.ring_log2)
+        {
+            dev.bar_write(offset, value);
+        }
         let mut ctrl = Ctrl(0);
         ctrl.set_enable(true);
         dev.bar_write(regs::CTRL.offset, ctrl.0);
@@ -434,13 +374,15 @@ pub fn read_stats(dev: &mut Device) -> StatsReadout {
     c.set_stats_snapshot(true);
     dev.bar_write(regs::CTRL.offset, c.0);
     let mut rd = |lo: u32| u64::from(dev.bar_read(lo)) | u64::from(dev.bar_read(lo + 4)) << 32;
-    let global = (0..GLOBAL_STATS.len())
-        .map(|i| rd(regs::global_stat(i)))
+    let global = GlobalStat::ALL
+        .iter()
+        .map(|s| rd(regs::global_stat(*s)))
         .collect();
     let profiles = (0..NUM_PROFILES)
         .map(|p| {
-            (0..PROFILE_STATS.len())
-                .map(|i| rd(regs::profile_stat(p, i)))
+            ProfileStat::ALL
+                .iter()
+                .map(|s| rd(regs::profile_stat(p, *s)))
                 .collect()
         })
         .collect();

@@ -27,6 +27,10 @@ use std::time::{Duration, Instant};
 use vmm_sys_util::eventfd::EventFd;
 
 /// Makes a fresh device (a new model, or a new server process) each time it is called.
+pub use nsflow_rtl::program::LimitError;
+pub use nsflow_rtl::regs::{GlobalStat, ProfileStat};
+
+/// Makes a fresh device (a new model, or a new server process) each time it is called.
 pub type Factory = Box<dyn Fn() -> Box<dyn Backend>>;
 
 /// How long a flush may take in these tests (a bound against hangs, not a measurement).
@@ -336,15 +340,9 @@ pub fn try_replay(
 }
 
 /// The reference aggregator's output for these frames, stamped as the device stamps them
-/// (capture times never running backwards).
+/// (capture times never running backwards: the reference's own rule).
 pub fn reference(cfg: &EngineConfig, tables: &Tables, frames: &[Frame]) -> ReferenceOutput {
-    let mut r = ReferenceAggregator::new(cfg.clone(), tables.clone());
-    let mut t = 0;
-    for f in frames {
-        t = f.ts_ns.max(t);
-        r.offer(t, f.link, &f.data);
-    }
-    r.finish()
+    ReferenceAggregator::run(cfg.clone(), tables.clone(), frames)
 }
 
 /// (flows, packets, bytes) summed.

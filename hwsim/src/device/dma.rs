@@ -68,7 +68,7 @@ impl Device {
             done: t + transfer + u64::from(timing.dma_latency),
             records: n,
         });
-        let need = self.cfg.enabled.len();
+        let need = self.enabled.len();
         let room_before = self.fifo_room();
         self.inflight_records
             .extend(self.fifo.drain(..n as usize).map(|q| q.record));

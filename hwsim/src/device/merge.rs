@@ -19,7 +19,7 @@ impl Device {
     /// every enabled profile.
     pub(super) fn merge_next(&self) -> Option<u64> {
         let f = self.flows.front()?;
-        if !self.params.drop_on_full && self.fifo_room() < self.cfg.enabled.len() {
+        if !self.params.drop_on_full && self.fifo_room() < self.enabled.len() {
             return None;
         }
         let t = f.ready.max(self.merge_free).max(self.now);
@@ -42,9 +42,9 @@ impl Device {
         let aging = self.aging_ns(t);
         let lat = u64::from(self.params.timing.table_latency);
         let mut end = t;
-        for i in 0..self.cfg.enabled.len() {
-            let p = self.cfg.enabled[i];
-            let pc = self.cfg.profiles[p];
+        for i in 0..self.enabled.len() {
+            let p = self.enabled[i];
+            let pc = self.cfg.slots[p];
             let key = f.entry.key.masked(pc.select, pc.src_min, pc.dst_min);
             let hash = self.aggs[p].hash_of(&key);
             let set = self.aggs[p].set_of(hash);

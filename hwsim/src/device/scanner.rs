@@ -80,7 +80,7 @@ impl Device {
         if i == 0 {
             (self.cfg.orig_active_s, self.cfg.orig_inactive_s)
         } else {
-            let p = &self.cfg.profiles[i - 1];
+            let p = &self.cfg.slots[i - 1];
             (p.active_s, p.inactive_s)
         }
     }

@@ -72,7 +72,7 @@ impl Device {
         let (act, inact, fin) = (
             self.cfg.orig_active_s,
             self.cfg.orig_inactive_s,
-            self.cfg.fin_rst,
+            self.cfg.fin_rst_aging,
         );
         let done = t + u64::from(self.params.timing.table_latency);
         let fresh = Entry::from_packet(p.key, p.ts_ns, &p.fields);

@@ -5,6 +5,8 @@
 use nsflow_hwsim::capture::Frame;
 use nsflow_rtl::config::EngineConfig;
 use nsflow_rtl::reference::{ReferenceAggregator, ReferenceOutput, Totals};
+use nsflow_rtl::regs::GlobalStat;
+use nsflow_rtl::regs::ProfileStat;
 use nsflow_rtl::tables::Tables;
 use nsflow_rtl::{AggregationMode, FlowKey, Record};
 use nsflow_testkit::harness::StatsReadout;
@@ -18,15 +20,9 @@ pub fn all_modes() -> EngineConfig {
 }
 
 /// The reference aggregator's output for these frames, stamped as the device stamps
-/// them (capture times never running backwards).
+/// them (capture times never running backwards: the reference's own rule).
 pub fn reference(cfg: &EngineConfig, tables: &Tables, frames: &[Frame]) -> ReferenceOutput {
-    let mut r = ReferenceAggregator::new(cfg.clone(), tables.clone());
-    let mut t = 0;
-    for f in frames {
-        t = f.ts_ns.max(t);
-        r.offer(t, f.link, &f.data);
-    }
-    r.finish()
+    ReferenceAggregator::run(cfg.clone(), tables.clone(), frames)
 }
 
 /// Per profile: totals per key of the records.
@@ -59,14 +55,14 @@ pub fn assert_conserved(
         let d = |n| stats.profile(p, n);
         assert_eq!(
             (
-                sum.flows + d("drop_flows"),
-                sum.packets + d("drop_packets"),
-                sum.bytes + d("drop_bytes")
+                sum.flows + d(ProfileStat::DropFlows),
+                sum.packets + d(ProfileStat::DropPackets),
+                sum.bytes + d(ProfileStat::DropBytes)
             ),
             (
                 orig_flows,
-                stats.global("ipv6_packets"),
-                stats.global("ipv6_bytes")
+                stats.global(GlobalStat::Ipv6Packets),
+                stats.global(GlobalStat::Ipv6Bytes)
             ),
             "{what}: profile {p} does not conserve flows/packets/bytes"
         );
@@ -74,13 +70,21 @@ pub fn assert_conserved(
             .iter()
             .filter(|r| usize::from(r.profile) == p)
             .count() as u64;
-        assert_eq!(n, d("records"), "{what}: profile {p} records counter");
         assert_eq!(
-            (d("merged_flows"), d("merged_packets"), d("merged_bytes")),
+            n,
+            d(ProfileStat::Records),
+            "{what}: profile {p} records counter"
+        );
+        assert_eq!(
+            (
+                d(ProfileStat::MergedFlows),
+                d(ProfileStat::MergedPackets),
+                d(ProfileStat::MergedBytes)
+            ),
             (
                 orig_flows,
-                stats.global("ipv6_packets"),
-                stats.global("ipv6_bytes")
+                stats.global(GlobalStat::Ipv6Packets),
+                stats.global(GlobalStat::Ipv6Bytes)
             ),
             "{what}: profile {p} merged counters"
         );
