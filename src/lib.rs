@@ -7,6 +7,9 @@
 //! collector ([`collect`]), traffic sources ([`traffic`]) and waveform tracing of a run
 //! ([`trace`]). Device access is `nsflow-driver`, the encoding `nsflow-exporter`, the
 //! contract `nsflow-rtl`; docs/architecture.md shows how they fit.
+//!
+//! Decision IDs cited in comments (A1–A16, D1–D17) are defined, with their sources, in
+//! docs/decisions.md.
 
 pub mod collect;
 pub mod convert;

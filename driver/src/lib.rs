@@ -6,6 +6,9 @@
 //! ([`ring`]) and its drain ([`drain`]), bring-up and programming ([`device`]) and the
 //! register-map validation suite ([`regcheck`]). The application (VRP, `nsflow run`, the
 //! exporter glue) is the root package `nsflow`; docs/architecture.md draws the line.
+//!
+//! Decision IDs cited in comments (A1–A16, D1–D17) are defined, with their sources, in
+//! docs/decisions.md.
 
 pub mod backend;
 pub mod device;

@@ -2,7 +2,7 @@
 //!
 //! IDs 1–127 mean the same in NetFlow v9 (RFC 3954 §8) and IPFIX (IANA registry); the IDs
 //! above 127 are IANA IPFIX elements, which v9 collectors that follow the IANA registry
-//! (Wireshark, nfdump) also read. NETSTREAM.md Part B §3.1 lists where each one is used.
+//! (Wireshark, nfdump) also read. ../shared/NETSTREAM.md Part B §3.1 lists where each one is used.
 
 /// `octetDeltaCount` / v9 `IN_BYTES`: bytes of the aggregate (IPv6 header + payload).
 pub const OCTET_DELTA_COUNT: u16 = 1;

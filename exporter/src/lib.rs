@@ -6,7 +6,7 @@
 //! refreshes templates and options ([`stream`], [`options`]), packs records into messages
 //! up to the path MTU ([`encode`]) and sends every message to each collector of the view
 //! over UDP ([`transport`]). [`decode`] reads v9 and IPFIX back, for tests and for
-//! `nsflow collect`. NETSTREAM.md Part A (A1, A2, A5–A9, A15, A16) is the specification;
+//! `nsflow collect`. docs/decisions.md (A1, A2, A5–A9, A15, A16) is the specification;
 //! `docs/export.md` documents the templates and the sequence rules.
 //!
 //! No `unsafe`: batched sends go through `nix`'s safe `sendmmsg`.

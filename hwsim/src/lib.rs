@@ -12,6 +12,9 @@
 //! Traffic comes from capture files ([`capture`]) or the seeded generator
 //! ([`generator`]). Tests drive it through `nsflow-testkit`'s harness; applications through
 //! `nsflow-driver`'s in-process backend or the vfio-user server (`nsflow-hwsim serve`).
+//!
+//! Decision IDs cited in comments (A1–A16, D1–D17) are defined, with their sources, in
+//! docs/decisions.md.
 
 pub mod capture;
 mod clock;

@@ -1,6 +1,6 @@
 //! The engine configuration the driver programs: original-flow timers and one profile per
 //! enabled aggregation mode. Shared by the reference aggregator, hwsim and the driver so
-//! that all three read the same defaults (NETSTREAM.md A4, A13, A14).
+//! that all three read the same defaults (docs/decisions.md A4, A13, A14).
 
 use crate::key::FieldSelect;
 use crate::mode::AggregationMode;

@@ -497,7 +497,7 @@ mod tests {
             .collect()
     }
 
-    /// The key fields of every mode, written out by hand from NETSTREAM.md Part B §1.1
+    /// The key fields of every mode, written out by hand from ../shared/NETSTREAM.md Part B §1.1
     /// (Huawei's IPv6 configuration guide, Table 1) and decisions A3/A12/A13. Direction is
     /// keyed but 0 (ingress) in this key, so it never shows as non-zero.
     #[test]

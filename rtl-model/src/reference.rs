@@ -12,6 +12,7 @@ use crate::config::EngineConfig;
 use crate::key::FlowKey;
 use crate::parser::{parse, LinkType, ParseErrorReason, Parsed};
 use crate::record::EndReason;
+use crate::sim_port::Frame;
 use crate::stage::{ends_flow, Entry};
 use crate::tables::Tables;
 use std::collections::{BTreeMap, HashMap};
@@ -131,6 +132,9 @@ pub struct ReferenceAggregator {
     ingress: IngressCounters,
     flows: HashMap<FlowKey, Entry>,
     ended: Vec<OriginalFlow>,
+    /// The latest frame time seen: the device's clock never runs backwards, so a frame
+    /// older than the one before it is stamped with that one's time (as the device does).
+    now_ns: u64,
 }
 
 impl ReferenceAggregator {
@@ -142,11 +146,29 @@ impl ReferenceAggregator {
             ingress: IngressCounters::default(),
             flows: HashMap::new(),
             ended: Vec::new(),
+            now_ns: 0,
         }
     }
 
-    /// One frame at time `ts_ns` (`link` is `None` when no link adapter fits).
+    /// The whole run over `frames`: every frame offered in order, then [`Self::finish`].
+    pub fn run<'a>(
+        config: EngineConfig,
+        tables: Tables,
+        frames: impl IntoIterator<Item = &'a Frame>,
+    ) -> ReferenceOutput {
+        let mut r = Self::new(config, tables);
+        for f in frames {
+            r.offer(f.ts_ns, f.link, &f.data);
+        }
+        r.finish()
+    }
+
+    /// One frame captured at `ts_ns` (`link` is `None` when no link adapter fits). Time
+    /// never runs backwards: a frame older than the latest one is stamped with the latest
+    /// time, as the device's clock does.
     pub fn offer(&mut self, ts_ns: u64, link: Option<LinkType>, frame: &[u8]) {
+        let ts_ns = ts_ns.max(self.now_ns);
+        self.now_ns = ts_ns;
         let Some(f) = self.ingress.count(link, frame) else {
             return;
         };
