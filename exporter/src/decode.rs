@@ -309,7 +309,7 @@ impl Decoded {
             .next_back()
     }
 
-    /// The records of nsflow mode templates (IDs 256–269) as flows.
+    /// The records of nsflow mode templates (IDs 256 + mode index) as flows.
     pub fn flows(&self) -> Vec<CollectedFlow> {
         let mut v = Vec::new();
         for s in &self.sets {

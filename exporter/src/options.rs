@@ -8,16 +8,35 @@
 //! * Template 271, timeouts: the same scope, then flowActiveTimeout(36) and
 //!   flowIdleTimeout(37), 2 octets each, in seconds.
 //!
-//! The IDs follow the 14 mode templates (256–269) and never change (A7).
+//! The IDs follow the data templates (256 + mode index: 256–269 for the 14 modes) and
+//! never change (A7). A mode added to the table must not take them: the build fails (the
+//! check below) rather than reuse 270 for data, and moving the options IDs would change
+//! what collectors see, so that is a decision to make and document in `docs/export.md`.
 
 use crate::config::Version;
 use crate::ie;
 use crate::record::LossCounters;
+use nsflow_rtl::AggregationMode;
 
 /// Template ID of the export-reliability options template.
 pub const RELIABILITY_TEMPLATE_ID: u16 = 270;
 /// Template ID of the timeouts options template.
 pub const TIMEOUTS_TEMPLATE_ID: u16 = 271;
+
+// Every data template ID (256 + mode index, A7) is below both options template IDs.
+const _: () = {
+    let last_data_id = AggregationMode::ALL[AggregationMode::ALL.len() - 1].template_id();
+    let options_ids = [RELIABILITY_TEMPLATE_ID, TIMEOUTS_TEMPLATE_ID];
+    let mut i = 0;
+    while i < options_ids.len() {
+        assert!(
+            last_data_id < options_ids[i],
+            "a mode's data template ID reaches an options template ID (see options.rs)"
+        );
+        i += 1;
+    }
+};
+
 /// Octets of one reliability options data record.
 pub const RELIABILITY_RECORD_LEN: usize = 4 + 5 * 8;
 /// Octets of one timeouts options data record.

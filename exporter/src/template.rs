@@ -11,7 +11,7 @@
 use crate::config::{FieldWidth, Format, Version};
 use crate::ie;
 use crate::record::FlowRecord;
-use nsflow_rtl::AggregationMode;
+use nsflow_rtl::{AggregationMode, KeyField};
 
 /// AS number sent for a 4-octet AS in a 2-octet field (RFC 6793 AS_TRANS).
 pub const AS_TRANS: u16 = 23456;
@@ -103,34 +103,43 @@ const fn f(ie: u16, len: u16, value: Value) -> Field {
     Field { ie, len, value }
 }
 
+/// The template field that carries key field `key` (NETSTREAM.md Part B §3.2), the one
+/// mapping from key fields to Information Elements: ASes and ifIndexes in the format's
+/// widths; addresses as IPFIX's prefix elements in a prefix mode (`prefix`), otherwise (and
+/// always in v9, which has no prefix elements) as the address elements.
+fn key_field(key: KeyField, prefix: bool, format: Format) -> Field {
+    let asw = format.as_width.octets();
+    let ifw = format.ifindex_width.octets();
+    let ipfix_prefix = prefix && format.version == Version::Ipfix;
+    match key {
+        KeyField::SrcAddr if ipfix_prefix => f(ie::SOURCE_IPV6_PREFIX, 16, Value::SrcAddr),
+        KeyField::SrcAddr => f(ie::SOURCE_IPV6_ADDRESS, 16, Value::SrcAddr),
+        KeyField::DstAddr if ipfix_prefix => f(ie::DESTINATION_IPV6_PREFIX, 16, Value::DstAddr),
+        KeyField::DstAddr => f(ie::DESTINATION_IPV6_ADDRESS, 16, Value::DstAddr),
+        KeyField::SrcPlen => f(ie::SOURCE_IPV6_PREFIX_LENGTH, 1, Value::SrcPlen),
+        KeyField::DstPlen => f(ie::DESTINATION_IPV6_PREFIX_LENGTH, 1, Value::DstPlen),
+        KeyField::Protocol => f(ie::PROTOCOL_IDENTIFIER, 1, Value::Protocol),
+        KeyField::SrcPort => f(ie::SOURCE_TRANSPORT_PORT, 2, Value::SrcPort),
+        KeyField::DstPort => f(ie::DESTINATION_TRANSPORT_PORT, 2, Value::DstPort),
+        KeyField::Tos => f(ie::IP_CLASS_OF_SERVICE, 1, Value::Tos),
+        KeyField::InIf => f(ie::INGRESS_INTERFACE, ifw, Value::InIf),
+        KeyField::OutIf => f(ie::EGRESS_INTERFACE, ifw, Value::OutIf),
+        KeyField::Vlan => f(ie::VLAN_ID, 2, Value::Vlan),
+        KeyField::Mpls1 => f(ie::MPLS_TOP_LABEL_STACK_SECTION, 3, Value::Mpls1),
+        KeyField::Mpls2 => f(ie::MPLS_LABEL_STACK_SECTION2, 3, Value::Mpls2),
+        KeyField::Mpls3 => f(ie::MPLS_LABEL_STACK_SECTION3, 3, Value::Mpls3),
+        KeyField::TopLabelAddr => f(ie::MPLS_TOP_LABEL_IPV4_ADDRESS, 4, Value::TopLabelAddr),
+        KeyField::SrcAs => f(ie::BGP_SOURCE_AS_NUMBER, asw, Value::SrcAs),
+        KeyField::DstAs => f(ie::BGP_DESTINATION_AS_NUMBER, asw, Value::DstAs),
+        KeyField::NextHop => f(ie::BGP_NEXT_HOP_IPV6_ADDRESS, 16, Value::NextHop),
+        KeyField::Direction => f(ie::FLOW_DIRECTION, 1, Value::Direction),
+    }
+}
+
 impl Template {
     /// The template of `mode` in `format`.
     pub fn new(mode: AggregationMode, format: Format) -> Self {
-        use AggregationMode as M;
         let ipfix = format.version == Version::Ipfix;
-        let asw = format.as_width.octets();
-        let ifw = format.ifindex_width.octets();
-        let src_as = f(ie::BGP_SOURCE_AS_NUMBER, asw, Value::SrcAs);
-        let dst_as = f(ie::BGP_DESTINATION_AS_NUMBER, asw, Value::DstAs);
-        let in_if = f(ie::INGRESS_INTERFACE, ifw, Value::InIf);
-        let out_if = f(ie::EGRESS_INTERFACE, ifw, Value::OutIf);
-        let tos = f(ie::IP_CLASS_OF_SERVICE, 1, Value::Tos);
-        let src_prefix = if ipfix {
-            f(ie::SOURCE_IPV6_PREFIX, 16, Value::SrcAddr)
-        } else {
-            f(ie::SOURCE_IPV6_ADDRESS, 16, Value::SrcAddr)
-        };
-        let dst_prefix = if ipfix {
-            f(ie::DESTINATION_IPV6_PREFIX, 16, Value::DstAddr)
-        } else {
-            f(ie::DESTINATION_IPV6_ADDRESS, 16, Value::DstAddr)
-        };
-        let src_plen = f(ie::SOURCE_IPV6_PREFIX_LENGTH, 1, Value::SrcPlen);
-        let dst_plen = f(ie::DESTINATION_IPV6_PREFIX_LENGTH, 1, Value::DstPlen);
-        let protocol = f(ie::PROTOCOL_IDENTIFIER, 1, Value::Protocol);
-        let src_port = f(ie::SOURCE_TRANSPORT_PORT, 2, Value::SrcPort);
-        let dst_port = f(ie::DESTINATION_TRANSPORT_PORT, 2, Value::DstPort);
-
         let mut fields = vec![
             f(ie::DELTA_FLOW_COUNT, 8, Value::Flows),
             f(ie::PACKET_DELTA_COUNT, 8, Value::Packets),
@@ -143,40 +152,9 @@ impl Template {
             fields.push(f(ie::FLOW_START_SYS_UP_TIME, 4, Value::StartUptime));
             fields.push(f(ie::FLOW_END_SYS_UP_TIME, 4, Value::EndUptime));
         }
-        let key: Vec<Field> = match mode {
-            M::As => vec![src_as, dst_as, in_if, out_if],
-            M::AsTos => vec![src_as, dst_as, in_if, out_if, tos],
-            M::BgpNexthopTos => vec![
-                f(ie::BGP_NEXT_HOP_IPV6_ADDRESS, 16, Value::NextHop),
-                src_as,
-                dst_as,
-                in_if,
-                out_if,
-                tos,
-            ],
-            M::DestinationPrefix => vec![dst_prefix, dst_plen, dst_as, out_if],
-            M::DestinationPrefixTos => vec![dst_prefix, dst_plen, dst_as, out_if, tos],
-            M::IndexTos => vec![in_if, out_if, tos],
-            M::MplsLabel => vec![
-                f(ie::MPLS_TOP_LABEL_STACK_SECTION, 3, Value::Mpls1),
-                f(ie::MPLS_LABEL_STACK_SECTION2, 3, Value::Mpls2),
-                f(ie::MPLS_LABEL_STACK_SECTION3, 3, Value::Mpls3),
-                f(ie::MPLS_TOP_LABEL_IPV4_ADDRESS, 4, Value::TopLabelAddr),
-            ],
-            M::Prefix => vec![
-                src_prefix, dst_prefix, src_plen, dst_plen, src_as, dst_as, in_if, out_if,
-            ],
-            M::PrefixTos => vec![
-                src_prefix, dst_prefix, src_plen, dst_plen, src_as, dst_as, in_if, out_if, tos,
-            ],
-            M::ProtocolPort => vec![protocol, src_port, dst_port],
-            M::ProtocolPortTos => vec![protocol, src_port, dst_port, tos, in_if, out_if],
-            M::SourcePrefix => vec![src_prefix, src_plen, src_as, in_if],
-            M::SourcePrefixTos => vec![src_prefix, src_plen, src_as, in_if, tos],
-            M::VlanId => vec![f(ie::VLAN_ID, 2, Value::Vlan), in_if],
-        };
-        fields.extend(key);
-        fields.push(f(ie::FLOW_DIRECTION, 1, Value::Direction));
+        // The mode's key fields from the mode table, then the implicit direction (N6).
+        let keys = mode.key_fields().iter().chain(&[KeyField::Direction]);
+        fields.extend(keys.map(|k| key_field(*k, mode.is_prefix_mode(), format)));
         if ipfix {
             fields.push(f(ie::FLOW_END_REASON, 1, Value::EndReason));
         }
@@ -279,7 +257,7 @@ fn put_ifindex(dst: &mut [u8], v: u32) {
     }
 }
 
-/// All 14 templates of a format, indexed by mode index.
+/// The data templates of a format, one per mode, indexed by mode index.
 pub fn templates(format: Format) -> Vec<Template> {
     AggregationMode::ALL
         .iter()
@@ -322,6 +300,25 @@ mod tests {
 
     fn ies(t: &Template) -> Vec<(u16, u16)> {
         t.fields.iter().map(|x| (x.ie, x.len)).collect()
+    }
+
+    /// One data template per mode row, IDs 256 + index (A7), and no ID shared between
+    /// any two data templates or a data and an options template.
+    #[test]
+    fn template_ids_are_distinct_and_cover_every_mode() {
+        use crate::options::{RELIABILITY_TEMPLATE_ID, TIMEOUTS_TEMPLATE_ID};
+        let mut ids =
+            std::collections::BTreeSet::from([RELIABILITY_TEMPLATE_ID, TIMEOUTS_TEMPLATE_ID]);
+        for format in all_formats() {
+            let ts = templates(format);
+            assert_eq!(ts.len(), AggregationMode::ALL.len());
+            for (i, t) in ts.iter().enumerate() {
+                assert_eq!(usize::from(t.mode.index()), i, "indices dense from 0");
+                assert_eq!(t.id, 256 + u16::from(t.mode.index()));
+                ids.insert(t.id);
+            }
+        }
+        assert_eq!(ids.len(), AggregationMode::ALL.len() + 2, "{ids:?}");
     }
 
     #[test]

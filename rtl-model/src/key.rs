@@ -10,50 +10,103 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 /// Size of a packed [`FlowKey`] in bytes.
 pub const KEY_BYTES: usize = 88;
 
+/// One field of the key vector, by its [`FieldSelect`] bit (the discriminant). The
+/// aggregation mode table names a mode's key fields with these, in template order, so that
+/// the device's field selection and the exporter's template come from one list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum KeyField {
+    /// IPv6 source address (masked to the prefix when [`FieldSelect::PREFIX_MASK`] is set).
+    SrcAddr = 0,
+    /// IPv6 destination address (masked to the prefix when [`FieldSelect::PREFIX_MASK`] is set).
+    DstAddr = 1,
+    /// Source prefix length (route result, raised to the profile's minimum).
+    SrcPlen = 2,
+    /// Destination prefix length (route result, raised to the profile's minimum).
+    DstPlen = 3,
+    /// Final next-header value (the L4 protocol).
+    Protocol = 4,
+    /// L4 source port (0 for ICMPv6 and non-first fragments).
+    SrcPort = 5,
+    /// L4 destination port (type × 256 + code for ICMPv6).
+    DstPort = 6,
+    /// IPv6 Traffic Class (decision A10).
+    Tos = 7,
+    /// Ingress ifIndex from the interface table.
+    InIf = 8,
+    /// Egress ifIndex from the destination route.
+    OutIf = 9,
+    /// Outer VLAN ID (decision A11).
+    Vlan = 10,
+    /// Top MPLS label stack section: label, EXP and S.
+    Mpls1 = 11,
+    /// Second MPLS label, label value only (EXP and S masked, N3).
+    Mpls2 = 12,
+    /// Third MPLS label, label value only (EXP and S masked, N3).
+    Mpls3 = 13,
+    /// IPv4 address the label table gives for the top label.
+    TopLabelAddr = 14,
+    /// Source AS from the source route.
+    SrcAs = 15,
+    /// Destination AS from the destination route.
+    DstAs = 16,
+    /// BGP next hop from the destination route.
+    NextHop = 17,
+    /// Flow direction (0 ingress).
+    Direction = 18,
+}
+
+impl KeyField {
+    /// The [`FieldSelect`] bit that selects this field.
+    pub const fn select(self) -> FieldSelect {
+        FieldSelect(1 << self as u32)
+    }
+}
+
 /// A bit set over the key fields: bit N selects one field of the key vector.
 /// Programmed into each profile's `FIELD_SELECT` register.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct FieldSelect(pub u32);
 
 impl FieldSelect {
-    /// IPv6 source address (masked to the prefix when [`Self::PREFIX_MASK`] is set).
-    pub const SRC_ADDR: Self = Self(1 << 0);
-    /// IPv6 destination address (masked to the prefix when [`Self::PREFIX_MASK`] is set).
-    pub const DST_ADDR: Self = Self(1 << 1);
-    /// Source prefix length (route result, raised to the profile's minimum).
-    pub const SRC_PLEN: Self = Self(1 << 2);
-    /// Destination prefix length (route result, raised to the profile's minimum).
-    pub const DST_PLEN: Self = Self(1 << 3);
-    /// Final next-header value (the L4 protocol).
-    pub const PROTOCOL: Self = Self(1 << 4);
-    /// L4 source port (0 for ICMPv6 and non-first fragments).
-    pub const SRC_PORT: Self = Self(1 << 5);
-    /// L4 destination port (type × 256 + code for ICMPv6).
-    pub const DST_PORT: Self = Self(1 << 6);
-    /// IPv6 Traffic Class (decision A10).
-    pub const TOS: Self = Self(1 << 7);
-    /// Ingress ifIndex from the interface table.
-    pub const IN_IF: Self = Self(1 << 8);
-    /// Egress ifIndex from the destination route.
-    pub const OUT_IF: Self = Self(1 << 9);
-    /// Outer VLAN ID (decision A11).
-    pub const VLAN: Self = Self(1 << 10);
-    /// Top MPLS label stack section: label, EXP and S.
-    pub const MPLS1: Self = Self(1 << 11);
-    /// Second MPLS label, label value only (EXP and S masked, N3).
-    pub const MPLS2: Self = Self(1 << 12);
-    /// Third MPLS label, label value only (EXP and S masked, N3).
-    pub const MPLS3: Self = Self(1 << 13);
-    /// IPv4 address the label table gives for the top label.
-    pub const TOP_LABEL_ADDR: Self = Self(1 << 14);
-    /// Source AS from the source route.
-    pub const SRC_AS: Self = Self(1 << 15);
-    /// Destination AS from the destination route.
-    pub const DST_AS: Self = Self(1 << 16);
-    /// BGP next hop from the destination route.
-    pub const NEXT_HOP: Self = Self(1 << 17);
-    /// Flow direction (0 ingress).
-    pub const DIRECTION: Self = Self(1 << 18);
+    /// The bit of [`KeyField::SrcAddr`].
+    pub const SRC_ADDR: Self = KeyField::SrcAddr.select();
+    /// The bit of [`KeyField::DstAddr`].
+    pub const DST_ADDR: Self = KeyField::DstAddr.select();
+    /// The bit of [`KeyField::SrcPlen`].
+    pub const SRC_PLEN: Self = KeyField::SrcPlen.select();
+    /// The bit of [`KeyField::DstPlen`].
+    pub const DST_PLEN: Self = KeyField::DstPlen.select();
+    /// The bit of [`KeyField::Protocol`].
+    pub const PROTOCOL: Self = KeyField::Protocol.select();
+    /// The bit of [`KeyField::SrcPort`].
+    pub const SRC_PORT: Self = KeyField::SrcPort.select();
+    /// The bit of [`KeyField::DstPort`].
+    pub const DST_PORT: Self = KeyField::DstPort.select();
+    /// The bit of [`KeyField::Tos`].
+    pub const TOS: Self = KeyField::Tos.select();
+    /// The bit of [`KeyField::InIf`].
+    pub const IN_IF: Self = KeyField::InIf.select();
+    /// The bit of [`KeyField::OutIf`].
+    pub const OUT_IF: Self = KeyField::OutIf.select();
+    /// The bit of [`KeyField::Vlan`].
+    pub const VLAN: Self = KeyField::Vlan.select();
+    /// The bit of [`KeyField::Mpls1`].
+    pub const MPLS1: Self = KeyField::Mpls1.select();
+    /// The bit of [`KeyField::Mpls2`].
+    pub const MPLS2: Self = KeyField::Mpls2.select();
+    /// The bit of [`KeyField::Mpls3`].
+    pub const MPLS3: Self = KeyField::Mpls3.select();
+    /// The bit of [`KeyField::TopLabelAddr`].
+    pub const TOP_LABEL_ADDR: Self = KeyField::TopLabelAddr.select();
+    /// The bit of [`KeyField::SrcAs`].
+    pub const SRC_AS: Self = KeyField::SrcAs.select();
+    /// The bit of [`KeyField::DstAs`].
+    pub const DST_AS: Self = KeyField::DstAs.select();
+    /// The bit of [`KeyField::NextHop`].
+    pub const NEXT_HOP: Self = KeyField::NextHop.select();
+    /// The bit of [`KeyField::Direction`].
+    pub const DIRECTION: Self = KeyField::Direction.select();
     /// Not a field: mask selected addresses to their effective prefix length (A13).
     pub const PREFIX_MASK: Self = Self(1 << 19);
     /// Every key field, no prefix masking: the stage-1 (original flow) key.

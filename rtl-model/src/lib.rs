@@ -26,6 +26,6 @@ pub mod sim_port;
 pub mod stage;
 pub mod tables;
 
-pub use key::{FieldSelect, FlowKey, KEY_BYTES};
+pub use key::{FieldSelect, FlowKey, KeyField, KEY_BYTES};
 pub use mode::AggregationMode;
 pub use record::{EndReason, Record};

@@ -212,11 +212,16 @@ fn display_netstream(cur: &mut Cursor<'_>) -> Result<Operation, CommandError> {
         return Ok(op);
     }
     cur.keyword(&[kw("aggregation", "Aggregated flows of one mode", ())])?;
-    let modes: Vec<Kw<AggregationMode>> = AggregationMode::ALL
+    Ok(Operation::Cache(cur.keyword(&mode_keywords(|m| m))?))
+}
+
+/// The aggregation mode keywords with the mode table's help texts, in index order, each
+/// choosing `value(mode)`.
+fn mode_keywords<T>(value: impl Fn(AggregationMode) -> T) -> Vec<Kw<T>> {
+    AggregationMode::ALL
         .iter()
-        .map(|m| kw(m.name(), mode_help(*m), *m))
-        .collect();
-    Ok(Operation::Cache(cur.keyword(&modes)?))
+        .map(|m| kw(m.name(), m.help(), value(*m)))
+        .collect()
 }
 
 /// Commands every configuration view has: `commit`, `display`, `quit`, `return`.
@@ -344,10 +349,7 @@ fn system_netstream(
             _ => SystemSetting::IndexSwitch(value(cur, undo, d.index_switch, width)?),
         },
         Word::Aggregation => {
-            let mut table: Vec<Kw<Option<AggregationMode>>> = AggregationMode::ALL
-                .iter()
-                .map(|m| kw(m.name(), mode_help(*m), Some(*m)))
-                .collect();
+            let mut table = mode_keywords(Some);
             table.push(kw("timeout", "Aging of aggregated flows", None));
             *focus = cur.column();
             match cur.keyword(&table)? {
@@ -450,25 +452,6 @@ fn width(cur: &mut Cursor<'_>) -> Result<FieldWidth, CommandError> {
         kw("16", "16-bit field (default)", FieldWidth::Two),
         kw("32", "32-bit field", FieldWidth::Four),
     ])
-}
-
-fn mode_help(m: AggregationMode) -> &'static str {
-    match m {
-        AggregationMode::As => "Source/destination AS and in/out ifIndex",
-        AggregationMode::AsTos => "`as` plus ToS",
-        AggregationMode::BgpNexthopTos => "BGP next hop, ASes, in/out ifIndex and ToS",
-        AggregationMode::DestinationPrefix => "Destination prefix, AS and outbound ifIndex",
-        AggregationMode::DestinationPrefixTos => "`destination-prefix` plus ToS",
-        AggregationMode::IndexTos => "In/out ifIndex and ToS",
-        AggregationMode::MplsLabel => "Top three MPLS labels and top-label address",
-        AggregationMode::Prefix => "Source/destination prefixes, ASes and ifIndexes",
-        AggregationMode::PrefixTos => "`prefix` plus ToS",
-        AggregationMode::ProtocolPort => "Protocol and ports",
-        AggregationMode::ProtocolPortTos => "Protocol, ports, ToS and in/out ifIndex",
-        AggregationMode::SourcePrefix => "Source prefix, AS and inbound ifIndex",
-        AggregationMode::SourcePrefixTos => "`source-prefix` plus ToS",
-        AggregationMode::VlanId => "Outer VLAN ID and inbound ifIndex",
-    }
 }
 
 const IPV6_WORD: [Kw<()>; 1] = [kw("ipv6", "An IPv6 address follows", ())];
@@ -624,10 +607,16 @@ fn aggregation(
         }
         First::Mask => {
             if !mode.is_prefix_mode() {
+                let prefix_modes: Vec<&str> = AggregationMode::ALL
+                    .iter()
+                    .filter(|m| m.is_prefix_mode())
+                    .map(|m| m.name())
+                    .collect();
                 return Err(cur.refuse_last(
                     ErrorKind::Unrecognized,
                     format!(
-                        "`mask` applies only to the prefix modes (destination-prefix, destination-prefix-tos, prefix, prefix-tos, source-prefix, source-prefix-tos); this is the `{mode}` view"
+                        "`mask` applies only to the prefix modes ({}); this is the `{mode}` view",
+                        prefix_modes.join(", ")
                     ),
                 ));
             }
