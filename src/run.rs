@@ -21,12 +21,12 @@ pub mod summary;
 
 use crate::collect::{self, CollectTotals};
 use crate::traffic::{Frames, Source};
-use crate::vrp::{self, ExportPlan};
+use crate::vrp;
 use job::{Job, JobOptions};
 use nsflow_driver::backend::{self, BackendError};
 use nsflow_driver::device::{DeviceError, DeviceStats};
 use nsflow_driver::drain::DrainError;
-use nsflow_exporter::{DestinationStats, ExportConfig, ExportError, LossCounters};
+use nsflow_exporter::{DestinationStats, ExportError, LossCounters};
 use nsflow_rtl::record::EndReason;
 use nsflow_rtl::regs::{GlobalStat, ProfileStat};
 use nsflow_rtl::tables::Tables;
@@ -199,26 +199,6 @@ pub struct RunReport {
     /// report then holds what was exported until then, with the last device counters
     /// that could be read.
     pub failure: Option<String>,
-}
-
-/// Maps a VRP export plan onto an exporter configuration: the hosts that have a source
-/// of their family (the others get nothing, as `commit` warned), the plan's format and
-/// timers, and one observation domain per mode (1 + mode index).
-pub fn export_config(plan: &ExportPlan) -> ExportConfig {
-    let collectors = plan.destinations().into_iter().map(|(h, _)| h).collect();
-    let mut c = ExportConfig::new(collectors, plan.source);
-    c.version = plan.version;
-    c.as_width = plan.as_width;
-    c.ifindex_width = plan.ifindex_width;
-    c.modes = vec![plan.mode];
-    c.template_timeout_minutes = u32::from(plan.template_timeout_min);
-    c.sequence_fixed = plan.sequence_fixed;
-    c.options_refresh_packets = u32::from(plan.option_refresh_packets);
-    c.options_refresh_minutes = u32::from(plan.option_timeout_min);
-    c.active_timeout_secs = u16::try_from(plan.active_timeout_s).unwrap_or(u16::MAX);
-    c.inactive_timeout_secs = u16::try_from(plan.inactive_timeout_s).unwrap_or(u16::MAX);
-    c.observation_domain = 1 + u32::from(plan.mode.index());
-    c
 }
 
 /// The loss counters of A15 from device statistics: records the device had to drop

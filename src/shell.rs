@@ -12,7 +12,7 @@
 use crate::collect::key_text;
 use crate::run::job::{Job, JobOptions};
 use crate::run::replay::Replay;
-use crate::run::{export_config, route_tables, summary, RunError, RunReport};
+use crate::run::{route_tables, summary, RunError, RunReport};
 use crate::traffic::{Frames, Source};
 use crate::vrp::{Operation, Response, Session};
 use nsflow_driver::backend;
@@ -283,24 +283,23 @@ impl Shell {
             "{:<24} {:>11} {:>6} {:>13} {:>7} {:>9} {:>9}\n",
             "mode", "template id", "fields", "record octets", "version", "sent", "failed"
         );
-        for plan in self.job.running().export_plans() {
-            let cfg = export_config(&plan);
+        for (mode, cfg) in self.job.running().export_configs() {
             if cfg.collectors.is_empty() {
                 continue;
             }
-            let t = Template::new(plan.mode, cfg.format());
-            let mine = collectors.iter().filter(|c| c.mode == plan.mode);
+            let t = Template::new(mode, cfg.format());
+            let mine = collectors.iter().filter(|c| c.mode == mode);
             let (sent, failed) = mine.fold((0, 0), |(a, b), c| {
                 (a + c.stats.messages_sent, b + c.stats.messages_failed)
             });
             let _ = writeln!(
                 s,
                 "{:<24} {:>11} {:>6} {:>13} {:>7} {:>9} {:>9}",
-                plan.mode.name(),
+                mode.name(),
                 t.id,
                 t.fields.len(),
                 t.record_len,
-                match plan.version {
+                match cfg.version {
                     Version::V9 => "9",
                     Version::Ipfix => "ipfix",
                 },
@@ -316,7 +315,7 @@ impl Shell {
         let Some(c) = self.job.cache(mode) else {
             return "Info: no cache is kept.\n".to_owned();
         };
-        let enabled = self.job.running().export_plan(mode).is_some();
+        let enabled = self.job.running().export_config(mode).is_some();
         let mut s = format!(
             "IPv6 aggregation cache of {mode} ({}): {} aggregates exported so far, {} packets\n",
             if enabled { "enabled" } else { "not enabled" },

@@ -760,12 +760,12 @@ mod tests {
         let r = redirect(&config, at);
         // The rendered text reads back to the same configuration (what `run` is given).
         assert_eq!(vrp::parse_config(&vrp::render(&r)).unwrap().0, r);
-        let plans = r.export_plans();
-        assert_eq!(plans.len(), 2);
+        let exports = r.export_configs();
+        assert_eq!(exports.len(), 2);
         let want: SocketAddr = "127.0.0.1:40000".parse().unwrap();
-        for p in plans {
-            let d = p.destinations();
-            assert_eq!(d.len(), 1, "{:?}", p.mode);
+        for (mode, cfg) in exports {
+            let d = cfg.destinations();
+            assert_eq!(d.len(), 1, "{mode:?}");
             assert_eq!((d[0].0.addr, d[0].0.port), (at.ip(), at.port()));
             assert_eq!(d[0].1, want);
         }

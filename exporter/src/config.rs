@@ -1,25 +1,32 @@
 //! Export configuration of one aggregation view: format, collectors, source, timers and
-//! limits (decisions A1, A2, A5, A6, A9, A15, A16), its validation, and the A1/A2
-//! precedence between the system view and the aggregation view.
+//! limits (decisions A2, A5, A6, A9, A15, A16), their defaults and ranges (defined here
+//! once; the VRP language builds its parameter limits from them), and the validation.
+//!
+//! Which view's hosts and sources apply (A1, A2) is the configuration language's
+//! business: an [`ExportConfig`] holds the result.
 
+use nsflow_rtl::regs::{self, Register};
 use nsflow_rtl::AggregationMode;
 use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 /// The export format (`export version { 9 | ipfix }`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Version {
     /// NetFlow version 9, RFC 3954 (the product's default for aggregated IPv6 flows).
+    #[default]
     V9,
     /// IPFIX, RFC 7011 (header version 10).
     Ipfix,
 }
 
 /// Width of the AS (`as-mode 16|32`) or ifIndex (`index-switch 16|32`) fields (A9).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum FieldWidth {
     /// 2 octets: the product default. 4-octet ASes are sent as AS_TRANS (23456), ifIndexes
     /// above 65535 as 0.
+    #[default]
     Two,
     /// 4 octets.
     Four,
@@ -51,8 +58,43 @@ pub struct Format {
 pub const DEFAULT_SOURCE_PORT: u16 = 40000;
 /// At most this many collectors per view (A16).
 pub const MAX_COLLECTORS: usize = 8;
+/// Collector UDP ports: 0 cannot be sent to.
+pub const COLLECTOR_PORTS: RangeInclusive<u16> = 1..=u16::MAX;
+/// Largest DSCP (6 bits of the IP TOS / IPv6 Traffic Class; 0 = unmarked, A16).
+pub const MAX_DSCP: u8 = 63;
+/// Length of a VPN instance name, characters (A16).
+pub const VPN_INSTANCE_NAME_LEN: RangeInclusive<usize> = 1..=31;
+/// `template timeout-rate`: template refresh interval, minutes (A5).
+pub const TEMPLATE_TIMEOUT_MINUTES: RangeInclusive<u16> = 1..=3600;
+/// Default template refresh interval, minutes (A5).
+pub const DEFAULT_TEMPLATE_TIMEOUT_MINUTES: u16 = 30;
+/// `template option refresh-rate`: options re-sent after this many export packets (A15).
+pub const OPTIONS_REFRESH_PACKETS: RangeInclusive<u16> = 1..=600;
+/// Default options refresh, packets (A15).
+pub const DEFAULT_OPTIONS_REFRESH_PACKETS: u16 = 20;
+/// `template option timeout-rate`: options re-sent after this many minutes (A15).
+pub const OPTIONS_REFRESH_MINUTES: RangeInclusive<u16> = 1..=3600;
+/// Default options refresh, minutes (A15).
+pub const DEFAULT_OPTIONS_REFRESH_MINUTES: u16 = 30;
 /// Smallest accepted path MTU (UDP payload): room for the largest template or record.
 pub const MIN_MTU: usize = 256;
+/// Accepted path MTUs (UDP payload, bytes): at least [`MIN_MTU`], at most a UDP datagram.
+pub const MTU: RangeInclusive<usize> = MIN_MTU..=u16::MAX as usize;
+/// Default path MTU, bytes of UDP payload (A16).
+pub const DEFAULT_MTU: usize = 1400;
+
+/// Active timeout reported before one is given: the engine's reset value.
+const DEFAULT_ACTIVE_TIMEOUT_SECS: u16 = reset_seconds(&regs::PROF_ACTIVE);
+/// Inactive timeout reported before one is given: the engine's reset value.
+const DEFAULT_INACTIVE_TIMEOUT_SECS: u16 = reset_seconds(&regs::PROF_INACTIVE);
+
+/// The reset value of a seconds register of the engine; evaluated at compile time, where
+/// a value beyond the 16-bit timeout IEs fails the build.
+const fn reset_seconds(r: &Register) -> u16 {
+    let v = r.reset();
+    assert!(v <= u16::MAX as u32, "a timeout reset value beyond 16 bits");
+    v as u16
+}
 
 /// One `ipv6 netstream export host` entry.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -124,82 +166,48 @@ impl ExportSource {
     }
 }
 
-/// The export settings one VRP view holds (system view or an aggregation view), as the
-/// configuration parser reads them, before precedence is applied.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ViewExport {
-    /// `ipv6 netstream export host` entries of the view.
-    pub hosts: Vec<Collector>,
-    /// `ipv6 netstream export source` entries of the view.
-    pub source: ExportSource,
-}
-
-/// The collectors and sources an aggregation view actually uses.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EffectiveExport {
-    /// Where the aggregated records go.
-    pub hosts: Vec<Collector>,
-    /// The sources to send from.
-    pub source: ExportSource,
-}
-
-/// Applies decisions A1 and A2.
-///
-/// * A1 (hosts): when the system view has hosts, aggregated flows go to those; otherwise to
-///   the aggregation view's hosts (the product procedure's rule).
-/// * A2 (source): the aggregation view's source wins, else the system view's; decided per
-///   address family, since a view holds one IPv4 and one IPv6 source. With no source at all,
-///   nothing is exported ([`ExportConfig::validate`] says so with [`ConfigError::NoSource`]).
-pub fn effective_export(system: &ViewExport, aggregation: &ViewExport) -> EffectiveExport {
-    let hosts = if system.hosts.is_empty() {
-        aggregation.hosts.clone()
-    } else {
-        system.hosts.clone()
-    };
-    let source = ExportSource {
-        v4: aggregation.source.v4.or(system.source.v4),
-        v6: aggregation.source.v6.or(system.source.v6),
-    };
-    EffectiveExport { hosts, source }
-}
-
 /// Everything the exporter of one view needs. [`ExportConfig::new`] gives the product
-/// defaults; [`ExportConfig::validate`] enforces the ranges.
+/// defaults; [`ExportConfig::validate`] enforces the ranges above. The configuration
+/// language builds one per enabled aggregation mode, precedence (A1, A2) applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportConfig {
     /// v9 or IPFIX (default v9, the product default for aggregation).
     pub version: Version,
-    /// Up to 8 collectors; every one receives the same message stream.
+    /// Up to [`MAX_COLLECTORS`] collectors; every one receives the same message stream.
     pub collectors: Vec<Collector>,
     /// Source addresses and ports (A2).
     pub source: ExportSource,
     /// Aggregation modes whose templates are announced at start (records of other modes
     /// are accepted too; their template is sent before their first record).
     pub modes: Vec<AggregationMode>,
-    /// `template timeout-rate`: template refresh interval in minutes, 1–3600 (default 30).
-    pub template_timeout_minutes: u32,
+    /// `template timeout-rate`: template refresh interval in minutes
+    /// ([`TEMPLATE_TIMEOUT_MINUTES`], default [`DEFAULT_TEMPLATE_TIMEOUT_MINUTES`]).
+    pub template_timeout_minutes: u16,
     /// `template sequence-number fixed` (IPFIX only, A6): RFC 7011 sequence numbers.
     pub sequence_fixed: bool,
     /// AS field width (A9, default 2 octets).
     pub as_width: FieldWidth,
     /// ifIndex field width (A9, default 2 octets).
     pub ifindex_width: FieldWidth,
-    /// Largest UDP payload of one message, bytes (default 1400, at most 65535).
+    /// Largest UDP payload of one message, bytes ([`MTU`], default [`DEFAULT_MTU`]).
     pub mtu: usize,
     /// No record waits longer than this in a partly filled message (default 1 s).
     pub flush_deadline: Duration,
-    /// Options template and data are re-sent after this many export packets (1–600,
-    /// default 20).
-    pub options_refresh_packets: u32,
-    /// ... and after this many minutes (1–3600, default 30), whichever comes first.
-    pub options_refresh_minutes: u32,
+    /// Options template and data are re-sent after this many export packets
+    /// ([`OPTIONS_REFRESH_PACKETS`], default [`DEFAULT_OPTIONS_REFRESH_PACKETS`]) ...
+    pub options_refresh_packets: u16,
+    /// ... and after this many minutes ([`OPTIONS_REFRESH_MINUTES`], default
+    /// [`DEFAULT_OPTIONS_REFRESH_MINUTES`]), whichever comes first.
+    pub options_refresh_minutes: u16,
     /// Observation Domain ID (IPFIX) / Source ID (v9) of the flow messages (default 1).
     /// IPFIX options go in domain 0 when this is not 0 (see [`crate::stream`]).
     pub observation_domain: u32,
-    /// Aggregation active timeout, seconds, exported in the timeouts options record (A4:
-    /// 15–3600, default 1800).
+    /// Aggregation active timeout, seconds, reported as given in the timeouts options
+    /// record (IE 36, 16 bits; A15). Its range (A4) is the configuration language's; the
+    /// default is the engine's reset value (1800).
     pub active_timeout_secs: u16,
-    /// Aggregation inactive timeout, seconds (A4: 5–600, default 300).
+    /// Aggregation inactive timeout, seconds, reported in the timeouts options record
+    /// (IE 37, 16 bits); the default is the engine's reset value (300).
     pub inactive_timeout_secs: u16,
     /// System initialisation time, UNIX ms, the base of v9 sysUpTime and FIRST/LAST_SWITCHED.
     /// `None`: the time the exporter starts. Rounded down to a whole second so that a
@@ -211,23 +219,39 @@ impl ExportConfig {
     /// The product defaults with the given collectors and source.
     pub fn new(collectors: Vec<Collector>, source: ExportSource) -> Self {
         Self {
-            version: Version::V9,
+            version: Version::default(),
             collectors,
             source,
             modes: Vec::new(),
-            template_timeout_minutes: 30,
+            template_timeout_minutes: DEFAULT_TEMPLATE_TIMEOUT_MINUTES,
             sequence_fixed: false,
-            as_width: FieldWidth::Two,
-            ifindex_width: FieldWidth::Two,
-            mtu: 1400,
+            as_width: FieldWidth::default(),
+            ifindex_width: FieldWidth::default(),
+            mtu: DEFAULT_MTU,
             flush_deadline: Duration::from_secs(1),
-            options_refresh_packets: 20,
-            options_refresh_minutes: 30,
+            options_refresh_packets: DEFAULT_OPTIONS_REFRESH_PACKETS,
+            options_refresh_minutes: DEFAULT_OPTIONS_REFRESH_MINUTES,
             observation_domain: 1,
-            active_timeout_secs: 1800,
-            inactive_timeout_secs: 300,
+            active_timeout_secs: DEFAULT_ACTIVE_TIMEOUT_SECS,
+            inactive_timeout_secs: DEFAULT_INACTIVE_TIMEOUT_SECS,
             system_init_ms: None,
         }
+    }
+
+    /// The source socket `collector` is sent from: the source of its address family (A2),
+    /// if the view has one.
+    pub fn source_for(&self, collector: &Collector) -> Option<SocketAddr> {
+        self.source
+            .for_collector(collector.addr)
+            .map(|s| s.socket_addr())
+    }
+
+    /// The collectors that have a source of their family, each with that source.
+    pub fn destinations(&self) -> Vec<(Collector, SocketAddr)> {
+        self.collectors
+            .iter()
+            .filter_map(|c| self.source_for(c).map(|s| (c.clone(), s)))
+            .collect()
     }
 
     /// The template format these settings give.
@@ -239,7 +263,7 @@ impl ExportConfig {
         }
     }
 
-    /// Checks every range of decisions A2, A4, A5, A15 and A16.
+    /// Checks every range of decisions A2, A5, A15 and A16 (the constants above).
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.collectors.len() > MAX_COLLECTORS {
             return Err(ConfigError::TooManyCollectors(self.collectors.len()));
@@ -248,14 +272,14 @@ impl ExportConfig {
             return Err(ConfigError::NoSource);
         }
         for c in &self.collectors {
-            if c.port == 0 {
+            if !COLLECTOR_PORTS.contains(&c.port) {
                 return Err(ConfigError::CollectorPort(c.socket_addr()));
             }
-            if c.dscp > 63 {
+            if c.dscp > MAX_DSCP {
                 return Err(ConfigError::Dscp(c.dscp));
             }
             if let Some(v) = &c.vpn_instance {
-                if v.is_empty() || v.len() > 31 || v.chars().any(|ch| ch.is_whitespace()) {
+                if !VPN_INSTANCE_NAME_LEN.contains(&v.len()) || v.chars().any(char::is_whitespace) {
                     return Err(ConfigError::VpnInstanceName(v.clone()));
                 }
             }
@@ -266,34 +290,19 @@ impl ExportConfig {
         range(
             "template timeout-rate (min)",
             self.template_timeout_minutes,
-            1,
-            3600,
+            &TEMPLATE_TIMEOUT_MINUTES,
         )?;
         range(
             "option refresh-rate (packets)",
             self.options_refresh_packets,
-            1,
-            600,
+            &OPTIONS_REFRESH_PACKETS,
         )?;
         range(
             "option timeout-rate (min)",
             self.options_refresh_minutes,
-            1,
-            3600,
+            &OPTIONS_REFRESH_MINUTES,
         )?;
-        range(
-            "active timeout (s)",
-            u32::from(self.active_timeout_secs),
-            15,
-            3600,
-        )?;
-        range(
-            "inactive timeout (s)",
-            u32::from(self.inactive_timeout_secs),
-            5,
-            600,
-        )?;
-        if !(MIN_MTU..=usize::from(u16::MAX)).contains(&self.mtu) {
+        if !MTU.contains(&self.mtu) {
             return Err(ConfigError::Mtu(self.mtu));
         }
         if self.flush_deadline.is_zero() || self.flush_deadline > Duration::from_secs(3600) {
@@ -303,15 +312,15 @@ impl ExportConfig {
     }
 }
 
-fn range(what: &'static str, v: u32, lo: u32, hi: u32) -> Result<(), ConfigError> {
-    if (lo..=hi).contains(&v) {
+fn range(what: &'static str, v: u16, r: &RangeInclusive<u16>) -> Result<(), ConfigError> {
+    if r.contains(&v) {
         Ok(())
     } else {
         Err(ConfigError::Range {
             what,
-            value: v,
-            lo,
-            hi,
+            value: v.into(),
+            lo: (*r.start()).into(),
+            hi: (*r.end()).into(),
         })
     }
 }
@@ -319,8 +328,8 @@ fn range(what: &'static str, v: u32, lo: u32, hi: u32) -> Result<(), ConfigError
 /// Why an export configuration cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
-    /// More than 8 collectors in one view.
-    #[error("{0} export hosts configured, at most 8 per view")]
+    /// More than [`MAX_COLLECTORS`] collectors in one view.
+    #[error("{0} export hosts configured, at most {MAX_COLLECTORS} per view")]
     TooManyCollectors(usize),
     /// No `export source` in either view: nothing is exported (A2).
     #[error("no ipv6 netstream export source configured: nothing is exported")]
@@ -329,13 +338,21 @@ pub enum ConfigError {
     #[error("export host {0} has no export source address of its address family")]
     NoSourceForFamily(SocketAddr),
     /// A collector with UDP port 0.
-    #[error("export host {0}: port must be 1-65535")]
+    #[error(
+        "export host {0}: port must be {lo}-{hi}",
+        lo = COLLECTOR_PORTS.start(),
+        hi = COLLECTOR_PORTS.end()
+    )]
     CollectorPort(SocketAddr),
-    /// DSCP above 63.
-    #[error("dscp {0} is out of range 0-63")]
+    /// DSCP above [`MAX_DSCP`].
+    #[error("dscp {0} is out of range 0-{MAX_DSCP}")]
     Dscp(u8),
     /// A VPN instance name that is empty, too long or has spaces.
-    #[error("vpn-instance name `{0}` must be 1-31 characters without spaces")]
+    #[error(
+        "vpn-instance name `{0}` must be {lo}-{hi} characters without spaces",
+        lo = VPN_INSTANCE_NAME_LEN.start(),
+        hi = VPN_INSTANCE_NAME_LEN.end()
+    )]
     VpnInstanceName(String),
     /// A value outside its documented range.
     #[error("{what} {value} is out of range {lo}-{hi}")]
@@ -349,8 +366,12 @@ pub enum ConfigError {
         /// Largest allowed.
         hi: u32,
     },
-    /// A path MTU outside 256–65535.
-    #[error("path MTU {0} is out of range 256-65535 bytes of UDP payload")]
+    /// A path MTU outside [`MTU`].
+    #[error(
+        "path MTU {0} is out of range {lo}-{hi} bytes of UDP payload",
+        lo = MTU.start(),
+        hi = MTU.end()
+    )]
     Mtu(usize),
     /// A flush deadline of zero or above an hour.
     #[error("flush deadline {0:?} must be above zero and at most an hour")]
@@ -368,59 +389,6 @@ mod tests {
 
     fn src(addr: IpAddr, port: Option<u16>) -> SourceAddr {
         SourceAddr { addr, port }
-    }
-
-    #[test]
-    fn a1_system_view_hosts_win_when_present() {
-        let system = ViewExport {
-            hosts: vec![host(1, 9995)],
-            source: ExportSource::default(),
-        };
-        let agg = ViewExport {
-            hosts: vec![host(2, 9996), host(3, 9997)],
-            source: ExportSource::default(),
-        };
-        assert_eq!(effective_export(&system, &agg).hosts, vec![host(1, 9995)]);
-    }
-
-    #[test]
-    fn a1_aggregation_view_hosts_used_when_system_view_has_none() {
-        let system = ViewExport::default();
-        let agg = ViewExport {
-            hosts: vec![host(2, 9996), host(3, 9997)],
-            source: ExportSource::default(),
-        };
-        assert_eq!(
-            effective_export(&system, &agg).hosts,
-            vec![host(2, 9996), host(3, 9997)]
-        );
-    }
-
-    #[test]
-    fn a2_aggregation_source_wins_per_family_and_system_is_the_fallback() {
-        let sys_v4 = src(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), None);
-        let sys_v6 = src(IpAddr::V6(Ipv6Addr::LOCALHOST), Some(7000));
-        let agg_v4 = src(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), Some(6000));
-        let system = ViewExport {
-            hosts: vec![],
-            source: ExportSource {
-                v4: Some(sys_v4),
-                v6: Some(sys_v6),
-            },
-        };
-        let agg = ViewExport {
-            hosts: vec![],
-            source: ExportSource {
-                v4: Some(agg_v4),
-                v6: None,
-            },
-        };
-        let e = effective_export(&system, &agg);
-        assert_eq!(e.source.v4, Some(agg_v4));
-        assert_eq!(e.source.v6, Some(sys_v6));
-        // Only the system view has a source: it is used.
-        let e = effective_export(&system, &ViewExport::default());
-        assert_eq!(e.source, system.source);
     }
 
     #[test]
@@ -512,7 +480,42 @@ mod tests {
         c.flush_deadline = Duration::ZERO;
         assert!(c.validate().is_err());
         let mut c = valid();
-        c.inactive_timeout_secs = 4;
-        assert!(c.validate().is_err());
+        c.collectors[0].port = 0;
+        assert!(matches!(c.validate(), Err(ConfigError::CollectorPort(_))));
+    }
+
+    #[test]
+    fn messages_name_the_ranges() {
+        assert_eq!(
+            ConfigError::TooManyCollectors(9).to_string(),
+            "9 export hosts configured, at most 8 per view"
+        );
+        assert_eq!(
+            ConfigError::CollectorPort("192.0.2.1:0".parse().unwrap()).to_string(),
+            "export host 192.0.2.1:0: port must be 1-65535"
+        );
+        assert_eq!(
+            ConfigError::Dscp(64).to_string(),
+            "dscp 64 is out of range 0-63"
+        );
+        assert_eq!(
+            ConfigError::VpnInstanceName(String::new()).to_string(),
+            "vpn-instance name `` must be 1-31 characters without spaces"
+        );
+        assert_eq!(
+            ConfigError::Mtu(1).to_string(),
+            "path MTU 1 is out of range 256-65535 bytes of UDP payload"
+        );
+    }
+
+    #[test]
+    fn source_for_and_destinations_pair_collectors_with_their_family_source() {
+        let mut c = valid();
+        c.collectors
+            .push(Collector::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 2055));
+        let v4: SocketAddr = "10.0.0.1:40000".parse().unwrap();
+        assert_eq!(c.source_for(&c.collectors[0]), Some(v4));
+        assert_eq!(c.source_for(&c.collectors[1]), None);
+        assert_eq!(c.destinations(), vec![(host(1, 2055), v4)]);
     }
 }

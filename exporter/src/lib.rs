@@ -6,8 +6,10 @@
 //! refreshes templates and options ([`stream`], [`options`]), packs records into messages
 //! up to the path MTU ([`encode`]) and sends every message to each collector of the view
 //! over UDP ([`transport`]). [`decode`] reads v9 and IPFIX back, for tests and for
-//! `nsflow collect`. docs/decisions.md (A1, A2, A5–A9, A15, A16) is the specification;
-//! `docs/export.md` documents the templates and the sequence rules.
+//! `nsflow collect`. docs/decisions.md (A2, A5–A9, A15, A16) is the specification;
+//! `docs/export.md` documents the templates and the sequence rules. Which view's hosts
+//! and sources a mode uses (A1, A2) is decided by the configuration language, which
+//! hands over the result as an [`ExportConfig`].
 //!
 //! No `unsafe`: batched sends go through `nix`'s safe `sendmmsg`.
 #![forbid(unsafe_code)]
@@ -27,8 +29,7 @@ pub mod transport;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
-    effective_export, Collector, ConfigError, EffectiveExport, ExportConfig, ExportSource,
-    FieldWidth, Format, SourceAddr, Version, ViewExport,
+    Collector, ConfigError, ExportConfig, ExportSource, FieldWidth, Format, SourceAddr, Version,
 };
 pub use decode::{CollectedFlow, DecodeError, Decoded, Decoder};
 pub use encode::Message;

@@ -1,4 +1,4 @@
-//! Header sequence numbers of one export stream (decision A6, NETSTREAM.md §2.4 and §3.3).
+//! Header sequence numbers of one export stream (decision A6 in docs/decisions.md; ../shared/NETSTREAM.md §2.4 and §3.3).
 //!
 //! nsflow never mixes template sets and data sets in one message: a message is either a
 //! *template message* (template and options-template sets only) or a *data message* (data

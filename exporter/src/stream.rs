@@ -25,7 +25,7 @@
 //! * on a template change ([`ExportStream::set_widths`]): the open data message is sent,
 //!   then every announced template in its new form.
 
-use crate::config::{ExportConfig, FieldWidth, Format};
+use crate::config::{ExportConfig, FieldWidth, Format, MTU};
 use crate::encode::{
     options_template_set_id, template_set_id, HeaderInfo, Message, MessageBuilder,
 };
@@ -82,7 +82,7 @@ impl ExportStream {
             templates: templates(format),
             seq: Sequence::new(rule),
             options_seq: split.then(|| Sequence::new(rule)),
-            mtu: cfg.mtu.clamp(crate::config::MIN_MTU, usize::from(u16::MAX)),
+            mtu: cfg.mtu.clamp(*MTU.start(), *MTU.end()),
             init_ms: init / 1000 * 1000,
             domain: cfg.observation_domain,
             flush_deadline_ms: u64::try_from(cfg.flush_deadline.as_millis())
@@ -90,7 +90,7 @@ impl ExportStream {
                 .max(1),
             template_interval_ms: u64::from(cfg.template_timeout_minutes.max(1)) * MINUTE_MS,
             options_interval_ms: u64::from(cfg.options_refresh_minutes.max(1)) * MINUTE_MS,
-            options_interval_packets: cfg.options_refresh_packets.max(1),
+            options_interval_packets: u32::from(cfg.options_refresh_packets.max(1)),
             active_timeout_secs: cfg.active_timeout_secs,
             inactive_timeout_secs: cfg.inactive_timeout_secs,
             announced,

@@ -1,5 +1,5 @@
 //! The data templates: one per aggregation mode, for v9 and IPFIX and each AS / ifIndex
-//! width (decisions A7, A8, A9 and NETSTREAM.md Part B §3.2), and the record writer that
+//! width (decisions A7, A8, A9 and ../shared/NETSTREAM.md Part B §3.2), and the record writer that
 //! fills a template's fields from a [`FlowRecord`].
 //!
 //! Every template starts with the common fields deltaFlowCount(3), packetDeltaCount(2),
@@ -103,7 +103,7 @@ const fn f(ie: u16, len: u16, value: Value) -> Field {
     Field { ie, len, value }
 }
 
-/// The template field that carries key field `key` (NETSTREAM.md Part B §3.2), the one
+/// The template field that carries key field `key` (../shared/NETSTREAM.md Part B §3.2), the one
 /// mapping from key fields to Information Elements: ASes and ifIndexes in the format's
 /// widths; addresses as IPFIX's prefix elements in a prefix mode (`prefix`), otherwise (and
 /// always in v9, which has no prefix elements) as the address elements.
@@ -374,7 +374,7 @@ mod tests {
 
     #[test]
     fn ipfix_record_sizes_are_the_spec_table_plus_flow_end_reason() {
-        // NETSTREAM.md §3.2 "IPFIX record bytes" (4-octet AS/ifIndex, no 136) + 1.
+        // ../shared/NETSTREAM.md §3.2 "IPFIX record bytes" (4-octet AS/ifIndex, no 136) + 1.
         let table = [57, 58, 74, 66, 67, 50, 54, 91, 92, 46, 55, 66, 67, 47];
         for (m, bytes) in AggregationMode::ALL.iter().zip(table) {
             assert_eq!(Template::new(*m, IPFIX4).record_len, bytes + 1, "{m}");

@@ -216,11 +216,7 @@ impl Transport {
             };
             let src = match *slot {
                 Some(a) => a,
-                None => cfg
-                    .source
-                    .for_collector(c.addr)
-                    .ok_or(TransportError::NoSource(to))?
-                    .socket_addr(),
+                None => cfg.source_for(c).ok_or(TransportError::NoSource(to))?,
             };
             let s = open_socket(c, src)?;
             if slot.is_none() {

@@ -15,7 +15,7 @@
 //! exporter cannot start changes nothing.
 
 use super::cache::ModeCache;
-use super::{export_config, loss_counters, CollectorReport, ModeReport, RunError};
+use super::{loss_counters, CollectorReport, ModeReport, RunError};
 use crate::convert::{to_flows, TimeBase};
 use crate::vrp::{Config, Diff};
 use nsflow_driver::backend::Backend;
@@ -161,13 +161,12 @@ impl Job {
 
         let clock = Arc::new(SystemClock::new());
         let mut map = BTreeMap::new();
-        for plan in config.export_plans() {
-            let cfg = export_config(&plan);
+        for (mode, cfg) in config.export_configs() {
             if cfg.collectors.is_empty() {
                 continue;
             }
-            let ex = Exporter::start(cfg, clock.clone()).map_err(export_err(plan.mode))?;
-            map.insert(plan.mode, ex);
+            let ex = Exporter::start(cfg, clock.clone()).map_err(export_err(mode))?;
+            map.insert(mode, ex);
         }
         let ever_exported = map.keys().copied().collect();
         let exporters: Exporters = Arc::new(RwLock::new(map));
@@ -318,7 +317,7 @@ impl Job {
     /// Makes `new` the running configuration, applying only the difference: the device is
     /// reprogrammed (after a flush that exports every flow under the old programming) when
     /// the original-flow timers change or a profile is added, removed or reprogrammed; an
-    /// exporter is restarted only for a mode whose export plan changed. On error before
+    /// exporter is restarted only for a mode whose export changed. On error before
     /// the device is touched (an exporter that cannot start) nothing has changed.
     pub async fn commit(&mut self, new: Config) -> Result<Diff, RunError> {
         let diff = Diff::between(&self.running, &new);
@@ -332,15 +331,14 @@ impl Job {
             .chain(&diff.reprogrammed)
             .chain(&diff.export_only)
             .copied()
-            .filter(|m| self.running.export_plan(*m) != new.export_plan(*m));
+            .filter(|m| !self.running.same_export(&new, *m));
         let mut retire: Vec<AggregationMode> = diff.removed.clone();
         let mut start: Vec<(AggregationMode, Exporter)> = Vec::new();
         for mode in touched.collect::<Vec<_>>() {
             retire.push(mode);
-            let Some(plan) = new.export_plan(mode) else {
+            let Some(cfg) = new.export_config(mode) else {
                 continue;
             };
-            let cfg = export_config(&plan);
             if cfg.collectors.is_empty() {
                 continue;
             }

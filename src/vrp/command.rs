@@ -10,7 +10,8 @@ use super::error::{CommandError, ErrorKind};
 use super::model::{
     ActiveTimeout, AggregationConfig, AggregationSetting, Collector, Direction, ExportChange,
     FieldWidth, MplsAware, SystemConfig, SystemSetting, Version, ACTIVE_MINUTES, ACTIVE_SECONDS,
-    DSCP, INACTIVE_SECONDS, MASK_LENGTH, OPTION_PACKETS, PORT, TEMPLATE_MINUTES, VPN_NAME,
+    DSCP, INACTIVE_SECONDS, MASK_LENGTH, OPTION_MINUTES, OPTION_PACKETS, PORT, TEMPLATE_MINUTES,
+    VPN_NAME,
 };
 use nsflow_rtl::AggregationMode;
 use std::net::IpAddr;
@@ -342,7 +343,7 @@ fn system_netstream(
                         cur,
                         undo,
                         d.option_timeout_min,
-                        |c| c.int(&TEMPLATE_MINUTES, "Minutes between options refreshes"),
+                        |c| c.int(&OPTION_MINUTES, "Minutes between options refreshes"),
                     )?),
                 },
             },

@@ -8,6 +8,7 @@
 use super::error::{CommandError, ErrorKind};
 use super::lexer::{tokenize, Token};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::ops::RangeInclusive;
 
 /// One word acceptable at a position, with its help text, as `?` lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +39,16 @@ pub struct Limit {
 }
 
 impl Limit {
+    /// The limit called `what` over `range`, a range defined where the value is used (the
+    /// exporter's constants), so that the language does not repeat its numbers.
+    pub const fn of(what: &'static str, range: &RangeInclusive<u16>) -> Self {
+        Self {
+            what,
+            min: *range.start() as u32,
+            max: *range.end() as u32,
+        }
+    }
+
     /// The placeholder `?` shows, e.g. `<1-65535>`.
     pub fn placeholder(&self) -> String {
         format!("<{}-{}>", self.min, self.max)

@@ -3,8 +3,9 @@
 //! A configuration is a sequence of VRP commands (`system-view`, `ipv6 netstream …`,
 //! `ipv6 netstream aggregation MODE` and its view, `undo …`, `commit`). Nothing takes
 //! effect before `commit`, which checks the whole candidate and returns a [`Diff`] of the
-//! device programming and export plans. The resolved views the rest of nsflow uses are
-//! [`Config::engine_config`] (the device) and [`Config::export_plans`] (the exporters).
+//! device programming and exports. The resolved views the rest of nsflow uses are
+//! [`Config::engine_config`] (the device) and [`Config::export_configs`] (one
+//! `nsflow_exporter::ExportConfig` per enabled mode, precedence applied).
 //! The route file given on the command line is read by [`parse_routes`].
 //! `docs/config.md` documents every command, range, default and error.
 //!
@@ -14,7 +15,8 @@
 //! | [`cursor`] | keyword choice, typed values, expected words (errors and `?` help) |
 //! | [`command`] | the grammar of each view: a line to a [`Command`] |
 //! | [`model`] | the configuration data, ranges, `commit`'s whole-configuration check |
-//! | [`resolve`] | engine configuration, export plans (precedence A1/A2), warnings, diff |
+//! | [`precedence`] | which view's hosts and sources a mode uses (A1, A2) |
+//! | [`resolve`] | engine configuration, exporter configurations, warnings, diff |
 //! | [`session`] | views, candidate and running configuration, scripts, prompt, help |
 //! | [`display`] | `display current-configuration` |
 //! | [`error`] | VRP error messages with caret |
@@ -33,6 +35,7 @@ pub mod display;
 pub mod error;
 pub mod lexer;
 pub mod model;
+pub mod precedence;
 pub mod resolve;
 pub mod routes;
 pub mod session;
@@ -41,7 +44,7 @@ pub use command::{parse, Command, Operation, View};
 pub use display::render;
 pub use error::{ErrorKind, Errors, VrpError};
 pub use model::Config;
-pub use resolve::{Diff, ExportPlan, Warning};
+pub use resolve::{Diff, Warning};
 pub use routes::{parse_routes, RouteTables};
 pub use session::{CommitReport, Response, Session};
 

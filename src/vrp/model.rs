@@ -1,42 +1,53 @@
 //! The NetStream configuration as data: the system view's settings, one
 //! [`AggregationConfig`] per `ipv6 netstream aggregation MODE` view, the export hosts and
-//! sources of each view, the parameter ranges, and the whole-configuration check that
-//! `commit` runs ([`Config::validate`]).
+//! sources of each view, the parameter ranges as VRP names them (the export settings'
+//! ranges come from the exporter's constants, the timer ranges of A4 are the language's
+//! own, and a compile-time check holds them within the engine's registers), and the
+//! whole-configuration check that `commit` runs ([`Config::validate`]).
 //!
 //! Every setting is held with its value, defaults included, so that `undo` is "set the
 //! default" and two configurations that behave the same compare equal.
 #![deny(clippy::indexing_slicing)]
 
 use super::cursor::Limit;
-pub use nsflow_exporter::{Collector, ExportSource, FieldWidth, SourceAddr, Version, ViewExport};
+pub use super::precedence::ViewExport;
+use nsflow_exporter::config::{
+    COLLECTOR_PORTS, DEFAULT_OPTIONS_REFRESH_MINUTES, DEFAULT_OPTIONS_REFRESH_PACKETS,
+    DEFAULT_TEMPLATE_TIMEOUT_MINUTES, MAX_COLLECTORS, MAX_DSCP, OPTIONS_REFRESH_MINUTES,
+    OPTIONS_REFRESH_PACKETS, TEMPLATE_TIMEOUT_MINUTES, VPN_INSTANCE_NAME_LEN,
+};
+pub use nsflow_exporter::{Collector, ExportSource, FieldWidth, SourceAddr, Version};
+use nsflow_rtl::regs::{self, Field};
 use nsflow_rtl::AggregationMode;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-/// Collector and source UDP ports.
-pub const PORT: Limit = Limit {
-    what: "UDP port",
-    min: 1,
-    max: 65535,
-};
+// Export settings: the exporter's ranges (A5, A15, A16), named as VRP names them.
+
+/// Collector and source UDP ports (the exporter's collector ports; VRP also refuses
+/// source port 0).
+pub const PORT: Limit = Limit::of("UDP port", &COLLECTOR_PORTS);
 /// `dscp` of an export host (0 = unmarked, the default; A16).
 pub const DSCP: Limit = Limit {
     what: "DSCP",
     min: 0,
-    max: 63,
+    max: MAX_DSCP as u32,
 };
 /// Length of a `vpn-instance` name (A16).
 pub const VPN_NAME: Limit = Limit {
     what: "vpn-instance-name",
-    min: 1,
-    max: 31,
+    min: *VPN_INSTANCE_NAME_LEN.start() as u32,
+    max: *VPN_INSTANCE_NAME_LEN.end() as u32,
 };
-/// `template timeout-rate` and `template option timeout-rate`, minutes (A5, A15).
-pub const TEMPLATE_MINUTES: Limit = Limit {
-    what: "timeout-rate (minutes)",
-    min: 1,
-    max: 3600,
-};
+/// `template timeout-rate`, minutes (A5).
+pub const TEMPLATE_MINUTES: Limit = Limit::of("timeout-rate (minutes)", &TEMPLATE_TIMEOUT_MINUTES);
+/// `template option timeout-rate`, minutes (A15).
+pub const OPTION_MINUTES: Limit = Limit::of("timeout-rate (minutes)", &OPTIONS_REFRESH_MINUTES);
+/// `template option refresh-rate P`, packets (A15).
+pub const OPTION_PACKETS: Limit = Limit::of("refresh-rate (packets)", &OPTIONS_REFRESH_PACKETS);
+
+// Timers: the language's own ranges (A4).
+
 /// `timeout active MIN`, minutes (A4).
 pub const ACTIVE_MINUTES: Limit = Limit {
     what: "active timeout (minutes)",
@@ -55,20 +66,40 @@ pub const INACTIVE_SECONDS: Limit = Limit {
     min: 5,
     max: 600,
 };
-/// `template option refresh-rate P`, packets (A15).
-pub const OPTION_PACKETS: Limit = Limit {
-    what: "refresh-rate (packets)",
-    min: 1,
-    max: 600,
-};
 /// `mask {source|destination} minimum L` (N4).
 pub const MASK_LENGTH: Limit = Limit {
     what: "mask length",
     min: 1,
     max: 128,
 };
-/// Export hosts per view (A16).
-pub const MAX_HOSTS: usize = 8;
+
+// Hardware limits (rtl-model's register map), checked once, at compile time: every timer
+// the ranges above allow fits the engine's seconds registers and is not 0 (the driver
+// refuses 0, which would end every entry at its next check), every mask minimum fits the
+// prefix-minimum fields, and every mode can have a profile. The driver therefore never
+// refuses a configuration `commit` accepted (on a device built with every profile).
+const _: () = {
+    let active_max = if ACTIVE_MINUTES.max * 60 > ACTIVE_SECONDS.max {
+        ACTIVE_MINUTES.max * 60
+    } else {
+        ACTIVE_SECONDS.max
+    };
+    assert!(ACTIVE_MINUTES.min > 0 && ACTIVE_SECONDS.min > 0 && INACTIVE_SECONDS.min > 0);
+    assert!(fits(regs::ORIG_ACTIVE.fields, active_max));
+    assert!(fits(regs::PROF_ACTIVE.fields, active_max));
+    assert!(fits(regs::ORIG_INACTIVE.fields, INACTIVE_SECONDS.max));
+    assert!(fits(regs::PROF_INACTIVE.fields, INACTIVE_SECONDS.max));
+    assert!(fits(regs::PROF_PREFIX_MIN.fields, MASK_LENGTH.max));
+    assert!(AggregationMode::ALL.len() <= regs::NUM_PROFILES as usize);
+};
+
+/// Whether `value` fits every one of `fields` (a register's fields, by their widths).
+const fn fits(fields: &[Field], value: u32) -> bool {
+    match fields.split_first() {
+        Some((f, rest)) => value <= f.mask() >> f.lsb && fits(rest, value),
+        None => true,
+    }
+}
 
 /// `ipv6 netstream mpls-aware`: what is sampled of MPLS packets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -82,13 +113,14 @@ pub enum MplsAware {
     LabelAndIp,
 }
 
-/// An active timeout: `timeout active MIN` or `timeout active interval-second S`.
+/// An active timeout: `timeout active MIN` or `timeout active interval-second S`. The
+/// values are bytes, so that [`Self::seconds`] always fits the 16-bit timeout fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ActiveTimeout {
-    /// Minutes, 1–60.
-    Minutes(u16),
-    /// Seconds, 15–59.
-    Seconds(u16),
+    /// Minutes, [`ACTIVE_MINUTES`].
+    Minutes(u8),
+    /// Seconds, [`ACTIVE_SECONDS`].
+    Seconds(u8),
 }
 
 impl Default for ActiveTimeout {
@@ -98,11 +130,11 @@ impl Default for ActiveTimeout {
 }
 
 impl ActiveTimeout {
-    /// The timeout in seconds.
-    pub fn seconds(self) -> u32 {
+    /// The timeout in seconds (at most 255 minutes: no overflow).
+    pub fn seconds(self) -> u16 {
         match self {
-            Self::Minutes(m) => u32::from(m) * 60,
-            Self::Seconds(s) => u32::from(s),
+            Self::Minutes(m) => u16::from(m) * 60,
+            Self::Seconds(s) => u16::from(s),
         }
     }
 }
@@ -144,8 +176,8 @@ pub enum ExportChange {
 /// Why a change could not be made to a view.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApplyError {
-    /// A 9th host.
-    #[error("this view already has {MAX_HOSTS} export hosts, the most a view can have; remove one first")]
+    /// A host beyond [`MAX_COLLECTORS`].
+    #[error("this view already has {MAX_COLLECTORS} export hosts, the most a view can have; remove one first")]
     TooManyHosts,
     /// `undo` of a host that is not configured.
     #[error("no export host {0} is configured in this view")]
@@ -175,7 +207,7 @@ impl ExportChange {
                     .find(|o| is_host(o, h.addr, h.port, &h.vpn_instance))
                 {
                     old.dscp = h.dscp;
-                } else if view.hosts.len() >= MAX_HOSTS {
+                } else if view.hosts.len() >= MAX_COLLECTORS {
                     return Err(ApplyError::TooManyHosts);
                 } else {
                     view.hosts.push(h.clone());
@@ -297,15 +329,15 @@ pub struct SystemConfig {
 impl Default for SystemConfig {
     fn default() -> Self {
         Self {
-            original_active: ActiveTimeout::Minutes(30),
+            original_active: ActiveTimeout::default(),
             original_inactive_s: 30,
-            as_mode: FieldWidth::Two,
-            index_switch: FieldWidth::Two,
-            mpls_aware: MplsAware::IpOnly,
+            as_mode: FieldWidth::default(),
+            index_switch: FieldWidth::default(),
+            mpls_aware: MplsAware::default(),
             sequence_fixed: false,
-            option_refresh_packets: 20,
-            option_timeout_min: 30,
-            aggregation_active: ActiveTimeout::Minutes(30),
+            option_refresh_packets: DEFAULT_OPTIONS_REFRESH_PACKETS,
+            option_timeout_min: DEFAULT_OPTIONS_REFRESH_MINUTES,
+            aggregation_active: ActiveTimeout::default(),
             aggregation_inactive_s: 300,
             export: ViewExport::default(),
         }
@@ -367,8 +399,8 @@ impl Default for AggregationConfig {
     fn default() -> Self {
         Self {
             enabled: false,
-            version: Version::V9,
-            template_timeout_min: 30,
+            version: Version::default(),
+            template_timeout_min: DEFAULT_TEMPLATE_TIMEOUT_MINUTES,
             mask_source: None,
             mask_destination: None,
             export: ViewExport::default(),
@@ -416,8 +448,8 @@ pub enum Violation {
     /// `mpls-label` is enabled while `ipv6 netstream mpls-aware` is ip-only (A12).
     #[error("ipv6 netstream aggregation mpls-label is enabled, but it needs `ipv6 netstream mpls-aware label-only` or `label-and-ip` in the system view (the default, ip-only, samples no labels)")]
     MplsLabelNeedsMplsAware,
-    /// More than [`MAX_HOSTS`] hosts in a view.
-    #[error("{view}: {count} export hosts, at most {MAX_HOSTS} per view")]
+    /// More than [`MAX_COLLECTORS`] hosts in a view.
+    #[error("{view}: {count} export hosts, at most {MAX_COLLECTORS} per view")]
     TooManyHosts {
         /// The view.
         view: String,
@@ -465,7 +497,7 @@ impl Config {
             sys.aggregation_inactive_s.into(),
         );
         range(sys_name, &OPTION_PACKETS, sys.option_refresh_packets.into());
-        range(sys_name, &TEMPLATE_MINUTES, sys.option_timeout_min.into());
+        range(sys_name, &OPTION_MINUTES, sys.option_timeout_min.into());
         let views = std::iter::once((sys_name.to_owned(), &sys.export)).chain(
             self.aggregations
                 .iter()
@@ -473,7 +505,7 @@ impl Config {
         );
         let mut too_many = Vec::new();
         for (name, export) in views {
-            if export.hosts.len() > MAX_HOSTS {
+            if export.hosts.len() > MAX_COLLECTORS {
                 too_many.push(Violation::TooManyHosts {
                     view: name.clone(),
                     count: export.hosts.len(),

@@ -1,64 +1,16 @@
 //! The resolved views the rest of nsflow needs from a configuration: the device programming
 //! ([`EngineConfig`]: original-flow timers, one profile per enabled mode), one
-//! [`ExportPlan`] per enabled mode with precedence A1 (hosts) and A2 (source) applied,
-//! the warnings `commit` gives, and the [`Diff`] between two configurations.
+//! [`ExportConfig`] per enabled mode with precedence A1 (hosts) and A2 (source) applied
+//! ([`super::precedence`]), the warnings `commit` gives, and the [`Diff`] between two
+//! configurations.
 #![deny(clippy::indexing_slicing)]
 
-use super::model::{AggregationConfig, Collector, Config, ExportSource, FieldWidth, Version};
-use nsflow_exporter::effective_export;
+use super::model::{AggregationConfig, Collector, Config};
+use super::precedence::{effective_export, EffectiveExport};
+use nsflow_exporter::ExportConfig;
 use nsflow_rtl::config::{EngineConfig, ProfileConfig};
 use nsflow_rtl::AggregationMode;
 use std::fmt;
-use std::net::SocketAddr;
-
-/// Everything the exporter of one enabled aggregation mode needs, precedence applied (by
-/// the exporter's [`effective_export`], the one implementation of A1 and A2).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExportPlan {
-    /// The mode.
-    pub mode: AggregationMode,
-    /// v9 (default) or IPFIX.
-    pub version: Version,
-    /// Template refresh interval, minutes (default 30).
-    pub template_timeout_min: u16,
-    /// Collectors after A1: the system view's hosts when it has any, else the aggregation
-    /// view's.
-    pub hosts: Vec<Collector>,
-    /// Sources after A2 (per family: the aggregation view's, else the system view's; a
-    /// source without a port sends from 40000).
-    pub source: ExportSource,
-    /// `ipv6 netstream export template sequence-number fixed` (A6).
-    pub sequence_fixed: bool,
-    /// AS field width (`as-mode`, A9).
-    pub as_width: FieldWidth,
-    /// ifIndex field width (`index-switch`, A9).
-    pub ifindex_width: FieldWidth,
-    /// Options re-sent every this many packets (A15, default 20).
-    pub option_refresh_packets: u16,
-    /// Options re-sent every this many minutes (A15, default 30).
-    pub option_timeout_min: u16,
-    /// Aggregation active timeout, seconds, for the timeouts options record (A15).
-    pub active_timeout_s: u32,
-    /// Aggregation inactive timeout, seconds, for the timeouts options record (A15).
-    pub inactive_timeout_s: u32,
-}
-
-impl ExportPlan {
-    /// The source socket a host is sent from: the source of its address family, if any.
-    pub fn source_for(&self, host: &Collector) -> Option<SocketAddr> {
-        self.source
-            .for_collector(host.addr)
-            .map(|s| s.socket_addr())
-    }
-
-    /// The hosts that actually receive records, each with its source.
-    pub fn destinations(&self) -> Vec<(Collector, SocketAddr)> {
-        self.hosts
-            .iter()
-            .filter_map(|h| self.source_for(h).map(|s| (h.clone(), s)))
-            .collect()
-    }
-}
 
 /// Something `commit` accepts but the operator should know: records that go nowhere.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,8 +58,8 @@ impl Config {
     pub fn engine_config(&self) -> EngineConfig {
         let s = &self.system;
         EngineConfig {
-            orig_active_s: s.original_active.seconds(),
-            orig_inactive_s: u32::from(s.original_inactive_s),
+            orig_active_s: s.original_active.seconds().into(),
+            orig_inactive_s: s.original_inactive_s.into(),
             profiles: self
                 .enabled_modes()
                 .map(|(mode, a)| self.profile(mode, a))
@@ -120,58 +72,84 @@ impl Config {
         ProfileConfig {
             src_min: a.mask_source.unwrap_or(0),
             dst_min: a.mask_destination.unwrap_or(0),
-            active_s: self.system.aggregation_active.seconds(),
-            inactive_s: u32::from(self.system.aggregation_inactive_s),
+            active_s: self.system.aggregation_active.seconds().into(),
+            inactive_s: self.system.aggregation_inactive_s.into(),
             ..ProfileConfig::for_mode(mode)
         }
     }
 
-    /// The export plan of `mode`, when its view exists and is enabled.
-    pub fn export_plan(&self, mode: AggregationMode) -> Option<ExportPlan> {
+    /// The hosts and sources `mode` uses after precedence (A1, A2), when its view exists
+    /// and is enabled.
+    pub fn effective_export(&self, mode: AggregationMode) -> Option<EffectiveExport> {
+        let a = self.aggregations.get(&mode).filter(|a| a.enabled)?;
+        Some(effective_export(&self.system.export, &a.export))
+    }
+
+    /// The exporter configuration of `mode`, when its view exists and is enabled: the
+    /// hosts after A1 that have a source of their family (the others get nothing, as
+    /// `commit` warns), the sources after A2 (a source without a port sends from 40000),
+    /// the view's format and template timeout-rate, the system view's sequence numbering,
+    /// field widths, options refresh and aggregation timers, the mode's template
+    /// announced at start, and one observation domain per mode (1 + mode index).
+    pub fn export_config(&self, mode: AggregationMode) -> Option<ExportConfig> {
         let a = self.aggregations.get(&mode).filter(|a| a.enabled)?;
         let s = &self.system;
         let effective = effective_export(&s.export, &a.export);
-        Some(ExportPlan {
-            mode,
+        let collectors = effective
+            .hosts
+            .iter()
+            .filter(|h| effective.reaches(h))
+            .cloned()
+            .collect();
+        Some(ExportConfig {
             version: a.version,
-            template_timeout_min: a.template_timeout_min,
-            hosts: effective.hosts,
-            source: effective.source,
+            modes: vec![mode],
+            template_timeout_minutes: a.template_timeout_min,
             sequence_fixed: s.sequence_fixed,
             as_width: s.as_mode,
             ifindex_width: s.index_switch,
-            option_refresh_packets: s.option_refresh_packets,
-            option_timeout_min: s.option_timeout_min,
-            active_timeout_s: s.aggregation_active.seconds(),
-            inactive_timeout_s: u32::from(s.aggregation_inactive_s),
+            options_refresh_packets: s.option_refresh_packets,
+            options_refresh_minutes: s.option_timeout_min,
+            observation_domain: 1 + u32::from(mode.index()),
+            active_timeout_secs: s.aggregation_active.seconds(),
+            inactive_timeout_secs: s.aggregation_inactive_s,
+            ..ExportConfig::new(collectors, effective.source)
         })
     }
 
-    /// The export plans of every enabled mode, in mode order.
-    pub fn export_plans(&self) -> Vec<ExportPlan> {
+    /// The exporter configuration of every enabled mode, with the mode, in mode order.
+    pub fn export_configs(&self) -> Vec<(AggregationMode, ExportConfig)> {
         self.enabled_modes()
-            .filter_map(|(m, _)| self.export_plan(m))
+            .filter_map(|(m, _)| Some((m, self.export_config(m)?)))
             .collect()
+    }
+
+    /// Whether `mode` exports the same in `self` and `other`: the same exporter
+    /// configuration and the same hosts after precedence (a host without a source is
+    /// configured though it receives nothing; changing it is a change of the export).
+    pub fn same_export(&self, other: &Config, mode: AggregationMode) -> bool {
+        self.export_config(mode) == other.export_config(mode)
+            && self.effective_export(mode) == other.effective_export(mode)
     }
 
     /// What `commit` warns about: enabled modes whose records reach no collector, fully or
     /// for some hosts, and aggregation-view hosts overridden by the system view.
     pub fn warnings(&self) -> Vec<Warning> {
         let mut w = Vec::new();
-        for p in self.export_plans() {
-            let own = self.aggregations.get(&p.mode).map(|a| &a.export.hosts);
-            if own.is_some_and(|h| !h.is_empty() && *h != p.hosts) {
-                w.push(Warning::AggregationHostsIgnored(p.mode));
+        for (mode, a) in self.enabled_modes() {
+            let e = effective_export(&self.system.export, &a.export);
+            if !a.export.hosts.is_empty() && a.export.hosts != e.hosts {
+                w.push(Warning::AggregationHostsIgnored(mode));
             }
-            if p.source.is_empty() {
-                w.push(Warning::NoSource(p.mode));
+            if e.source.is_empty() {
+                w.push(Warning::NoSource(mode));
             } else {
-                for h in p.hosts.iter().filter(|h| p.source_for(h).is_none()) {
-                    w.push(Warning::HostWithoutSource(p.mode, h.clone()));
+                for h in e.hosts.iter().filter(|h| !e.reaches(h)) {
+                    w.push(Warning::HostWithoutSource(mode, h.clone()));
                 }
             }
-            if p.hosts.is_empty() {
-                w.push(Warning::NoHosts(p.mode));
+            if e.hosts.is_empty() {
+                w.push(Warning::NoHosts(mode));
             }
         }
         w
@@ -180,7 +158,7 @@ impl Config {
 
 /// What a commit changed, so that the caller applies only the difference: modes whose
 /// profile is added, removed or reprogrammed (flush their flows first), and modes whose
-/// device programming is unchanged but whose export plan changed.
+/// device programming is unchanged but whose export changed ([`Config::same_export`]).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Diff {
     /// The original-flow timers changed.
@@ -190,9 +168,9 @@ pub struct Diff {
     /// Modes no longer enabled (disabled or deleted).
     pub removed: Vec<AggregationMode>,
     /// Modes enabled before and after whose profile (mask minima, timers) changed; their
-    /// export plan may have changed too.
+    /// export may have changed too.
     pub reprogrammed: Vec<AggregationMode>,
-    /// Modes enabled before and after with the same profile but another export plan.
+    /// Modes enabled before and after with the same profile but another export.
     pub export_only: Vec<AggregationMode>,
 }
 
@@ -212,9 +190,7 @@ impl Diff {
                 (None, Some(_)) => d.added.push(mode),
                 (Some(_), None) => d.removed.push(mode),
                 (Some(a), Some(b)) if a != b => d.reprogrammed.push(mode),
-                (Some(_), Some(_)) if old.export_plan(mode) != new.export_plan(mode) => {
-                    d.export_only.push(mode)
-                }
+                (Some(_), Some(_)) if !old.same_export(new, mode) => d.export_only.push(mode),
                 _ => {}
             }
         }

@@ -413,6 +413,8 @@ fn the_diff_says_exactly_what_changed() {
         ("ipv6 netstream aggregation as\nexport version ipfix", Diff { export_only: vec![M::As], ..Diff::default() }),
         ("ipv6 netstream aggregation vlan-id\ntemplate timeout-rate 5", Diff { export_only: vec![M::VlanId], ..Diff::default() }),
         ("ipv6 netstream export host 127.0.0.1 9996", Diff { export_only: vec![M::As, M::Prefix, M::VlanId], ..Diff::default() }),
+        // A host without a source of its family receives nothing, but it is a change.
+        ("ipv6 netstream export host ipv6 ::1 9996", Diff { export_only: vec![M::As, M::Prefix, M::VlanId], ..Diff::default() }),
         // System-view hosts win (A1), so a view's own host changes nothing.
         ("ipv6 netstream aggregation as\nipv6 netstream export host 127.0.0.1 1", Diff::default()),
         ("ipv6 netstream aggregation as\nipv6 netstream export source 127.0.0.2", Diff { export_only: vec![M::As], ..Diff::default() }),
@@ -458,8 +460,8 @@ fn a1_system_view_hosts_win_when_there_are_any() {
     let c = candidate(
         "ipv6 netstream export source 127.0.0.1\nipv6 netstream export host 127.0.0.1 1\nipv6 netstream aggregation as\nenable\nipv6 netstream export host 127.0.0.1 2",
     );
-    let p = c.export_plan(M::As).unwrap();
-    assert_eq!(p.hosts, vec![host("127.0.0.1", 1)]);
+    let p = c.export_config(M::As).unwrap();
+    assert_eq!(p.collectors, vec![host("127.0.0.1", 1)]);
     assert_eq!(c.warnings(), vec![Warning::AggregationHostsIgnored(M::As)]);
 }
 
@@ -468,8 +470,11 @@ fn a1_aggregation_view_hosts_when_the_system_view_has_none() {
     let c = candidate(
         "ipv6 netstream export source 127.0.0.1\nipv6 netstream aggregation as\nenable\nipv6 netstream export host 127.0.0.1 2\nipv6 netstream export host 127.0.0.1 3",
     );
-    let p = c.export_plan(M::As).unwrap();
-    assert_eq!(p.hosts, vec![host("127.0.0.1", 2), host("127.0.0.1", 3)]);
+    let p = c.export_config(M::As).unwrap();
+    assert_eq!(
+        p.collectors,
+        vec![host("127.0.0.1", 2), host("127.0.0.1", 3)]
+    );
     assert_eq!(c.warnings(), vec![]);
 }
 
@@ -478,7 +483,7 @@ fn a2_aggregation_view_source_wins() {
     let c = candidate(
         "ipv6 netstream export source 10.0.0.1 5000\nipv6 netstream export source ipv6 2001:db8::1\nipv6 netstream aggregation as\nenable\nipv6 netstream export source 10.0.0.2",
     );
-    let p = c.export_plan(M::As).unwrap();
+    let p = c.export_config(M::As).unwrap();
     // Per family: the view's IPv4 source (no port: 40000), the system view's IPv6 one.
     let sock = |s: &str| s.parse::<SocketAddr>().unwrap();
     assert_eq!(
@@ -496,7 +501,7 @@ fn a2_system_view_source_is_the_fallback() {
     let c = candidate(
         "ipv6 netstream export source 10.0.0.1 5000\nipv6 netstream export host 127.0.0.1 1\nipv6 netstream export host ipv6 ::1 1\nipv6 netstream aggregation as\nenable",
     );
-    let p = c.export_plan(M::As).unwrap();
+    let p = c.export_config(M::As).unwrap();
     assert_eq!(
         p.source_for(&host("127.0.0.1", 1)),
         Some("10.0.0.1:5000".parse().unwrap())
@@ -504,7 +509,10 @@ fn a2_system_view_source_is_the_fallback() {
     assert_eq!(p.source.v6, None);
     // The IPv6 host has no source of its family: it gets nothing, and commit says so.
     assert_eq!(p.destinations().len(), 1);
+    assert_eq!(p.collectors, vec![host("127.0.0.1", 1)]);
     assert_eq!(p.source_for(&host("::1", 1)), None);
+    let e = c.effective_export(M::As).unwrap();
+    assert_eq!(e.hosts, vec![host("127.0.0.1", 1), host("::1", 1)]);
     assert_eq!(
         c.warnings(),
         vec![Warning::HostWithoutSource(M::As, host("::1", 1))]
@@ -522,7 +530,7 @@ fn no_source_commits_with_a_warning() {
         "Warning: aggregation as: no ipv6 netstream export source in this view or the system view; nothing is exported"
     );
     assert_eq!(
-        s.running().export_plan(M::As).unwrap().destinations(),
+        s.running().export_config(M::As).unwrap().destinations(),
         vec![]
     );
     let w = [
@@ -537,36 +545,48 @@ fn no_source_commits_with_a_warning() {
 }
 
 #[test]
-fn export_plan_carries_every_setting() {
+fn export_config_carries_every_setting() {
     let c = candidate(
-        "ipv6 netstream export template sequence-number fixed\nipv6 netstream as-mode 32\nipv6 netstream export index-switch 32\n\
+        "ipv6 netstream export source 127.0.0.1\nipv6 netstream export template sequence-number fixed\nipv6 netstream as-mode 32\nipv6 netstream export index-switch 32\n\
          ipv6 netstream export template option refresh-rate 7\nipv6 netstream export template option timeout-rate 8\n\
          ipv6 netstream aggregation timeout active interval-second 20\nipv6 netstream aggregation timeout inactive 40\n\
          ipv6 netstream aggregation as\nenable\nexport version ipfix\ntemplate timeout-rate 9\n\
          ipv6 netstream export host 127.0.0.1 9995 vpn-instance red dscp 46",
     );
-    let p = c.export_plan(M::As).unwrap();
+    let p = c.export_config(M::As).unwrap();
     assert_eq!(p.version, Version::Ipfix);
-    assert_eq!(p.template_timeout_min, 9);
+    assert_eq!(p.template_timeout_minutes, 9);
     assert!(p.sequence_fixed);
     assert_eq!((p.as_width.octets(), p.ifindex_width.octets()), (4, 4));
-    assert_eq!((p.option_refresh_packets, p.option_timeout_min), (7, 8));
-    assert_eq!((p.active_timeout_s, p.inactive_timeout_s), (20, 40));
-    assert_eq!(p.hosts[0].vpn_instance.as_deref(), Some("red"));
-    assert_eq!(p.hosts[0].dscp, 46);
+    assert_eq!(
+        (p.options_refresh_packets, p.options_refresh_minutes),
+        (7, 8)
+    );
+    assert_eq!((p.active_timeout_secs, p.inactive_timeout_secs), (20, 40));
+    assert_eq!(p.collectors[0].vpn_instance.as_deref(), Some("red"));
+    assert_eq!(p.collectors[0].dscp, 46);
+    assert_eq!(p.modes, vec![M::As]);
+    assert_eq!(p.observation_domain, 1 + u32::from(M::As.index()));
+    assert_eq!(p.validate(), Ok(()));
     // Defaults.
     let c =
         candidate("ipv6 netstream aggregation as\nenable\nquit\nipv6 netstream aggregation prefix");
-    let p = c.export_plan(M::As).unwrap();
+    let p = c.export_config(M::As).unwrap();
     assert_eq!(p.version, Version::V9);
-    assert_eq!(p.template_timeout_min, 30);
+    assert_eq!(p.template_timeout_minutes, 30);
     assert!(!p.sequence_fixed);
     assert_eq!((p.as_width.octets(), p.ifindex_width.octets()), (2, 2));
-    assert_eq!((p.option_refresh_packets, p.option_timeout_min), (20, 30));
-    assert_eq!((p.active_timeout_s, p.inactive_timeout_s), (1800, 300));
-    assert_eq!(c.export_plan(M::Prefix), None, "disabled");
-    assert_eq!(c.export_plan(M::VlanId), None, "absent");
-    assert_eq!(c.export_plans().len(), 1);
+    assert_eq!(
+        (p.options_refresh_packets, p.options_refresh_minutes),
+        (20, 30)
+    );
+    assert_eq!(
+        (p.active_timeout_secs, p.inactive_timeout_secs),
+        (1800, 300)
+    );
+    assert_eq!(c.export_config(M::Prefix), None, "disabled");
+    assert_eq!(c.export_config(M::VlanId), None, "absent");
+    assert_eq!(c.export_configs().len(), 1);
 }
 
 #[test]
@@ -848,7 +868,7 @@ fn the_examples_parse_and_commit() {
         let enabled: Vec<M> = c.enabled_modes().map(|(m, _)| m).collect();
         assert_eq!(enabled, *modes, "{file}");
         assert!(c.system.sequence_fixed, "{file}");
-        for p in c.export_plans() {
+        for (_, p) in c.export_configs() {
             assert!(!p.destinations().is_empty(), "{file}");
             for (h, _) in p.destinations() {
                 assert!(h.addr.is_loopback(), "{file}: {}", h.addr);
@@ -864,7 +884,11 @@ fn the_examples_parse_and_commit() {
         assert_eq!(parse_config(&render(&c)).unwrap().0, c, "{file}");
     }
     let (all, _) = parse_config(&example("all-modes.cfg")).unwrap();
-    let ports: Vec<u16> = all.export_plans().iter().map(|p| p.hosts[0].port).collect();
+    let ports: Vec<u16> = all
+        .export_configs()
+        .iter()
+        .map(|(_, p)| p.collectors[0].port)
+        .collect();
     assert_eq!(ports, (9901..=9914).collect::<Vec<u16>>());
     let routes = parse_routes(&example("routes.txt")).unwrap();
     let tables = routes.tables().unwrap();
@@ -1092,7 +1116,7 @@ fn a1_no_warning_when_both_views_name_the_same_hosts() {
         "ipv6 netstream export source 127.0.0.1\nipv6 netstream export host 127.0.0.1 1\nipv6 netstream aggregation as\nenable\nipv6 netstream export host 127.0.0.1 1",
     );
     assert_eq!(
-        c.export_plan(M::As).unwrap().hosts,
+        c.export_config(M::As).unwrap().collectors,
         vec![host("127.0.0.1", 1)]
     );
     assert_eq!(c.warnings(), vec![]);

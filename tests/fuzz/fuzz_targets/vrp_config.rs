@@ -2,7 +2,7 @@
 //! UTF-8 text. Neither may panic, error messages included (they point a caret at a
 //! column); a configuration that commits must read back from its `display
 //! current-configuration` text as the same configuration (display.rs promises it), and
-//! its engine configuration and export plans must resolve.
+//! its engine configuration and exporter configurations must resolve.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -23,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
                     panic!("display text of a committed configuration refused:\n{shown}\n{e}")
                 }
             }
-            std::hint::black_box((config.engine_config(), config.export_plans(), warnings));
+            std::hint::black_box((config.engine_config(), config.export_configs(), warnings));
         }
         Err(e) => {
             std::hint::black_box(e.to_string());
