@@ -21,9 +21,10 @@ use crate::backend::{Backend, BackendError};
 use crate::dma::DmaMemory;
 use crate::ring::{RingConsumer, RingError};
 use nsflow_rtl::config::EngineConfig;
+use nsflow_rtl::counters::Counters;
 use nsflow_rtl::program::{self, EngineRegs, LimitError};
 use nsflow_rtl::record::{Record, RECORD_BYTES, RECORD_FORMAT_VERSION};
-use nsflow_rtl::regs::{self, Ctrl, GlobalStat, IntBits, ProfileStat, Status};
+use nsflow_rtl::regs::{self, Ctrl, IntBits, Status};
 use nsflow_rtl::tables::Tables;
 use nsflow_rtl::AggregationMode;
 use std::time::{Duration, Instant};
@@ -195,56 +196,9 @@ pub fn identify(dev: &mut dyn Backend) -> Result<Identity, DeviceError> {
     Ok(id)
 }
 
-/// 64-bit statistics, read consistently through one snapshot.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct DeviceStats {
-    /// Global counters, in `regs::GLOBAL_STATS` order.
-    pub global: Vec<u64>,
-    /// Per programmed profile, counters in `regs::PROFILE_STATS` order.
-    pub profiles: Vec<Vec<u64>>,
-}
-
-impl DeviceStats {
-    /// A global counter.
-    pub fn global(&self, s: GlobalStat) -> u64 {
-        self.global.get(s.index()).copied().unwrap_or(0)
-    }
-
-    /// A counter of profile slot `p` (0 for a slot not read).
-    pub fn profile(&self, p: usize, s: ProfileStat) -> u64 {
-        self.profiles
-            .get(p)
-            .and_then(|v| v.get(s.index()))
-            .copied()
-            .unwrap_or(0)
-    }
-
-    /// A profile counter summed over all programmed profiles.
-    pub fn profile_total(&self, s: ProfileStat) -> u64 {
-        (0..self.profiles.len()).map(|p| self.profile(p, s)).sum()
-    }
-
-    /// Adds `other` counter by counter (profiles by slot), as the counters of a device's
-    /// earlier lives are added to those read after a reset.
-    pub fn add(&mut self, other: &DeviceStats) {
-        add_counters(&mut self.global, &other.global);
-        if self.profiles.len() < other.profiles.len() {
-            self.profiles.resize(other.profiles.len(), Vec::new());
-        }
-        for (mine, theirs) in self.profiles.iter_mut().zip(&other.profiles) {
-            add_counters(mine, theirs);
-        }
-    }
-}
-
-fn add_counters(mine: &mut Vec<u64>, theirs: &[u64]) {
-    if mine.len() < theirs.len() {
-        mine.resize(theirs.len(), 0);
-    }
-    for (m, t) in mine.iter_mut().zip(theirs) {
-        *m = m.wrapping_add(*t);
-    }
-}
+/// 64-bit statistics, read consistently through one snapshot (the contract's
+/// [`Counters`]).
+pub type DeviceStats = Counters;
 
 fn read64(dev: &mut dyn Backend, lo: u32) -> Result<u64, BackendError> {
     let l = dev.read32(lo)?;
@@ -733,18 +687,8 @@ impl Device {
                 c.set_enable(self.enabled);
             }),
         )?;
-        let mut s = DeviceStats::default();
-        for st in GlobalStat::ALL {
-            s.global
-                .push(read64(self.backend.as_mut(), regs::global_stat(*st))?);
-        }
-        for p in 0..self.modes.len() as u32 {
-            let mut v = Vec::with_capacity(ProfileStat::ALL.len());
-            for st in ProfileStat::ALL {
-                v.push(read64(self.backend.as_mut(), regs::profile_stat(p, *st))?);
-            }
-            s.profiles.push(v);
-        }
+        let backend = self.backend.as_mut();
+        let mut s = Counters::read(|o| backend.read32(o), self.modes.len() as u32)?;
         s.add(&self.carried.stats);
         Ok(s)
     }

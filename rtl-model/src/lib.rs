@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod counters;
 pub mod generate;
 pub mod hash;
 pub mod key;

@@ -272,17 +272,7 @@ impl Job {
     /// Credits each mode of the current programming with its slot's counter increase since
     /// [`Self::base`], and makes `now` the new base.
     fn credit(&mut self, now: &DeviceStats) {
-        for (p, mode) in self.modes.iter().enumerate() {
-            let c = self
-                .credited
-                .entry(*mode)
-                .or_insert_with(|| vec![0; ProfileStat::ALL.len()]);
-            for (i, st) in ProfileStat::ALL.iter().enumerate() {
-                c[i] += now
-                    .profile(p, *st)
-                    .saturating_sub(self.base.profile(p, *st));
-            }
-        }
+        self.credited = self.device_by_mode(now);
         self.base = now.clone();
     }
 
@@ -294,8 +284,8 @@ impl Job {
             let c = m
                 .entry(*mode)
                 .or_insert_with(|| vec![0; ProfileStat::ALL.len()]);
-            for (i, st) in ProfileStat::ALL.iter().enumerate() {
-                c[i] += now
+            for (v, st) in c.iter_mut().zip(ProfileStat::ALL) {
+                *v += now
                     .profile(p, *st)
                     .saturating_sub(self.base.profile(p, *st));
             }

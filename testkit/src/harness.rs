@@ -11,11 +11,13 @@ use nsflow_hwsim::device::{Device, Refused};
 use nsflow_hwsim::params::BuildParams;
 use nsflow_hwsim::ring::WB_BYTES;
 use nsflow_rtl::config::EngineConfig;
+use nsflow_rtl::counters::Counters;
 use nsflow_rtl::parser::LinkType;
 use nsflow_rtl::program::{self, LimitError};
 use nsflow_rtl::record::{Record, RecordError, RECORD_BYTES};
-use nsflow_rtl::regs::{self, Ctrl, GlobalStat, ProfileStat, NUM_PROFILES};
+use nsflow_rtl::regs::{self, Ctrl, NUM_PROFILES};
 use nsflow_rtl::tables::Tables;
+use std::convert::Infallible;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -116,30 +118,9 @@ pub enum HarnessError {
     Stuck(&'static str),
 }
 
-/// The 64-bit statistics read through BAR0 after a snapshot.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatsReadout {
-    /// Global statistics in `GlobalStat` order.
-    pub global: Vec<u64>,
-    /// Per profile, in `ProfileStat` order.
-    pub profiles: Vec<Vec<u64>>,
-}
-
-impl StatsReadout {
-    /// A global statistic.
-    pub fn global(&self, s: GlobalStat) -> u64 {
-        self.global.get(s.index()).copied().unwrap_or(0)
-    }
-
-    /// A statistic of profile `p` (0 for a profile not read).
-    pub fn profile(&self, p: usize, s: ProfileStat) -> u64 {
-        self.profiles
-            .get(p)
-            .and_then(|v| v.get(s.index()))
-            .copied()
-            .unwrap_or(0)
-    }
-}
+/// The 64-bit statistics read through BAR0 after a snapshot (the contract's
+/// [`Counters`]).
+pub type StatsReadout = Counters;
 
 /// Programs timers, profiles and tables through BAR writes, by rtl-model's programming
 /// path (the writes the driver makes). Profiles beyond `engine.profiles` are disabled.
@@ -373,18 +354,6 @@ pub fn read_stats(dev: &mut Device) -> StatsReadout {
     let mut c = Ctrl(dev.bar_read(regs::CTRL.offset));
     c.set_stats_snapshot(true);
     dev.bar_write(regs::CTRL.offset, c.0);
-    let mut rd = |lo: u32| u64::from(dev.bar_read(lo)) | u64::from(dev.bar_read(lo + 4)) << 32;
-    let global = GlobalStat::ALL
-        .iter()
-        .map(|s| rd(regs::global_stat(*s)))
-        .collect();
-    let profiles = (0..NUM_PROFILES)
-        .map(|p| {
-            ProfileStat::ALL
-                .iter()
-                .map(|s| rd(regs::profile_stat(p, *s)))
-                .collect()
-        })
-        .collect();
-    StatsReadout { global, profiles }
+    let Ok(c) = Counters::read(|o| Ok::<_, Infallible>(dev.bar_read(o)), NUM_PROFILES);
+    c
 }
