@@ -34,7 +34,14 @@ impl Device {
                 self.scan_changed();
             }
             Fault::LostInterrupts => self.irq.set_lost(true),
-            _ => {}
+            // Armed above: they act on the next record or DMA write, or (removal) from now
+            // on through `faults`. Listed, not `_`, so that a new fault must say when it acts.
+            Fault::BadRecordVersion
+            | Fault::BadRecordReason
+            | Fault::ImpossibleCounters
+            | Fault::StalePhase
+            | Fault::DmaFault
+            | Fault::Removed => {}
         }
     }
 
