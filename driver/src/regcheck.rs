@@ -2,6 +2,10 @@
 //! the rtl-model map and run through any [`Backend`] (the model in-process, a vfio-user
 //! device, or silicon through VFIO).
 //!
+//! Before anything else, and before any write, the identification block is read and
+//! checked ([`crate::device::check_id`]): a device that is not an nsflow engine of this
+//! map's major version is refused with [`RegcheckError::Identity`], untouched.
+//!
 //! Checks, in order (OpenTitan's five CSR tests plus the map's own semantics):
 //! 1. `hw_reset`: after a soft reset every register reads its reset value (build
 //!    parameters are reported, not failed: another build may differ).
@@ -21,10 +25,23 @@
 //! resets or reprograms the device behind its own back.
 
 use crate::backend::{Backend, BackendError};
+use crate::device::{check_id, IdentityError};
 use nsflow_rtl::regs::{self, Access, Instance};
 use nsflow_rtl::tables::{IFACE_ENTRIES, LABEL_ENTRIES, ROUTE_ENTRIES};
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
+
+/// Why regcheck could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RegcheckError {
+    /// The backend failed.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// The identification block does not name an nsflow engine of this map's major
+    /// version: the device was refused before anything was written to it.
+    #[error("refusing to test the device (nothing was written to it): {0}")]
+    Identity(#[from] IdentityError),
+}
 
 /// One check on one register.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,8 +183,10 @@ fn soft_reset(dev: &mut dyn Backend) -> Result<(), BackendError> {
     dev.write32(regs::CTRL.offset, regs::field::CTRL::soft_reset.mask())
 }
 
-/// Runs the whole suite. The device is left soft-reset.
-pub fn run(dev: &mut dyn Backend) -> Result<Report, BackendError> {
+/// Runs the whole suite, after checking the identification block (reading only). The
+/// device is left soft-reset.
+pub fn run(dev: &mut dyn Backend) -> Result<Report, RegcheckError> {
+    check_id::<RegcheckError>(dev)?;
     let mut rep = Report::default();
     let all = regs::all_registers();
     soft_reset(dev)?;
