@@ -26,7 +26,7 @@
 
 use crate::backend::{Backend, BackendError};
 use crate::device::{check_id, IdentityError};
-use nsflow_rtl::regs::{self, Access, Instance};
+use nsflow_rtl::regs::{self, Access, Effect, Instance};
 use nsflow_rtl::tables::{IFACE_ENTRIES, LABEL_ENTRIES, ROUTE_ENTRIES};
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -189,13 +189,7 @@ pub fn run(dev: &mut dyn Backend) -> Result<Report, RegcheckError> {
     check_id::<RegcheckError>(dev)?;
     let mut rep = Report::default();
     let all = regs::all_registers();
-    soft_reset(dev)?;
-    hw_reset(dev, &all, &mut rep)?;
-    rw(dev, &all, &mut rep)?;
-    soft_reset(dev)?;
-    bit_bash(dev, &all, &mut rep)?;
-    soft_reset(dev)?;
-    aliasing(dev, &all, &mut rep)?;
+    register_block(dev, &all, &mut rep)?;
     soft_reset(dev)?;
     mem_walk(dev, &mut rep)?;
     soft_reset(dev)?;
@@ -203,6 +197,134 @@ pub fn run(dev: &mut dyn Backend) -> Result<Report, RegcheckError> {
     unknown(dev, &all, &mut rep)?;
     soft_reset(dev)?;
     Ok(rep)
+}
+
+/// The checks a register block alone must pass, with the hardware around it idle:
+/// `hw_reset`, `rw`, `bit_bash`, `aliasing` (what [`vectors`] records for an RTL
+/// simulation of the block generated from docs/nsflow.rdl).
+fn register_block(
+    dev: &mut dyn Backend,
+    all: &[Instance],
+    rep: &mut Report,
+) -> Result<(), BackendError> {
+    soft_reset(dev)?;
+    hw_reset(dev, all, rep)?;
+    rw(dev, all, rep)?;
+    soft_reset(dev)?;
+    bit_bash(dev, all, rep)?;
+    soft_reset(dev)?;
+    aliasing(dev, all, rep)
+}
+
+/// One BAR0 access of the register-block checks, as data for another simulator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vector {
+    /// Write `value` at `offset`.
+    Write {
+        /// Offset in BAR0.
+        offset: u32,
+        /// Value written.
+        value: u32,
+    },
+    /// Read `offset`; the bits of `mask` must equal those of `expected`.
+    Read {
+        /// Offset in BAR0.
+        offset: u32,
+        /// The contract's value (read from a device that passed every check).
+        expected: u32,
+        /// Bits the register block decides; the others are driven by the datapath.
+        mask: u32,
+    },
+}
+
+impl Vector {
+    /// One line of the vectors file: `W offset value` or `R offset expected mask`, hex.
+    pub fn line(&self) -> String {
+        match self {
+            Self::Write { offset, value } => format!("W {offset:#06x} {value:#010x}"),
+            Self::Read {
+                offset,
+                expected,
+                mask,
+            } => format!("R {offset:#06x} {expected:#010x} {mask:#010x}"),
+        }
+    }
+}
+
+/// Bits of a register whose value the datapath drives (hardware-written fields: status,
+/// counters, the clock, interrupt causes) rather than the register block itself.
+fn datapath_bits(i: &Instance) -> u32 {
+    i.reg
+        .fields
+        .iter()
+        .filter(|f| {
+            matches!(
+                (f.access, f.effect),
+                (Access::Ro, Effect::None | Effect::ReadStrobe) | (Access::W1c, _)
+            )
+        })
+        .map(|f| f.mask())
+        .fold(0, |a, m| a | m)
+}
+
+/// A backend that records every access of the device it wraps.
+struct Recorder {
+    dev: Box<dyn Backend>,
+    log: Vec<Vector>,
+    datapath: std::collections::HashMap<u32, u32>,
+}
+
+impl Backend for Recorder {
+    fn describe(&self) -> String {
+        self.dev.describe()
+    }
+    fn read32(&mut self, offset: u32) -> Result<u32, BackendError> {
+        let expected = self.dev.read32(offset)?;
+        let mask = !self.datapath.get(&offset).copied().unwrap_or(0);
+        self.log.push(Vector::Read {
+            offset,
+            expected,
+            mask,
+        });
+        Ok(expected)
+    }
+    fn write32(&mut self, offset: u32, value: u32) -> Result<(), BackendError> {
+        self.log.push(Vector::Write { offset, value });
+        self.dev.write32(offset, value)
+    }
+    fn map_dma(&mut self, mem: &crate::dma::DmaMemory) -> Result<u64, BackendError> {
+        self.dev.map_dma(mem)
+    }
+    fn unmap_dma(&mut self, iova: u64, len: usize) -> Result<(), BackendError> {
+        self.dev.unmap_dma(iova, len)
+    }
+    fn irq(&self) -> Option<&vmm_sys_util::eventfd::EventFd> {
+        self.dev.irq()
+    }
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+}
+
+/// Runs the register-block checks (`hw_reset`, `rw`, `bit_bash`, `aliasing`) on `dev`
+/// and records every access: the vectors an RTL simulation of the register block replays
+/// (`nsflow regcheck --emit-vectors FILE`). A read's expected value is what `dev` returned,
+/// so run it on a device that passes (the model); bits the datapath drives are masked
+/// out. A write of `CTRL.soft_reset` stands for the reset the logic around the block
+/// gives it. The datapath checks (`mem_walk`, `w1c`, `unknown`) and `UNKNOWN_ACCESS`
+/// counting need the engine, not the block, and are not recorded.
+pub fn vectors(dev: Box<dyn Backend>) -> Result<(Report, Vec<Vector>), RegcheckError> {
+    let all = regs::all_registers();
+    let mut rec = Recorder {
+        dev,
+        log: Vec::new(),
+        datapath: all.iter().map(|i| (i.offset, datapath_bits(i))).collect(),
+    };
+    check_id::<RegcheckError>(&mut rec)?;
+    rec.log.clear();
+    let mut rep = Report::default();
+    register_block(&mut rec, &all, &mut rep)?;
+    Ok((rep, rec.log))
 }
 
 fn hw_reset(dev: &mut dyn Backend, all: &[Instance], rep: &mut Report) -> Result<(), BackendError> {
