@@ -19,6 +19,12 @@
 //!    window and read back.
 //! 6. `w1c`: INT_STATUS bits set by the hardware (a flush) clear only on a 1 written.
 //! 7. `unknown`: writes to offsets outside the map are ignored, read 0 and are counted.
+//! 8. `effects` (run after `aliasing`, on the device it left modified): TIME_HI changes
+//!    only on a TIME_LO read and the clock never goes back; `CTRL.stats_snapshot` is a
+//!    pulse and latched statistics read stably; RING_CONS stores the doorbell and a
+//!    RING_SIZE write resets both indices; enabling with an invalid ring stops the device
+//!    (`BAD_RING`, `INT_STATUS.error`); then `reset_after`: a soft reset brings every
+//!    register of that modified, failed device back to its reset value.
 //!
 //! Registers whose writes act (CTRL, the window command registers, INT_STATUS, the ring
 //! doorbell) are exercised only by the checks made for them, so that the suite never
@@ -190,7 +196,7 @@ pub fn run(dev: &mut dyn Backend) -> Result<Report, RegcheckError> {
     let mut rep = Report::default();
     let all = regs::all_registers();
     register_block(dev, &all, &mut rep)?;
-    soft_reset(dev)?;
+    effects(dev, &all, &mut rep)?;
     mem_walk(dev, &mut rep)?;
     soft_reset(dev)?;
     w1c(dev, &mut rep)?;
@@ -208,7 +214,7 @@ fn register_block(
     rep: &mut Report,
 ) -> Result<(), BackendError> {
     soft_reset(dev)?;
-    hw_reset(dev, all, rep)?;
+    hw_reset(dev, all, rep, "hw_reset")?;
     rw(dev, all, rep)?;
     soft_reset(dev)?;
     bit_bash(dev, all, rep)?;
@@ -327,7 +333,13 @@ pub fn vectors(dev: Box<dyn Backend>) -> Result<(Report, Vec<Vector>), RegcheckE
     Ok((rep, rec.log))
 }
 
-fn hw_reset(dev: &mut dyn Backend, all: &[Instance], rep: &mut Report) -> Result<(), BackendError> {
+/// Every register reads its reset value (reported as `check`).
+fn hw_reset(
+    dev: &mut dyn Backend,
+    all: &[Instance],
+    rep: &mut Report,
+    check: &'static str,
+) -> Result<(), BackendError> {
     for i in all {
         if matches!(i.reg.name, "TIME_LO" | "TIME_HI") {
             continue;
@@ -342,7 +354,7 @@ fn hw_reset(dev: &mut dyn Backend, all: &[Instance], rep: &mut Report) -> Result
             .sum();
         if build_mask != 0 && (v & build_mask) != (i.reg.reset() & build_mask) {
             rep.push(
-                "hw_reset",
+                check,
                 &i.name,
                 i.offset,
                 v & !build_mask,
@@ -354,7 +366,7 @@ fn hw_reset(dev: &mut dyn Backend, all: &[Instance], rep: &mut Report) -> Result
                 ),
             );
         } else {
-            rep.push("hw_reset", &i.name, i.offset, v, i.reg.reset(), "");
+            rep.push(check, &i.name, i.offset, v, i.reg.reset(), "");
         }
     }
     Ok(())
@@ -453,6 +465,121 @@ fn aliasing(dev: &mut dyn Backend, all: &[Instance], rep: &mut Report) -> Result
         );
     }
     Ok(())
+}
+
+/// The 64-bit clock, TIME_LO then TIME_HI (the LO read latches HI).
+fn read_time(dev: &mut dyn Backend) -> Result<u64, BackendError> {
+    let lo = dev.read32(regs::TIME_LO.offset)?;
+    let hi = dev.read32(regs::TIME_HI.offset)?;
+    Ok(u64::from(hi) << 32 | u64::from(lo))
+}
+
+/// The side effects of the map on a device the register-block checks left modified: the
+/// TIME latch, the statistics snapshot, the ring indices, CTRL.enable's ring check, and
+/// a soft reset bringing every register back to its reset value (`reset_after`).
+fn effects(dev: &mut dyn Backend, all: &[Instance], rep: &mut Report) -> Result<(), BackendError> {
+    let (lo, hi) = (regs::TIME_LO.offset, regs::TIME_HI.offset);
+    let t1 = read_time(dev)?;
+    let latched = dev.read32(hi)?;
+    rep.push(
+        "effects",
+        "TIME_HI",
+        hi,
+        dev.read32(hi)?,
+        latched,
+        "TIME_HI changes only on a TIME_LO read",
+    );
+    let t2 = read_time(dev)?;
+    rep.push(
+        "effects",
+        "TIME_LO",
+        lo,
+        u32::from(t2 >= t1),
+        1,
+        "the clock read LO then HI never goes back (1 = monotonic)",
+    );
+
+    let ctrl = regs::CTRL.offset;
+    let c = |f: fn(&mut regs::Ctrl)| {
+        let mut c = regs::Ctrl(0);
+        f(&mut c);
+        c.0
+    };
+    dev.write32(ctrl, c(|c| c.set_stats_snapshot(true)))?;
+    rep.push(
+        "effects",
+        "CTRL",
+        ctrl,
+        dev.read32(ctrl)?,
+        0,
+        "stats_snapshot is a pulse: CTRL reads 0 after it",
+    );
+    let stat = regs::global_stat(regs::GlobalStat::RxFrames);
+    let first = (dev.read32(stat)?, dev.read32(stat + 4)?);
+    let again = (dev.read32(stat)?, dev.read32(stat + 4)?);
+    rep.push(
+        "effects",
+        "STAT_RX_FRAMES",
+        stat,
+        u32::from(first == again),
+        1,
+        "latched statistics read the same until the next snapshot (1 = same)",
+    );
+
+    let (size, cons, prod) = (
+        regs::RING_SIZE.offset,
+        regs::RING_CONS.offset,
+        regs::RING_PROD.offset,
+    );
+    dev.write32(cons, 5)?;
+    rep.push(
+        "effects",
+        "RING_CONS",
+        cons,
+        dev.read32(cons)?,
+        5,
+        "the doorbell stores the consumer index written",
+    );
+    dev.write32(size, 2)?;
+    rep.push(
+        "effects",
+        "RING_CONS",
+        cons,
+        dev.read32(cons)?,
+        0,
+        "a RING_SIZE write resets RING_CONS",
+    );
+    rep.push(
+        "effects",
+        "RING_PROD",
+        prod,
+        dev.read32(prod)?,
+        0,
+        "a RING_SIZE write resets RING_PROD",
+    );
+
+    dev.write32(ctrl, c(|c| c.set_enable(true)))?;
+    let status = regs::Status(dev.read32(regs::STATUS.offset)?);
+    rep.push(
+        "effects",
+        "STATUS",
+        regs::STATUS.offset,
+        u32::from(status.error_code()),
+        u32::from(regs::error_code::BAD_RING),
+        "enabling with an invalid RING_SIZE (2) stops the device: error_code BAD_RING",
+    );
+    let int_error = regs::field::INT_STATUS::error.mask();
+    rep.push(
+        "effects",
+        "INT_STATUS",
+        regs::INT_STATUS.offset,
+        dev.read32(regs::INT_STATUS.offset)? & int_error,
+        int_error,
+        "entering the error state sets INT_STATUS.error",
+    );
+
+    soft_reset(dev)?;
+    hw_reset(dev, all, rep, "reset_after")
 }
 
 fn window_cmd(dev: &mut dyn Backend, cmd: u32, op: u32) -> Result<(), BackendError> {
