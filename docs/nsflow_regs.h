@@ -3,7 +3,17 @@
 #ifndef NSFLOW_REGS_H
 #define NSFLOW_REGS_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+/* NSFLOW_STATIC_ASSERT(condition, tag): a compile-time check in C99, C11 and C++11. */
+#if defined(__cplusplus) && __cplusplus >= 201103L
+#define NSFLOW_STATIC_ASSERT(cond, tag) static_assert(cond, #tag)
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define NSFLOW_STATIC_ASSERT(cond, tag) _Static_assert(cond, #tag)
+#else
+#define NSFLOW_STATIC_ASSERT(cond, tag) typedef char nsflow_static_assert_##tag[(cond) ? 1 : -1]
+#endif
 
 #define NSFLOW_BAR0_SIZE 0x2000u
 #define NSFLOW_MAGIC 0x4e53464cu
@@ -91,7 +101,11 @@
 #define NSFLOW_STATUS_RING_FULL_SHIFT 2u
 #define NSFLOW_STATUS_RING_FULL_MASK 0x00000004u /* RO The ring holds 2^log2 unconsumed records (producer - consumer = entries) */
 #define NSFLOW_STATUS_ERROR_CODE_SHIFT 8u
-#define NSFLOW_STATUS_ERROR_CODE_MASK 0x0000ff00u /* RO 1 DMA outside the ring or mapping, 2 bad ring configuration */
+#define NSFLOW_STATUS_ERROR_CODE_MASK 0x0000ff00u /* RO Why the device stopped (0 while no error) */
+enum nsflow_status_error_code {
+    NSFLOW_STATUS_ERROR_CODE_DMA_FAULT = 1, /* A DMA write would have left the mapped ring or write-back memory */
+    NSFLOW_STATUS_ERROR_CODE_BAD_RING = 2, /* The ring was enabled with an invalid size or address */
+};
 
 /* FLUSH_COUNT: Flushes completed since reset */
 #define NSFLOW_FLUSH_COUNT 0x028u
@@ -109,7 +123,7 @@
 #define NSFLOW_TIME_LO 0x030u
 #define NSFLOW_TIME_LO_RESET 0x00000000u
 #define NSFLOW_TIME_LO_NS_SHIFT 0u
-#define NSFLOW_TIME_LO_NS_MASK 0xffffffffu /* RO Bits 31:0 of the clock */
+#define NSFLOW_TIME_LO_NS_MASK 0xffffffffu /* RO Bits 31:0 of the clock; a read latches bits 63:32 into TIME_HI */
 
 /* TIME_HI: Nanosecond clock, high half as latched by the last TIME_LO read */
 #define NSFLOW_TIME_HI 0x034u
@@ -193,7 +207,7 @@
 #define NSFLOW_RING_SIZE 0x068u
 #define NSFLOW_RING_SIZE_RESET 0x00000000u
 #define NSFLOW_RING_SIZE_LOG2_SHIFT 0u
-#define NSFLOW_RING_SIZE_LOG2_MASK 0x0000001fu /* RW Entries = 2^log2, 4..20; 0 = no ring */
+#define NSFLOW_RING_SIZE_LOG2_MASK 0x0000001fu /* RW Entries = 2^log2, 4..20; 0 = no ring; a write resets RING_PROD and RING_CONS to 0 */
 
 /* RING_WB_LO: Producer-index write-back IOVA, low half (8-byte aligned): the device writes the 32-bit producer index there as 8 bytes LE, zero-extended; 0 = no write-back */
 #define NSFLOW_RING_WB_LO 0x06cu
@@ -217,7 +231,7 @@
 #define NSFLOW_RING_CONS 0x078u
 #define NSFLOW_RING_CONS_RESET 0x00000000u
 #define NSFLOW_RING_CONS_INDEX_SHIFT 0u
-#define NSFLOW_RING_CONS_INDEX_MASK 0xffffffffu /* RW Records the driver has consumed */
+#define NSFLOW_RING_CONS_INDEX_MASK 0xffffffffu /* RW Records the driver has consumed; a write frees ring space (doorbell) */
 
 /* ROUTE_INDEX: Route table window: entry index */
 #define NSFLOW_ROUTE_INDEX 0x100u
@@ -229,7 +243,12 @@
 #define NSFLOW_ROUTE_CMD 0x104u
 #define NSFLOW_ROUTE_CMD_RESET 0x00000000u
 #define NSFLOW_ROUTE_CMD_OP_SHIFT 0u
-#define NSFLOW_ROUTE_CMD_OP_MASK 0x00000003u /* WO 1 write window to entry, 2 read entry to window, 3 invalidate all */
+#define NSFLOW_ROUTE_CMD_OP_MASK 0x00000003u /* WO Command, executed on the write */
+enum nsflow_route_cmd_op {
+    NSFLOW_ROUTE_CMD_OP_WRITE = 1, /* Write the window registers to the indexed entry */
+    NSFLOW_ROUTE_CMD_OP_READ = 2, /* Read the indexed entry into the window registers */
+    NSFLOW_ROUTE_CMD_OP_CLEAR = 3, /* Invalidate every entry (route and label tables) */
+};
 
 /* ROUTE_PREFIX: Route window: prefix, word 0 = bits 127:96 */
 #define NSFLOW_ROUTE_PREFIX(i) (0x110u + (uint32_t)(i) * 0x4u)
@@ -275,7 +294,12 @@
 #define NSFLOW_IFACE_CMD 0x144u
 #define NSFLOW_IFACE_CMD_RESET 0x00000000u
 #define NSFLOW_IFACE_CMD_OP_SHIFT 0u
-#define NSFLOW_IFACE_CMD_OP_MASK 0x00000003u /* WO 1 write window to entry, 2 read entry to window, 3 reserved (ignored) */
+#define NSFLOW_IFACE_CMD_OP_MASK 0x00000003u /* WO Command, executed on the write (CLEAR is ignored: the table has no valid bits) */
+enum nsflow_iface_cmd_op {
+    NSFLOW_IFACE_CMD_OP_WRITE = 1, /* Write the window registers to the indexed entry */
+    NSFLOW_IFACE_CMD_OP_READ = 2, /* Read the indexed entry into the window registers */
+    NSFLOW_IFACE_CMD_OP_CLEAR = 3, /* Invalidate every entry (route and label tables) */
+};
 
 /* IFACE_IFINDEX: Interface table window: ingress ifIndex */
 #define NSFLOW_IFACE_IFINDEX 0x148u
@@ -293,7 +317,12 @@
 #define NSFLOW_LABEL_CMD 0x154u
 #define NSFLOW_LABEL_CMD_RESET 0x00000000u
 #define NSFLOW_LABEL_CMD_OP_SHIFT 0u
-#define NSFLOW_LABEL_CMD_OP_MASK 0x00000003u /* WO 1 write window to entry, 2 read entry to window, 3 invalidate all */
+#define NSFLOW_LABEL_CMD_OP_MASK 0x00000003u /* WO Command, executed on the write */
+enum nsflow_label_cmd_op {
+    NSFLOW_LABEL_CMD_OP_WRITE = 1, /* Write the window registers to the indexed entry */
+    NSFLOW_LABEL_CMD_OP_READ = 2, /* Read the indexed entry into the window registers */
+    NSFLOW_LABEL_CMD_OP_CLEAR = 3, /* Invalidate every entry (route and label tables) */
+};
 
 /* LABEL_VALUE: Label window: label and valid */
 #define NSFLOW_LABEL_VALUE 0x158u
@@ -407,17 +436,17 @@ struct nsflow_record {
     uint64_t last_ns; /* last packet, device ns */
     uint8_t key[NSFLOW_KEY_BYTES]; /* masked key, NSFLOW_KEY_* offsets */
 };
-_Static_assert(sizeof(struct nsflow_record) == NSFLOW_RECORD_BYTES, "record size");
-_Static_assert(__builtin_offsetof(struct nsflow_record, version) == 0, "version");
-_Static_assert(__builtin_offsetof(struct nsflow_record, profile) == 1, "profile");
-_Static_assert(__builtin_offsetof(struct nsflow_record, end_reason) == 2, "end_reason");
-_Static_assert(__builtin_offsetof(struct nsflow_record, flags) == 3, "flags");
-_Static_assert(__builtin_offsetof(struct nsflow_record, flows) == 4, "flows");
-_Static_assert(__builtin_offsetof(struct nsflow_record, packets) == 8, "packets");
-_Static_assert(__builtin_offsetof(struct nsflow_record, bytes) == 16, "bytes");
-_Static_assert(__builtin_offsetof(struct nsflow_record, first_ns) == 24, "first_ns");
-_Static_assert(__builtin_offsetof(struct nsflow_record, last_ns) == 32, "last_ns");
-_Static_assert(__builtin_offsetof(struct nsflow_record, key) == 40, "key");
+NSFLOW_STATIC_ASSERT(sizeof(struct nsflow_record) == NSFLOW_RECORD_BYTES, record_size);
+NSFLOW_STATIC_ASSERT(offsetof(struct nsflow_record, version) == 0, record_version);
+NSFLOW_STATIC_ASSERT(offsetof(struct nsflow_record, profile) == 1, record_profile);
+NSFLOW_STATIC_ASSERT(offsetof(struct nsflow_record, end_reason) == 2, record_end_reason);
+NSFLOW_STATIC_ASSERT(offsetof(struct nsflow_record, flags) == 3, record_flags);
+NSFLOW_STATIC_ASSERT(offsetof(struct nsflow_record, flows) == 4, record_flows);
+NSFLOW_STATIC_ASSERT(offsetof(struct nsflow_record, packets) == 8, record_packets);
+NSFLOW_STATIC_ASSERT(offsetof(struct nsflow_record, bytes) == 16, record_bytes);
+NSFLOW_STATIC_ASSERT(offsetof(struct nsflow_record, first_ns) == 24, record_first_ns);
+NSFLOW_STATIC_ASSERT(offsetof(struct nsflow_record, last_ns) == 32, record_last_ns);
+NSFLOW_STATIC_ASSERT(offsetof(struct nsflow_record, key) == 40, record_key);
 #define NSFLOW_KEY_SRC_ADDR_OFFSET 0u
 #define NSFLOW_KEY_SRC_ADDR_LEN 16u
 #define NSFLOW_KEY_DST_ADDR_OFFSET 16u

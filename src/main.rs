@@ -173,6 +173,11 @@ enum Cmd {
         /// Print every check, not only failures.
         #[arg(long)]
         verbose: bool,
+        /// Run only the register-block checks (hw_reset, rw, bit_bash, aliasing) and write
+        /// their accesses with the expected values to FILE, for an RTL simulation of the
+        /// register block generated from docs/nsflow.rdl (docs/deploy.md).
+        #[arg(long, value_name = "FILE")]
+        emit_vectors: Option<PathBuf>,
     },
 }
 
@@ -192,7 +197,11 @@ fn main() -> ExitCode {
             summary,
             seconds,
         } => cmd_collect(listen, summary, seconds),
-        Cmd::Regcheck { device, verbose } => cmd_regcheck(&device, verbose),
+        Cmd::Regcheck {
+            device,
+            verbose,
+            emit_vectors,
+        } => cmd_regcheck(&device, verbose, emit_vectors.as_deref()),
         Cmd::Trace {
             pcap,
             config_profiles,
@@ -424,10 +433,39 @@ fn cmd_collect(
     })
 }
 
-fn cmd_regcheck(device: &str, verbose: bool) -> Result<ExitCode, String> {
+fn cmd_regcheck(
+    device: &str,
+    verbose: bool,
+    emit_vectors: Option<&std::path::Path>,
+) -> Result<ExitCode, String> {
     let mut dev = backend::open(device).map_err(|e| e.to_string())?;
-    let report = regcheck::run(dev.as_mut()).map_err(|e| e.to_string())?;
     println!("regcheck of {}", dev.describe());
+    let report = match emit_vectors {
+        None => regcheck::run(dev.as_mut()).map_err(|e| e.to_string())?,
+        Some(path) => {
+            let (report, vectors) = regcheck::vectors(dev).map_err(|e| e.to_string())?;
+            if !report.passed() {
+                print!("{}", report.render(verbose));
+                return Err(format!(
+                    "the device failed the register-block checks: no vectors written to {}",
+                    path.display()
+                ));
+            }
+            let mut text = String::from(
+                "# nsflow regcheck vectors (register-block checks: hw_reset, rw, bit_bash, aliasing)\n\
+                 # W offset value | R offset expected mask (bits outside mask are driven by the datapath)\n\
+                 # a write of CTRL.soft_reset stands for a reset of the block\n",
+            );
+            for v in &vectors {
+                text += &v.line();
+                text.push('\n');
+            }
+            std::fs::write(path, text)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            println!("{} accesses written to {}", vectors.len(), path.display());
+            report
+        }
+    };
     print!("{}", report.render(verbose));
     Ok(if report.passed() {
         ExitCode::SUCCESS

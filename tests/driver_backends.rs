@@ -982,6 +982,157 @@ mod sim_faults {
     }
 }
 
+/// A device that is not an nsflow engine of this map (QEMU's `edu`, a newer major version)
+/// is refused by every entry point before anything is written to it.
+mod wrong_identity {
+    use nsflow_driver::backend::{Backend, BackendError};
+    use nsflow_driver::device::{Device, DeviceError, IdentityError};
+    use nsflow_driver::dma::DmaMemory;
+    use nsflow_driver::regcheck::{self, RegcheckError};
+    use nsflow_rtl::config::EngineConfig;
+    use nsflow_rtl::regs;
+    use nsflow_rtl::AggregationMode;
+    use std::sync::{Arc, Mutex};
+    use vmm_sys_util::eventfd::EventFd;
+
+    /// What a backend was asked to do that changes a device: BAR writes and DMA mappings.
+    type Writes = Arc<Mutex<Vec<String>>>;
+
+    /// Reads `id` at ID_MAGIC and ID_VERSION, the default build's capabilities in the rest
+    /// of the identification block and 0 elsewhere; records every write.
+    struct Recording {
+        id: (u32, u32),
+        writes: Writes,
+    }
+
+    fn recording(magic: u32, version: u32) -> (Box<dyn Backend>, Writes) {
+        let writes = Writes::default();
+        let be = Recording {
+            id: (magic, version),
+            writes: writes.clone(),
+        };
+        (Box::new(be), writes)
+    }
+
+    impl Backend for Recording {
+        fn describe(&self) -> String {
+            "recording backend".into()
+        }
+        fn read32(&mut self, offset: u32) -> Result<u32, BackendError> {
+            Ok(match offset {
+                o if o == regs::ID_MAGIC.offset => self.id.0,
+                o if o == regs::ID_VERSION.offset => self.id.1,
+                o => regs::REGISTERS
+                    .iter()
+                    .find(|r| r.block == "id" && r.offset == o)
+                    .map_or(0, |r| r.reset()),
+            })
+        }
+        fn write32(&mut self, offset: u32, value: u32) -> Result<(), BackendError> {
+            self.writes
+                .lock()
+                .unwrap()
+                .push(format!("write {value:#x} at {offset:#x}"));
+            Ok(())
+        }
+        fn map_dma(&mut self, mem: &DmaMemory) -> Result<u64, BackendError> {
+            self.writes
+                .lock()
+                .unwrap()
+                .push(format!("map {} bytes", mem.len()));
+            Ok(0x1000_0000)
+        }
+        fn unmap_dma(&mut self, _iova: u64, _len: usize) -> Result<(), BackendError> {
+            Ok(())
+        }
+        fn irq(&self) -> Option<&EventFd> {
+            None
+        }
+        fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+            self
+        }
+    }
+
+    /// QEMU's `edu` device: ID 0x010000ed at offset 0.
+    const EDU_ID: u32 = 0x0100_00ed;
+
+    /// The map's magic with a major version one above this driver's.
+    fn next_major() -> u32 {
+        regs::field::ID_VERSION::major.set(0, regs::VERSION_MAJOR + 1)
+    }
+
+    #[test]
+    fn regcheck_refuses_a_wrong_id_before_writing() {
+        let (mut be, writes) = recording(EDU_ID, 0);
+        let err = regcheck::run(be.as_mut()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                RegcheckError::Identity(IdentityError::Magic {
+                    read: EDU_ID,
+                    expected: regs::MAGIC
+                })
+            ),
+            "{err}"
+        );
+        let msg = err.to_string();
+        assert!(
+            msg.contains("0x010000ed") && msg.contains("0x4e53464c"),
+            "{msg}"
+        );
+        assert_eq!(*writes.lock().unwrap(), Vec::<String>::new());
+
+        let (mut be, writes) = recording(regs::MAGIC, next_major());
+        let err = regcheck::run(be.as_mut()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                RegcheckError::Identity(IdentityError::Version { major, .. })
+                    if major == regs::VERSION_MAJOR + 1
+            ),
+            "{err}"
+        );
+        assert_eq!(*writes.lock().unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn bring_up_refuses_a_wrong_id_before_writing() {
+        let cfg = EngineConfig::with_modes(&AggregationMode::ALL);
+        let tables = nsflow_rtl::tables::Tables::default();
+        for (magic, version) in [
+            (EDU_ID, 0),
+            (regs::MAGIC, next_major()),
+            (u32::MAX, u32::MAX),
+        ] {
+            let (be, writes) = recording(magic, version);
+            let Err(err) = Device::bring_up(be, &tables, &cfg, 8) else {
+                panic!("brought up a device reading ID {magic:#x}");
+            };
+            assert!(matches!(err, DeviceError::Identity(_)), "{err}");
+            assert_eq!(
+                *writes.lock().unwrap(),
+                Vec::<String>::new(),
+                "ID {magic:#x} {version:#x}: {err}"
+            );
+        }
+    }
+
+    /// The control: with the right identity the writes follow, reset first.
+    #[test]
+    fn the_right_id_passes_to_the_writes() {
+        let (be, writes) = recording(regs::MAGIC, regs::ID_VERSION.reset());
+        let cfg = EngineConfig::with_modes(&AggregationMode::ALL);
+        let _ = Device::bring_up(be, &nsflow_rtl::tables::Tables::default(), &cfg, 8);
+        let writes = writes.lock().unwrap();
+        let reset = regs::field::CTRL::soft_reset.mask();
+        assert_eq!(
+            writes.first(),
+            Some(&format!("write {reset:#x} at {:#x}", regs::CTRL.offset)),
+            "{writes:?}"
+        );
+    }
+}
+
 /// Declares, for each backend, a module with one `#[test]` per check of the suite.
 macro_rules! instantiate {
     ($($backend:ident),+ : $checks:tt) => {

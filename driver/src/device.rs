@@ -38,9 +38,10 @@ pub enum DeviceError {
     /// The ring cannot be trusted: the device was stopped.
     #[error("device stopped: {0}")]
     Ring(#[from] RingError),
-    /// Not an nsflow engine, or one this driver does not support.
+    /// Not an nsflow engine, or one this driver does not support: refused before anything
+    /// was written to it.
     #[error("not a supported nsflow engine: {0}")]
-    Identity(String),
+    Identity(#[from] IdentityError),
     /// A configuration the hardware cannot hold (rtl-model's limits).
     #[error(transparent)]
     Limit(#[from] LimitError),
@@ -140,23 +141,92 @@ pub struct Identity {
     pub clock_khz: u32,
 }
 
-/// Reads and checks the identification block.
-pub fn identify(dev: &mut dyn Backend) -> Result<Identity, DeviceError> {
+/// Why the identification block does not name a device this driver may touch: what was
+/// read, and what was expected. Every entry point reads the block, and only reads it,
+/// before it writes anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum IdentityError {
+    /// `ID_MAGIC` is not "NSFL": another device (QEMU's `edu` reads 0x010000ed), or none
+    /// (a device gone from the bus reads 0xffffffff).
+    #[error("ID_MAGIC reads {read:#010x}, expected {expected:#010x} (\"NSFL\")")]
+    Magic {
+        /// The value read.
+        read: u32,
+        /// [`regs::MAGIC`].
+        expected: u32,
+    },
+    /// A register map of another major version.
+    #[error("ID_VERSION reads {read:#010x} (register map v{major}.{minor}), expected major version {expected}")]
+    Version {
+        /// The value read.
+        read: u32,
+        /// Its major version.
+        major: u32,
+        /// Its minor version.
+        minor: u32,
+        /// [`regs::VERSION_MAJOR`].
+        expected: u32,
+    },
+    /// Ring records of another size or format.
+    #[error("CAP_PROFILES says records of {bytes} bytes, format {format}; expected {RECORD_BYTES}-byte format {RECORD_FORMAT_VERSION}")]
+    Records {
+        /// Record size read.
+        bytes: u32,
+        /// Record format read.
+        format: u32,
+    },
+    /// No profile, more profiles than the map has room for, or no clock.
+    #[error("CAP_PROFILES/CAP_CLOCK say {profiles} profiles at {clock_khz} kHz; expected 1..={} profiles and a clock", regs::NUM_PROFILES)]
+    Capabilities {
+        /// Profiles read.
+        profiles: u32,
+        /// Clock read, kHz.
+        clock_khz: u32,
+    },
+}
+
+/// Reads `ID_MAGIC` and `ID_VERSION` (reads only, no side effect) and checks that they name
+/// an nsflow engine of this register map's major version; returns the version read.
+/// Called before the first write by every entry point ([`identify`], `regcheck`), each
+/// with its own error type.
+pub fn check_id<E>(dev: &mut dyn Backend) -> Result<(u32, u32), E>
+where
+    E: From<BackendError> + From<IdentityError>,
+{
     let magic = dev.read32(regs::ID_MAGIC.offset)?;
     if magic != regs::MAGIC {
-        return Err(DeviceError::Identity(format!(
-            "magic {magic:#010x}, expected {:#010x} (\"NSFL\")",
-            regs::MAGIC
-        )));
+        return Err(IdentityError::Magic {
+            read: magic,
+            expected: regs::MAGIC,
+        }
+        .into());
     }
-    use regs::field::{CAP_AGG_TABLE, CAP_ORIG_TABLE, CAP_PROFILES, ID_VERSION};
+    use regs::field::ID_VERSION;
     let ver = dev.read32(regs::ID_VERSION.offset)?;
+    let (major, minor) = (ID_VERSION::major.get(ver), ID_VERSION::minor.get(ver));
+    if major != regs::VERSION_MAJOR {
+        return Err(IdentityError::Version {
+            read: ver,
+            major,
+            minor,
+            expected: regs::VERSION_MAJOR,
+        }
+        .into());
+    }
+    Ok((major, minor))
+}
+
+/// Reads and checks the identification block ([`check_id`]) and the capabilities the
+/// driver depends on, reading only.
+pub fn identify(dev: &mut dyn Backend) -> Result<Identity, DeviceError> {
+    let (major, minor) = check_id::<DeviceError>(dev)?;
+    use regs::field::{CAP_AGG_TABLE, CAP_ORIG_TABLE, CAP_PROFILES};
     let caps = dev.read32(regs::CAP_PROFILES.offset)?;
     let orig = dev.read32(regs::CAP_ORIG_TABLE.offset)?;
     let agg = dev.read32(regs::CAP_AGG_TABLE.offset)?;
     let id = Identity {
-        major: ID_VERSION::major.get(ver),
-        minor: ID_VERSION::minor.get(ver),
+        major,
+        minor,
         profiles: CAP_PROFILES::profiles.get(caps),
         record_bytes: CAP_PROFILES::record_bytes.get(caps),
         record_format: CAP_PROFILES::record_format.get(caps),
@@ -171,27 +241,21 @@ pub fn identify(dev: &mut dyn Backend) -> Result<Identity, DeviceError> {
         ),
         clock_khz: dev.read32(regs::CAP_CLOCK.offset)?,
     };
-    if id.major != regs::VERSION_MAJOR {
-        return Err(DeviceError::Identity(format!(
-            "register map v{}.{}, this driver speaks v{}.x",
-            id.major,
-            id.minor,
-            regs::VERSION_MAJOR
-        )));
-    }
     if id.record_bytes as usize != RECORD_BYTES
         || id.record_format != u32::from(RECORD_FORMAT_VERSION)
     {
-        return Err(DeviceError::Identity(format!(
-            "records of {} bytes, format {}; this driver reads {RECORD_BYTES}-byte format {RECORD_FORMAT_VERSION}",
-            id.record_bytes, id.record_format
-        )));
+        return Err(IdentityError::Records {
+            bytes: id.record_bytes,
+            format: id.record_format,
+        }
+        .into());
     }
     if id.profiles == 0 || id.profiles > regs::NUM_PROFILES || id.clock_khz == 0 {
-        return Err(DeviceError::Identity(format!(
-            "{} profiles at {} kHz",
-            id.profiles, id.clock_khz
-        )));
+        return Err(IdentityError::Capabilities {
+            profiles: id.profiles,
+            clock_khz: id.clock_khz,
+        }
+        .into());
     }
     Ok(id)
 }
@@ -307,15 +371,15 @@ pub struct Device {
 }
 
 impl Device {
-    /// Resets and identifies the device, allocates and maps a ring of `1 << ring_log2`
-    /// records, programs `tables` and `config`, and enables it.
+    /// Identifies the device (reading only: a device that is not an nsflow engine of this
+    /// map is refused before anything is written to it), resets it, allocates and maps a
+    /// ring of `1 << ring_log2` records, programs `tables` and `config`, and enables it.
     pub fn bring_up(
         mut backend: Box<dyn Backend>,
         tables: &Tables,
         config: &EngineConfig,
         ring_log2: u8,
     ) -> Result<Self, DeviceError> {
-        backend.write32(regs::CTRL.offset, ctrl_bits(|c| c.set_soft_reset(true)))?;
         let id = identify(backend.as_mut())?;
         if u32::from(ring_log2) > id.ring_max_log2 {
             return Err(DeviceError::Invalid(format!(
@@ -323,6 +387,7 @@ impl Device {
                 id.ring_max_log2
             )));
         }
+        backend.write32(regs::CTRL.offset, ctrl_bits(|c| c.set_soft_reset(true)))?;
         let mem = DmaMemory::new(RingConsumer::bytes(ring_log2)).map_err(BackendError::from)?;
         let ring = RingConsumer::new(mem, ring_log2, config.profiles.len())?;
         let ring_iova = backend.map_dma(ring.memory())?;

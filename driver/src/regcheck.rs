@@ -2,6 +2,10 @@
 //! the rtl-model map and run through any [`Backend`] (the model in-process, a vfio-user
 //! device, or silicon through VFIO).
 //!
+//! Before anything else, and before any write, the identification block is read and
+//! checked ([`crate::device::check_id`]): a device that is not an nsflow engine of this
+//! map's major version is refused with [`RegcheckError::Identity`], untouched.
+//!
 //! Checks, in order (OpenTitan's five CSR tests plus the map's own semantics):
 //! 1. `hw_reset`: after a soft reset every register reads its reset value (build
 //!    parameters are reported, not failed: another build may differ).
@@ -15,16 +19,35 @@
 //!    window and read back.
 //! 6. `w1c`: INT_STATUS bits set by the hardware (a flush) clear only on a 1 written.
 //! 7. `unknown`: writes to offsets outside the map are ignored, read 0 and are counted.
+//! 8. `effects` (run after `aliasing`, on the device it left modified): TIME_HI changes
+//!    only on a TIME_LO read and the clock never goes back; `CTRL.stats_snapshot` is a
+//!    pulse and latched statistics read stably; RING_CONS stores the doorbell and a
+//!    RING_SIZE write resets both indices; enabling with an invalid ring stops the device
+//!    (`BAD_RING`, `INT_STATUS.error`); then `reset_after`: a soft reset brings every
+//!    register of that modified, failed device back to its reset value.
 //!
 //! Registers whose writes act (CTRL, the window command registers, INT_STATUS, the ring
 //! doorbell) are exercised only by the checks made for them, so that the suite never
 //! resets or reprograms the device behind its own back.
 
 use crate::backend::{Backend, BackendError};
-use nsflow_rtl::regs::{self, Access, Instance};
+use crate::device::{check_id, IdentityError};
+use nsflow_rtl::regs::{self, Access, Effect, Instance};
 use nsflow_rtl::tables::{IFACE_ENTRIES, LABEL_ENTRIES, ROUTE_ENTRIES};
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
+
+/// Why regcheck could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RegcheckError {
+    /// The backend failed.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// The identification block does not name an nsflow engine of this map's major
+    /// version: the device was refused before anything was written to it.
+    #[error("refusing to test the device (nothing was written to it): {0}")]
+    Identity(#[from] IdentityError),
+}
 
 /// One check on one register.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,18 +189,14 @@ fn soft_reset(dev: &mut dyn Backend) -> Result<(), BackendError> {
     dev.write32(regs::CTRL.offset, regs::field::CTRL::soft_reset.mask())
 }
 
-/// Runs the whole suite. The device is left soft-reset.
-pub fn run(dev: &mut dyn Backend) -> Result<Report, BackendError> {
+/// Runs the whole suite, after checking the identification block (reading only). The
+/// device is left soft-reset.
+pub fn run(dev: &mut dyn Backend) -> Result<Report, RegcheckError> {
+    check_id::<RegcheckError>(dev)?;
     let mut rep = Report::default();
     let all = regs::all_registers();
-    soft_reset(dev)?;
-    hw_reset(dev, &all, &mut rep)?;
-    rw(dev, &all, &mut rep)?;
-    soft_reset(dev)?;
-    bit_bash(dev, &all, &mut rep)?;
-    soft_reset(dev)?;
-    aliasing(dev, &all, &mut rep)?;
-    soft_reset(dev)?;
+    register_block(dev, &all, &mut rep)?;
+    effects(dev, &all, &mut rep)?;
     mem_walk(dev, &mut rep)?;
     soft_reset(dev)?;
     w1c(dev, &mut rep)?;
@@ -186,7 +205,141 @@ pub fn run(dev: &mut dyn Backend) -> Result<Report, BackendError> {
     Ok(rep)
 }
 
-fn hw_reset(dev: &mut dyn Backend, all: &[Instance], rep: &mut Report) -> Result<(), BackendError> {
+/// The checks a register block alone must pass, with the hardware around it idle:
+/// `hw_reset`, `rw`, `bit_bash`, `aliasing` (what [`vectors`] records for an RTL
+/// simulation of the block generated from docs/nsflow.rdl).
+fn register_block(
+    dev: &mut dyn Backend,
+    all: &[Instance],
+    rep: &mut Report,
+) -> Result<(), BackendError> {
+    soft_reset(dev)?;
+    hw_reset(dev, all, rep, "hw_reset")?;
+    rw(dev, all, rep)?;
+    soft_reset(dev)?;
+    bit_bash(dev, all, rep)?;
+    soft_reset(dev)?;
+    aliasing(dev, all, rep)
+}
+
+/// One BAR0 access of the register-block checks, as data for another simulator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vector {
+    /// Write `value` at `offset`.
+    Write {
+        /// Offset in BAR0.
+        offset: u32,
+        /// Value written.
+        value: u32,
+    },
+    /// Read `offset`; the bits of `mask` must equal those of `expected`.
+    Read {
+        /// Offset in BAR0.
+        offset: u32,
+        /// The contract's value (read from a device that passed every check).
+        expected: u32,
+        /// Bits the register block decides; the others are driven by the datapath.
+        mask: u32,
+    },
+}
+
+impl Vector {
+    /// One line of the vectors file: `W offset value` or `R offset expected mask`, hex.
+    pub fn line(&self) -> String {
+        match self {
+            Self::Write { offset, value } => format!("W {offset:#06x} {value:#010x}"),
+            Self::Read {
+                offset,
+                expected,
+                mask,
+            } => format!("R {offset:#06x} {expected:#010x} {mask:#010x}"),
+        }
+    }
+}
+
+/// Bits of a register whose value the datapath drives (hardware-written fields: status,
+/// counters, the clock, interrupt causes) rather than the register block itself.
+fn datapath_bits(i: &Instance) -> u32 {
+    i.reg
+        .fields
+        .iter()
+        .filter(|f| {
+            matches!(
+                (f.access, f.effect),
+                (Access::Ro, Effect::None | Effect::ReadStrobe) | (Access::W1c, _)
+            )
+        })
+        .map(|f| f.mask())
+        .fold(0, |a, m| a | m)
+}
+
+/// A backend that records every access of the device it wraps.
+struct Recorder {
+    dev: Box<dyn Backend>,
+    log: Vec<Vector>,
+    datapath: std::collections::HashMap<u32, u32>,
+}
+
+impl Backend for Recorder {
+    fn describe(&self) -> String {
+        self.dev.describe()
+    }
+    fn read32(&mut self, offset: u32) -> Result<u32, BackendError> {
+        let expected = self.dev.read32(offset)?;
+        let mask = !self.datapath.get(&offset).copied().unwrap_or(0);
+        self.log.push(Vector::Read {
+            offset,
+            expected,
+            mask,
+        });
+        Ok(expected)
+    }
+    fn write32(&mut self, offset: u32, value: u32) -> Result<(), BackendError> {
+        self.log.push(Vector::Write { offset, value });
+        self.dev.write32(offset, value)
+    }
+    fn map_dma(&mut self, mem: &crate::dma::DmaMemory) -> Result<u64, BackendError> {
+        self.dev.map_dma(mem)
+    }
+    fn unmap_dma(&mut self, iova: u64, len: usize) -> Result<(), BackendError> {
+        self.dev.unmap_dma(iova, len)
+    }
+    fn irq(&self) -> Option<&vmm_sys_util::eventfd::EventFd> {
+        self.dev.irq()
+    }
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+}
+
+/// Runs the register-block checks (`hw_reset`, `rw`, `bit_bash`, `aliasing`) on `dev`
+/// and records every access: the vectors an RTL simulation of the register block replays
+/// (`nsflow regcheck --emit-vectors FILE`). A read's expected value is what `dev` returned,
+/// so run it on a device that passes (the model); bits the datapath drives are masked
+/// out. A write of `CTRL.soft_reset` stands for the reset the logic around the block
+/// gives it. The datapath checks (`mem_walk`, `w1c`, `unknown`) and `UNKNOWN_ACCESS`
+/// counting need the engine, not the block, and are not recorded.
+pub fn vectors(dev: Box<dyn Backend>) -> Result<(Report, Vec<Vector>), RegcheckError> {
+    let all = regs::all_registers();
+    let mut rec = Recorder {
+        dev,
+        log: Vec::new(),
+        datapath: all.iter().map(|i| (i.offset, datapath_bits(i))).collect(),
+    };
+    check_id::<RegcheckError>(&mut rec)?;
+    rec.log.clear();
+    let mut rep = Report::default();
+    register_block(&mut rec, &all, &mut rep)?;
+    Ok((rep, rec.log))
+}
+
+/// Every register reads its reset value (reported as `check`).
+fn hw_reset(
+    dev: &mut dyn Backend,
+    all: &[Instance],
+    rep: &mut Report,
+    check: &'static str,
+) -> Result<(), BackendError> {
     for i in all {
         if matches!(i.reg.name, "TIME_LO" | "TIME_HI") {
             continue;
@@ -201,7 +354,7 @@ fn hw_reset(dev: &mut dyn Backend, all: &[Instance], rep: &mut Report) -> Result
             .sum();
         if build_mask != 0 && (v & build_mask) != (i.reg.reset() & build_mask) {
             rep.push(
-                "hw_reset",
+                check,
                 &i.name,
                 i.offset,
                 v & !build_mask,
@@ -213,7 +366,7 @@ fn hw_reset(dev: &mut dyn Backend, all: &[Instance], rep: &mut Report) -> Result
                 ),
             );
         } else {
-            rep.push("hw_reset", &i.name, i.offset, v, i.reg.reset(), "");
+            rep.push(check, &i.name, i.offset, v, i.reg.reset(), "");
         }
     }
     Ok(())
@@ -312,6 +465,121 @@ fn aliasing(dev: &mut dyn Backend, all: &[Instance], rep: &mut Report) -> Result
         );
     }
     Ok(())
+}
+
+/// The 64-bit clock, TIME_LO then TIME_HI (the LO read latches HI).
+fn read_time(dev: &mut dyn Backend) -> Result<u64, BackendError> {
+    let lo = dev.read32(regs::TIME_LO.offset)?;
+    let hi = dev.read32(regs::TIME_HI.offset)?;
+    Ok(u64::from(hi) << 32 | u64::from(lo))
+}
+
+/// The side effects of the map on a device the register-block checks left modified: the
+/// TIME latch, the statistics snapshot, the ring indices, CTRL.enable's ring check, and
+/// a soft reset bringing every register back to its reset value (`reset_after`).
+fn effects(dev: &mut dyn Backend, all: &[Instance], rep: &mut Report) -> Result<(), BackendError> {
+    let (lo, hi) = (regs::TIME_LO.offset, regs::TIME_HI.offset);
+    let t1 = read_time(dev)?;
+    let latched = dev.read32(hi)?;
+    rep.push(
+        "effects",
+        "TIME_HI",
+        hi,
+        dev.read32(hi)?,
+        latched,
+        "TIME_HI changes only on a TIME_LO read",
+    );
+    let t2 = read_time(dev)?;
+    rep.push(
+        "effects",
+        "TIME_LO",
+        lo,
+        u32::from(t2 >= t1),
+        1,
+        "the clock read LO then HI never goes back (1 = monotonic)",
+    );
+
+    let ctrl = regs::CTRL.offset;
+    let c = |f: fn(&mut regs::Ctrl)| {
+        let mut c = regs::Ctrl(0);
+        f(&mut c);
+        c.0
+    };
+    dev.write32(ctrl, c(|c| c.set_stats_snapshot(true)))?;
+    rep.push(
+        "effects",
+        "CTRL",
+        ctrl,
+        dev.read32(ctrl)?,
+        0,
+        "stats_snapshot is a pulse: CTRL reads 0 after it",
+    );
+    let stat = regs::global_stat(regs::GlobalStat::RxFrames);
+    let first = (dev.read32(stat)?, dev.read32(stat + 4)?);
+    let again = (dev.read32(stat)?, dev.read32(stat + 4)?);
+    rep.push(
+        "effects",
+        "STAT_RX_FRAMES",
+        stat,
+        u32::from(first == again),
+        1,
+        "latched statistics read the same until the next snapshot (1 = same)",
+    );
+
+    let (size, cons, prod) = (
+        regs::RING_SIZE.offset,
+        regs::RING_CONS.offset,
+        regs::RING_PROD.offset,
+    );
+    dev.write32(cons, 5)?;
+    rep.push(
+        "effects",
+        "RING_CONS",
+        cons,
+        dev.read32(cons)?,
+        5,
+        "the doorbell stores the consumer index written",
+    );
+    dev.write32(size, 2)?;
+    rep.push(
+        "effects",
+        "RING_CONS",
+        cons,
+        dev.read32(cons)?,
+        0,
+        "a RING_SIZE write resets RING_CONS",
+    );
+    rep.push(
+        "effects",
+        "RING_PROD",
+        prod,
+        dev.read32(prod)?,
+        0,
+        "a RING_SIZE write resets RING_PROD",
+    );
+
+    dev.write32(ctrl, c(|c| c.set_enable(true)))?;
+    let status = regs::Status(dev.read32(regs::STATUS.offset)?);
+    rep.push(
+        "effects",
+        "STATUS",
+        regs::STATUS.offset,
+        u32::from(status.error_code()),
+        u32::from(regs::error_code::BAD_RING),
+        "enabling with an invalid RING_SIZE (2) stops the device: error_code BAD_RING",
+    );
+    let int_error = regs::field::INT_STATUS::error.mask();
+    rep.push(
+        "effects",
+        "INT_STATUS",
+        regs::INT_STATUS.offset,
+        dev.read32(regs::INT_STATUS.offset)? & int_error,
+        int_error,
+        "entering the error state sets INT_STATUS.error",
+    );
+
+    soft_reset(dev)?;
+    hw_reset(dev, all, rep, "reset_after")
 }
 
 fn window_cmd(dev: &mut dyn Backend, cmd: u32, op: u32) -> Result<(), BackendError> {

@@ -5,7 +5,7 @@
 
 use crate::key::{layout, FieldSelect, KEY_BYTES};
 use crate::record::{RECORD_BYTES, RECORD_FORMAT_VERSION, RECORD_KEY_OFFSET};
-use crate::regs::{self, Access, GlobalStat, ProfileStat, Register, REGISTERS};
+use crate::regs::{self, Access, Effect, GlobalStat, ProfileStat, Register, REGISTERS};
 use std::fmt::Write as _;
 
 /// The command that regenerates the artefacts, quoted in each of them.
@@ -67,16 +67,27 @@ pub fn markdown() -> String {
     );
     let _ = writeln!(s, "BAR0 is {:#x} bytes of 32-bit little-endian registers. Reserved bits read 0 and ignore writes; writes to reserved bits, read-only registers and unknown offsets are ignored and counted in `UNKNOWN_ACCESS`. 64-bit statistics read consistently: write `CTRL.stats_snapshot`, then read LO and HI of any counter. Reading `TIME_LO` latches `TIME_HI`.\n", regs::BAR0_SIZE);
     let _ = writeln!(s, "Access: RO read-only, RW read/write, W1C write 1 to clear, WO write-only (reads 0, a write of 1 acts). Fields marked *build* hold the hardware build's parameters; the reset value shown is the contract's default build.\n");
+    let _ = writeln!(s, "Effect: what an access does beyond storing or returning a value, with the SystemRDL property docs/nsflow.rdl says it with. SystemRDL says *that* an access strobes; *what* the strobe does (the field's description) is the logic around the register block.\n");
+    for e in EFFECTS {
+        let _ = writeln!(
+            s,
+            "- *{}* [{}]: {}",
+            e.token(),
+            rdl_effect(e),
+            effect_doc(e)
+        );
+    }
+    let _ = writeln!(s, "\nThe SystemRDL address map ends with `{BAR0_END}` at {:#x}, a reserved word that reads 0 like every unmapped offset, so that it spans BAR0. Not in SystemRDL: writes ignored by the map (unknown offsets, read-only registers, reserved bits) counting in `UNKNOWN_ACCESS`, and the statistics reading their values as latched by `CTRL.stats_snapshot`.\n", regs::BAR0_SIZE - 4);
     let _ = writeln!(s, "## Registers\n");
     let _ = writeln!(
         s,
-        "| offset | register | field | bits | access | reset | description |"
+        "| offset | register | field | bits | access | effect | reset | description |"
     );
-    let _ = writeln!(s, "|---|---|---|---|---|---|---|");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
     for r in REGISTERS {
         let _ = writeln!(
             s,
-            "| {:#06x} | **{}**{} | | | | {:#x} | {} |",
+            "| {:#06x} | **{}**{} | | | | | {:#x} | {} |",
             r.offset,
             r.name,
             array_suffix(r),
@@ -85,12 +96,18 @@ pub fn markdown() -> String {
         );
         for f in r.fields {
             let build = if f.build_param { " *build*" } else { "" };
+            let values: String = f
+                .values
+                .iter()
+                .map(|v| format!("; {} `{}`: {}", v.value, v.name, v.doc))
+                .collect();
             let _ = writeln!(
                 s,
-                "| | | {} | {} | {} | {:#x}{build} | {} |",
+                "| | | {} | {} | {} | {} | {:#x}{build} | {}{values} |",
                 f.name,
                 bits(f.lsb, f.width),
                 f.access.token(),
+                f.effect.token(),
                 f.reset,
                 f.doc
             );
@@ -168,6 +185,20 @@ pub fn markdown() -> String {
     s
 }
 
+/// The header's compile-time assertion, for every toolchain: `static_assert` in C++11,
+/// `_Static_assert` in C11, and before C11 a typedef of an array whose size is negative
+/// when the condition fails. `tag` is an identifier, unique in the translation unit.
+const C_STATIC_ASSERT: &str =
+    "/* NSFLOW_STATIC_ASSERT(condition, tag): a compile-time check in C99, C11 and C++11. */
+#if defined(__cplusplus) && __cplusplus >= 201103L
+#define NSFLOW_STATIC_ASSERT(cond, tag) static_assert(cond, #tag)
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define NSFLOW_STATIC_ASSERT(cond, tag) _Static_assert(cond, #tag)
+#else
+#define NSFLOW_STATIC_ASSERT(cond, tag) typedef char nsflow_static_assert_##tag[(cond) ? 1 : -1]
+#endif
+";
+
 fn c_ident(name: &str) -> String {
     name.to_uppercase()
 }
@@ -178,8 +209,9 @@ pub fn c_header() -> String {
     let _ = writeln!(s, "/* nsflow register map v{}.{}: generated from rtl-model/src/regs.rs by\n * `{REGEN}`; do not edit. */", regs::VERSION_MAJOR, regs::VERSION_MINOR);
     let _ = writeln!(
         s,
-        "#ifndef NSFLOW_REGS_H\n#define NSFLOW_REGS_H\n\n#include <stdint.h>\n"
+        "#ifndef NSFLOW_REGS_H\n#define NSFLOW_REGS_H\n\n#include <stddef.h>\n#include <stdint.h>\n"
     );
+    let _ = writeln!(s, "{C_STATIC_ASSERT}");
     let _ = writeln!(s, "#define NSFLOW_BAR0_SIZE 0x{:x}u", regs::BAR0_SIZE);
     let _ = writeln!(s, "#define NSFLOW_MAGIC 0x{:08x}u", regs::MAGIC);
     let _ = writeln!(
@@ -213,6 +245,19 @@ pub fn c_header() -> String {
                 f.access.token(),
                 f.doc.replace("*/", "* /")
             );
+            if !f.values.is_empty() {
+                let _ = writeln!(s, "enum nsflow_{}_{} {{", r.name.to_lowercase(), f.name);
+                for v in f.values {
+                    let _ = writeln!(
+                        s,
+                        "    NSFLOW_{n}_{fnm}_{} = {}, /* {} */",
+                        v.name,
+                        v.value,
+                        v.doc.replace("*/", "* /")
+                    );
+                }
+                let _ = writeln!(s, "}};");
+            }
         }
     }
     let _ = writeln!(s, "\n/* 64-bit statistics: write NSFLOW_CTRL_STATS_SNAPSHOT_MASK to NSFLOW_CTRL, then read LO (+0) and HI (+4). */");
@@ -250,15 +295,15 @@ pub fn c_header() -> String {
     );
     let _ = writeln!(
         s,
-        "_Static_assert(sizeof(struct nsflow_record) == NSFLOW_RECORD_BYTES, \"record size\");"
+        "NSFLOW_STATIC_ASSERT(sizeof(struct nsflow_record) == NSFLOW_RECORD_BYTES, record_size);"
     );
     for (n, o, _, _, _) in RECORD_FIELDS {
         let _ = writeln!(
             s,
-            "_Static_assert(__builtin_offsetof(struct nsflow_record, {n}) == {o}, \"{n}\");"
+            "NSFLOW_STATIC_ASSERT(offsetof(struct nsflow_record, {n}) == {o}, record_{n});"
         );
     }
-    let _ = writeln!(s, "_Static_assert(__builtin_offsetof(struct nsflow_record, key) == {RECORD_KEY_OFFSET}, \"key\");");
+    let _ = writeln!(s, "NSFLOW_STATIC_ASSERT(offsetof(struct nsflow_record, key) == {RECORD_KEY_OFFSET}, record_key);");
     for (n, o, l) in layout::FIELDS {
         let _ = writeln!(
             s,
@@ -300,6 +345,8 @@ pub fn json() -> String {
                 "fields": r.fields.iter().map(|f| json!({
                     "name": f.name, "lsb": f.lsb, "width": f.width, "access": f.access.token(),
                     "reset": f.reset, "build_param": f.build_param, "doc": f.doc,
+                    "effect": f.effect.token(),
+                    "values": f.values.iter().map(|v| json!({"name": v.name, "value": v.value, "doc": v.doc})).collect::<Vec<_>>(),
                 })).collect::<Vec<_>>(),
             })
         })
@@ -332,15 +379,56 @@ pub fn json() -> String {
     out
 }
 
-fn rdl_access(f: &regs::Field) -> &'static str {
-    match f.access {
-        Access::Ro => "sw = r; hw = w;",
-        Access::Rw => "sw = rw; hw = r;",
-        Access::W1c => "sw = rw; hw = w; onwrite = woclr;",
-        Access::Wo if f.width == 1 => "sw = w; hw = r; singlepulse;",
-        Access::Wo => "sw = w; hw = r;",
+/// Every side effect, in the order the documentation lists them.
+const EFFECTS: [Effect; 5] = [
+    Effect::Constant,
+    Effect::Sticky,
+    Effect::Pulse,
+    Effect::WriteStrobe,
+    Effect::ReadStrobe,
+];
+
+/// What an effect means, for the documentation.
+fn effect_doc(e: Effect) -> &'static str {
+    match e {
+        Effect::None => "",
+        Effect::Constant => "a constant of the hardware build; the register block has no input for it and reads its reset value",
+        Effect::Sticky => "hardware sets the bit, it stays set until software writes 1 to it (a write of 0 leaves it); a software clear wins over a hardware set in the same cycle",
+        Effect::Pulse => "a write of 1 starts the action for one cycle; the bit reads 0",
+        Effect::WriteStrobe => "every write strobes the hardware (a command, a doorbell, a reconfiguration)",
+        Effect::ReadStrobe => "every read strobes the hardware (TIME_LO latches TIME_HI)",
     }
 }
+
+/// The SystemRDL properties of an effect (beyond `sw`).
+fn rdl_effect(e: Effect) -> &'static str {
+    match e {
+        Effect::None => "",
+        Effect::Constant => "hw = na",
+        Effect::Sticky => "hw = w; intr; stickybit",
+        Effect::Pulse => "hw = r; singlepulse",
+        Effect::WriteStrobe => "hw = r; swmod",
+        Effect::ReadStrobe => "hw = w; swacc",
+    }
+}
+
+fn rdl_access(f: &regs::Field) -> String {
+    let sw = match f.access {
+        Access::Ro => "sw = r;",
+        Access::Rw => "sw = rw;",
+        Access::W1c => "sw = rw; onwrite = woclr;",
+        Access::Wo => "sw = w;",
+    };
+    let hw = match (f.effect, f.access) {
+        (Effect::None, Access::Ro) => "hw = w",
+        (Effect::None, _) => "hw = r",
+        (e, _) => rdl_effect(e),
+    };
+    format!("{sw} {hw};")
+}
+
+/// The name of the reserved last word of BAR0 in the SystemRDL map.
+pub const BAR0_END: &str = "BAR0_END";
 
 fn rdl_text(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
@@ -360,9 +448,25 @@ fn rdl_reg(
         rdl_text(doc)
     );
     for f in fields {
+        let encode = if f.values.is_empty() {
+            String::new()
+        } else {
+            let mut e = format!("enum e_{} {{ ", f.name);
+            for v in f.values {
+                let _ = write!(
+                    e,
+                    "{} = {}'d{} {{ desc = \"{}\"; }}; ",
+                    v.name,
+                    f.width,
+                    v.value,
+                    rdl_text(v.doc)
+                );
+            }
+            e + &format!("}}; encode = e_{}; ", f.name)
+        };
         let _ = writeln!(
             s,
-            "{indent}    field {{ {} desc = \"{}\"; }} f_{}[{}:{}] = 0x{:x};",
+            "{indent}    field {{ {} {encode}desc = \"{}\"; }} f_{}[{}:{}] = 0x{:x};",
             rdl_access(f),
             rdl_text(f.doc),
             f.name,
@@ -393,17 +497,12 @@ pub fn systemrdl() -> String {
         rdl_reg(&mut s, "    ", r.name, r.doc, r.fields, &placement);
     }
     let half = |hi: bool| regs::Field {
-        name: "value",
-        lsb: 0,
-        width: 32,
-        access: Access::Ro,
-        reset: 0,
-        build_param: false,
         doc: if hi {
-            "Bits 63:32 of the latched counter"
+            "Bits 63:32 of the counter latched by CTRL.stats_snapshot"
         } else {
-            "Bits 31:0 of the latched counter"
+            "Bits 31:0 of the counter latched by CTRL.stats_snapshot"
         },
+        ..regs::STAT_VALUE
     };
     for st in GlobalStat::ALL.iter().copied() {
         let (n, d) = (st.name(), st.doc());
@@ -440,6 +539,19 @@ pub fn systemrdl() -> String {
         regs::NUM_PROFILES,
         regs::PROFILE_BASE,
         regs::PROFILE_STRIDE
+    );
+    let end = regs::Field {
+        name: "zero",
+        doc: "Reads 0",
+        ..regs::STAT_VALUE.with(Effect::Constant)
+    };
+    rdl_reg(
+        &mut s,
+        "    ",
+        BAR0_END,
+        "Reserved: the last word of BAR0, so that the address map spans it; reads 0 like every unmapped offset",
+        &[end],
+        &format!("{BAR0_END} @ 0x{:x}", regs::BAR0_SIZE - 4),
     );
     let _ = writeln!(s, "}};");
     s

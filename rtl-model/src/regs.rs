@@ -39,6 +39,52 @@ impl Access {
     }
 }
 
+/// What an access to a field does beyond storing or returning a value: the side effects
+/// a register block must implement (the SystemRDL properties that say so in brackets;
+/// [`crate::generate`] writes them into docs/nsflow.rdl and docs/regmap.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Effect {
+    /// None: an RW field stores what software writes, an RO field shows hardware state
+    /// [hw=r / hw=w].
+    None,
+    /// A constant of the hardware build: nothing changes it [hw=na, value = reset].
+    Constant,
+    /// Set by hardware, kept until software writes 1 (an interrupt cause) [hw=w, intr,
+    /// stickybit, onwrite=woclr].
+    Sticky,
+    /// A write of 1 starts an action once; the field reads 0 [singlepulse].
+    Pulse,
+    /// Every write acts: a command, a doorbell, a reconfiguration [swmod].
+    WriteStrobe,
+    /// Every read acts (latches other state) [swacc].
+    ReadStrobe,
+}
+
+impl Effect {
+    /// The token used in the documentation (empty for [`Effect::None`]).
+    pub const fn token(self) -> &'static str {
+        match self {
+            Self::None => "",
+            Self::Constant => "constant",
+            Self::Sticky => "sticky",
+            Self::Pulse => "pulse",
+            Self::WriteStrobe => "write strobe",
+            Self::ReadStrobe => "read strobe",
+        }
+    }
+}
+
+/// A named value of a field (an enumeration: error codes, window commands).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NamedValue {
+    /// Name (upper case).
+    pub name: &'static str,
+    /// Value.
+    pub value: u32,
+    /// One-line description.
+    pub doc: &'static str,
+}
+
 /// One field of a register.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Field {
@@ -54,6 +100,10 @@ pub struct Field {
     pub reset: u32,
     /// Reset value depends on the hardware build (capabilities).
     pub build_param: bool,
+    /// Side effect of an access.
+    pub effect: Effect,
+    /// The field's named values (empty when its values are plain numbers).
+    pub values: &'static [NamedValue],
     /// One-line description.
     pub doc: &'static str,
 }
@@ -77,6 +127,16 @@ impl Field {
     /// `reg` with this field set to `value` (truncated to the field).
     pub const fn set(&self, reg: u32, value: u32) -> u32 {
         (reg & !self.mask()) | ((value << self.lsb) & self.mask())
+    }
+
+    /// This field with side effect `effect` (a row of the table).
+    pub const fn with(self, effect: Effect) -> Self {
+        Self { effect, ..self }
+    }
+
+    /// This field with named values `values` (a row of the table).
+    const fn named(self, values: &'static [NamedValue]) -> Self {
+        Self { values, ..self }
     }
 }
 
@@ -155,22 +215,25 @@ const fn f(lsb: u8, width: u8, access: Access, reset: u32, doc: &'static str) ->
         access,
         reset,
         build_param: false,
+        effect: Effect::None,
+        values: &[],
         doc,
     }
 }
 
-/// A read-only field whose value is a build parameter (a capability).
+/// A read-only field whose value is a build parameter (a capability): a constant of the
+/// build.
 const fn build(lsb: u8, width: u8, reset: u32, doc: &'static str) -> Field {
     Field {
-        access: Access::Ro,
         build_param: true,
-        ..f(lsb, width, Access::Ro, reset, doc)
+        ..f(lsb, width, Access::Ro, reset, doc).with(Effect::Constant)
     }
 }
 
 /// Defines the register map from one table: a row per register, `NAME(offset, count,
 /// stride, block, description)` followed by its fields `name: f(lsb, width, access, reset,
-/// description)` (or `build(..)` for a capability). Generates the [`Register`] constants,
+/// description)` (or `build(..)` for a capability), with `.with(effect)` for a side effect
+/// and `.named(values)` for named values. Generates the [`Register`] constants,
 /// [`REGISTERS`] in table order, and the typed field accessors of [`field`].
 macro_rules! register_map {
     ($(
@@ -280,16 +343,17 @@ pub const STATS_BASE: u32 = 0x200;
 pub const PROFILE_STATS_OFFSET: u32 = 0x20;
 
 use Access::{Ro, Rw, W1c, Wo};
+use Effect::{Constant, Pulse, ReadStrobe, Sticky, WriteStrobe};
 
 register_map! {
     /// Identification: "NSFL".
     ID_MAGIC(0x000, 1, 4, "id", "Magic number identifying an nsflow engine") {
-        magic: f(0, 32, Ro, MAGIC, "0x4E53464C (\"NSFL\")"),
+        magic: f(0, 32, Ro, MAGIC, "0x4E53464C (\"NSFL\")").with(Constant),
     }
     /// Register-map version.
     ID_VERSION(0x004, 1, 4, "id", "Register-map version") {
-        minor: f(0, 16, Ro, VERSION_MINOR, "Minor version: compatible additions"),
-        major: f(16, 16, Ro, VERSION_MAJOR, "Major version: a driver refuses other majors"),
+        minor: f(0, 16, Ro, VERSION_MINOR, "Minor version: compatible additions").with(Constant),
+        major: f(16, 16, Ro, VERSION_MAJOR, "Major version: a driver refuses other majors").with(Constant),
     }
     /// Profile and record capabilities.
     CAP_PROFILES(0x008, 1, 4, "id", "Profile, record and ring capabilities") {
@@ -320,16 +384,16 @@ register_map! {
     /// Global control.
     CTRL(0x020, 1, 4, "control", "Global control") {
         enable: f(0, 1, Rw, 0, "Accept packets; 0 drops nothing already in the tables"),
-        soft_reset: f(1, 1, Wo, 0, "Write 1: reset every register, table and counter"),
-        flush: f(2, 1, Wo, 0, "Write 1: export every entry of both stages (reason forced)"),
-        stats_snapshot: f(3, 1, Wo, 0, "Write 1: latch every 64-bit statistic for reading"),
+        soft_reset: f(1, 1, Wo, 0, "Write 1: reset every register, table and counter").with(Pulse),
+        flush: f(2, 1, Wo, 0, "Write 1: export every entry of both stages (reason forced)").with(Pulse),
+        stats_snapshot: f(3, 1, Wo, 0, "Write 1: latch every 64-bit statistic for reading").with(Pulse),
     }
     /// Global status.
     STATUS(0x024, 1, 4, "control", "Global status") {
         flush_busy: f(0, 1, Ro, 0, "A flush is running"),
         error: f(1, 1, Ro, 0, "The device stopped on an error; soft reset clears it"),
         ring_full: f(2, 1, Ro, 0, "The ring holds 2^log2 unconsumed records (producer - consumer = entries)"),
-        error_code: f(8, 8, Ro, 0, "1 DMA outside the ring or mapping, 2 bad ring configuration"),
+        error_code: f(8, 8, Ro, 0, "Why the device stopped (0 while no error)").named(error_code::VALUES),
     }
     /// Completed flushes.
     FLUSH_COUNT(0x028, 1, 4, "control", "Flushes completed since reset") {
@@ -341,7 +405,7 @@ register_map! {
     }
     /// Time, low half.
     TIME_LO(0x030, 1, 4, "time", "Free-running nanosecond clock, low half; reading latches TIME_HI") {
-        ns: f(0, 32, Ro, 0, "Bits 31:0 of the clock"),
+        ns: f(0, 32, Ro, 0, "Bits 31:0 of the clock; a read latches bits 63:32 into TIME_HI").with(ReadStrobe),
     }
     /// Time, high half.
     TIME_HI(0x034, 1, 4, "time", "Nanosecond clock, high half as latched by the last TIME_LO read") {
@@ -365,10 +429,10 @@ register_map! {
     }
     /// Interrupt status.
     INT_STATUS(0x050, 1, 4, "interrupt", "Interrupt causes, write 1 to clear") {
-        records: f(0, 1, W1c, 0, "Records were written (after moderation)"),
-        flush_done: f(1, 1, W1c, 0, "A flush completed"),
-        error: f(2, 1, W1c, 0, "The device entered the error state"),
-        ring_full: f(3, 1, W1c, 0, "The ring became full"),
+        records: f(0, 1, W1c, 0, "Records were written (after moderation)").with(Sticky),
+        flush_done: f(1, 1, W1c, 0, "A flush completed").with(Sticky),
+        error: f(2, 1, W1c, 0, "The device entered the error state").with(Sticky),
+        ring_full: f(3, 1, W1c, 0, "The ring became full").with(Sticky),
     }
     /// Interrupt mask.
     INT_MASK(0x054, 1, 4, "interrupt", "Interrupt mask: 1 masks the cause") {
@@ -395,7 +459,7 @@ register_map! {
     }
     /// Ring size.
     RING_SIZE(0x068, 1, 4, "ring", "Record ring size; writing resets both indices") {
-        log2: f(0, 5, Rw, 0, "Entries = 2^log2, 4..20; 0 = no ring"),
+        log2: f(0, 5, Rw, 0, "Entries = 2^log2, 4..20; 0 = no ring; a write resets RING_PROD and RING_CONS to 0").with(WriteStrobe),
     }
     /// Write-back address, low.
     RING_WB_LO(0x06C, 1, 4, "ring", "Producer-index write-back IOVA, low half (8-byte aligned): the device writes the 32-bit producer index there as 8 bytes LE, zero-extended; 0 = no write-back") {
@@ -411,7 +475,7 @@ register_map! {
     }
     /// Consumer index.
     RING_CONS(0x078, 1, 4, "ring", "Consumer index doorbell (free-running)") {
-        index: f(0, 32, Rw, 0, "Records the driver has consumed"),
+        index: f(0, 32, Rw, 0, "Records the driver has consumed; a write frees ring space (doorbell)").with(WriteStrobe),
     }
     /// Route window index.
     ROUTE_INDEX(0x100, 1, 4, "route", "Route table window: entry index") {
@@ -419,7 +483,7 @@ register_map! {
     }
     /// Route window command.
     ROUTE_CMD(0x104, 1, 4, "route", "Route table window: command") {
-        op: f(0, 2, Wo, 0, "1 write window to entry, 2 read entry to window, 3 invalidate all"),
+        op: f(0, 2, Wo, 0, "Command, executed on the write").with(WriteStrobe).named(window_op::VALUES),
     }
     /// Route prefix words.
     ROUTE_PREFIX(0x110, 4, 4, "route", "Route window: prefix, word 0 = bits 127:96") {
@@ -448,7 +512,7 @@ register_map! {
     }
     /// Interface window command.
     IFACE_CMD(0x144, 1, 4, "iface", "Interface table window: command") {
-        op: f(0, 2, Wo, 0, "1 write window to entry, 2 read entry to window, 3 reserved (ignored)"),
+        op: f(0, 2, Wo, 0, "Command, executed on the write (CLEAR is ignored: the table has no valid bits)").with(WriteStrobe).named(window_op::VALUES),
     }
     /// Interface window data.
     IFACE_IFINDEX(0x148, 1, 4, "iface", "Interface table window: ingress ifIndex") {
@@ -460,7 +524,7 @@ register_map! {
     }
     /// Label window command.
     LABEL_CMD(0x154, 1, 4, "label", "Label table window: command") {
-        op: f(0, 2, Wo, 0, "1 write window to entry, 2 read entry to window, 3 invalidate all"),
+        op: f(0, 2, Wo, 0, "Command, executed on the write").with(WriteStrobe).named(window_op::VALUES),
     }
     /// Label value.
     LABEL_VALUE(0x158, 1, 4, "label", "Label window: label and valid") {
@@ -579,10 +643,19 @@ pub const fn profile_stat(p: u32, s: ProfileStat) -> u32 {
     PROFILE_BASE + p * PROFILE_STRIDE + PROFILE_STATS_OFFSET + 8 * s.index() as u32
 }
 
-const STAT_FIELDS: &[Field] = &[Field {
+/// The one field of a statistic's LO or HI register.
+pub const STAT_VALUE: Field = Field {
     name: "value",
-    ..f(0, 32, Ro, 0, "Half of the latched 64-bit value")
-}];
+    ..f(
+        0,
+        32,
+        Ro,
+        0,
+        "Half of the 64-bit value latched by CTRL.stats_snapshot",
+    )
+};
+
+const STAT_FIELDS: &[Field] = &[STAT_VALUE];
 
 /// One concrete 32-bit register instance: its offset and description.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -736,22 +809,41 @@ bitfield! {
     pub valid, set_valid: 8;
 }
 
-/// Error codes reported in `STATUS.error_code`.
-pub mod error_code {
-    /// A DMA write would have left the mapped ring or write-back memory.
-    pub const DMA_FAULT: u8 = 1;
-    /// The ring was enabled with an invalid size or address.
-    pub const BAD_RING: u8 = 2;
+/// Defines a field's named values from one list: `NAME = value: "description"`. Generates
+/// a constant per value and `VALUES`, the list for the field row and the artefacts.
+macro_rules! named_values {
+    ($(#[$attr:meta])* $module:ident: $ty:ty {
+        $($name:ident = $value:literal: $doc:literal,)*
+    }) => {
+        $(#[$attr])*
+        pub mod $module {
+            use super::NamedValue;
+            $(#[doc = $doc] pub const $name: $ty = $value;)*
+            /// Every value, in order (the field row's named values).
+            pub const VALUES: &[NamedValue] = &[$(NamedValue {
+                name: stringify!($name),
+                value: $name as u32,
+                doc: $doc,
+            }),*];
+        }
+    };
 }
 
-/// Table window commands (`ROUTE_CMD`, `IFACE_CMD`, `LABEL_CMD`).
-pub mod window_op {
-    /// Write the window registers to the indexed entry.
-    pub const WRITE: u32 = 1;
-    /// Read the indexed entry into the window registers.
-    pub const READ: u32 = 2;
-    /// Invalidate every entry (route and label tables).
-    pub const CLEAR: u32 = 3;
+named_values! {
+    /// Error codes reported in `STATUS.error_code`.
+    error_code: u8 {
+        DMA_FAULT = 1: "A DMA write would have left the mapped ring or write-back memory",
+        BAD_RING = 2: "The ring was enabled with an invalid size or address",
+    }
+}
+
+named_values! {
+    /// Table window commands (`ROUTE_CMD`, `IFACE_CMD`, `LABEL_CMD`).
+    window_op: u32 {
+        WRITE = 1: "Write the window registers to the indexed entry",
+        READ = 2: "Read the indexed entry into the window registers",
+        CLEAR = 3: "Invalidate every entry (route and label tables)",
+    }
 }
 
 #[cfg(test)]
@@ -823,6 +915,33 @@ mod tests {
             assert_eq!(r.reset() & !r.defined_mask(), 0);
             assert!(!r.doc.is_empty());
         }
+    }
+
+    /// Each side effect sits on the access it belongs to, and named values fit their field.
+    #[test]
+    fn effects_agree_with_access_and_values_fit() {
+        for r in REGISTERS {
+            for fl in r.fields {
+                let ok = match fl.effect {
+                    Effect::None => matches!(fl.access, Ro | Rw),
+                    Effect::Constant | Effect::ReadStrobe => fl.access == Ro,
+                    Effect::Sticky => fl.access == W1c,
+                    Effect::Pulse => fl.access == Wo && fl.width == 1,
+                    Effect::WriteStrobe => matches!(fl.access, Rw | Wo),
+                };
+                assert!(
+                    ok,
+                    "{}.{}: {:?} on {:?}",
+                    r.name, fl.name, fl.effect, fl.access
+                );
+                assert!(!fl.build_param || fl.effect == Effect::Constant);
+                for v in fl.values {
+                    assert!(v.value <= fl.mask() >> fl.lsb, "{}.{}", r.name, v.name);
+                }
+            }
+        }
+        assert_eq!(field::STATUS::error_code.values, error_code::VALUES);
+        assert_eq!(window_op::VALUES[2].value, window_op::CLEAR);
     }
 
     #[test]
