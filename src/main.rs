@@ -8,7 +8,7 @@ use nsflow_driver::{backend, regcheck};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -256,10 +256,10 @@ fn cmd_run(a: RunArgs) -> Result<ExitCode, String> {
     };
     let stop = Arc::new(AtomicBool::new(false));
     let seen = Arc::new(AtomicU64::new(0));
-    // SIGINT/SIGTERM: stop the traffic, then flush, drain and export everything.
-    for sig in [libc::SIGINT, libc::SIGTERM] {
-        let s = stop.clone();
-        let _ = signal_hook_flag(sig, s);
+    // Any of these stops the traffic, then the run flushes, drains and exports everything.
+    let signal = Arc::new(AtomicI32::new(0));
+    for sig in STOP_SIGNALS {
+        let _ = signal_hook_flag(sig, stop.clone(), signal.clone());
     }
     let bar = (!quiet).then(|| {
         let total = source.as_ref().and_then(traffic::Frames::len_hint);
@@ -294,19 +294,47 @@ fn cmd_run(a: RunArgs) -> Result<ExitCode, String> {
     if let Some(t) = ticker {
         let _ = t.join();
     }
-    let report = result.map_err(|e| e.to_string())?;
-    print!("{}", report.render());
-    match &report.failure {
-        None => Ok(ExitCode::SUCCESS),
-        Some(why) => {
-            eprintln!("nsflow: the run stopped early: {why}");
-            Ok(ExitCode::FAILURE)
-        }
+    let mut report = result.map_err(|e| e.to_string())?;
+    if let (run::Ending::Interrupted(by), Some(name)) = (
+        &mut report.ending,
+        signal_name(signal.load(Ordering::Relaxed)),
+    ) {
+        *by = name.to_owned();
     }
+    print!("{}", report.render());
+    if let Some(why) = &report.failure {
+        eprintln!("nsflow: the run stopped early: {why}");
+    }
+    if let run::Ending::ReadError(e) = &report.ending {
+        eprintln!("nsflow: the traffic could not be read to its end: {e}");
+    }
+    Ok(if report.failed() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
-/// Sets `flag` when `sig` arrives (a tiny signal handler thread over a tokio runtime).
-fn signal_hook_flag(sig: libc::c_int, flag: Arc<AtomicBool>) -> std::io::Result<()> {
+/// The signals that stop `nsflow run` gracefully (flush, drain, export, summary): Ctrl-C
+/// and `kill`.
+const STOP_SIGNALS: [(libc::c_int, &str); 2] =
+    [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM")];
+
+/// The name of a signal of [`STOP_SIGNALS`] (`None` for 0: no signal arrived).
+fn signal_name(sig: libc::c_int) -> Option<&'static str> {
+    STOP_SIGNALS
+        .iter()
+        .find(|(s, _)| *s == sig)
+        .map(|(_, name)| *name)
+}
+
+/// Sets `flag` when `sig` arrives, after storing its number in `which` (a tiny signal
+/// handler thread over a tokio runtime).
+fn signal_hook_flag(
+    (sig, _): (libc::c_int, &str),
+    flag: Arc<AtomicBool>,
+    which: Arc<AtomicI32>,
+) -> std::io::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -315,6 +343,7 @@ fn signal_hook_flag(sig: libc::c_int, flag: Arc<AtomicBool>) -> std::io::Result<
             let kind = tokio::signal::unix::SignalKind::from_raw(sig);
             if let Ok(mut s) = tokio::signal::unix::signal(kind) {
                 s.recv().await;
+                let _ = which.compare_exchange(0, sig, Ordering::Relaxed, Ordering::Relaxed);
                 flag.store(true, Ordering::Relaxed);
             }
         })

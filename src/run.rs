@@ -107,7 +107,7 @@ pub enum RunError {
         /// Why.
         source: ExportError,
     },
-    /// Traffic could not be read.
+    /// The traffic's first frame could not be read (nothing was offered).
     #[error(transparent)]
     Traffic(#[from] nsflow_hwsim::capture::CaptureError),
     /// Options that do not go together (traffic for silicon, a commit point without
@@ -170,6 +170,24 @@ pub struct CommitDone {
     pub diff: String,
 }
 
+/// What [`Ending::Interrupted`] names when the stop flag was set (`nsflow run` replaces it
+/// with the signal's name).
+pub const STOP_REQUEST: &str = "a stop request";
+
+/// Why and how a run's traffic ended (the summary's `stopped:` line).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Ending {
+    /// Every frame of the traffic was offered: the run is complete.
+    #[default]
+    Complete,
+    /// Stopped before the end of the traffic on request (a signal, named here, or the
+    /// shell's `quit`); everything offered until then was exported.
+    Interrupted(String),
+    /// The traffic could not be read on (the error names the file and byte offset); every
+    /// frame before it was offered and exported. The run failed.
+    ReadError(String),
+}
+
 /// What a run did.
 #[derive(Debug, Clone, Default)]
 pub struct RunReport {
@@ -199,6 +217,8 @@ pub struct RunReport {
     /// report then holds what was exported until then, with the last device counters
     /// that could be read.
     pub failure: Option<String>,
+    /// Why and how the traffic ended.
+    pub ending: Ending,
 }
 
 /// The loss counters of A15 from device statistics: records the device had to drop
@@ -258,6 +278,32 @@ fn check_commits(session: &vrp::Session, commits: &[CommitAt]) -> Result<(), Run
     Ok(())
 }
 
+/// Applies the commit file `c` reached at frame `frames` to the session and the job;
+/// returns what was done and the commit's warnings.
+async fn apply_commit(
+    session: &mut vrp::Session,
+    job: &mut Job,
+    c: &CommitAt,
+    frames: u64,
+) -> Result<(CommitDone, Vec<String>), RunError> {
+    let applied = session
+        .execute_script(&c.commands)
+        .map_err(|errors| RunError::CommitFile {
+            name: c.name.clone(),
+            errors,
+        })?;
+    let diff = job.commit(session.running().clone()).await?;
+    let done = CommitDone {
+        frames,
+        name: c.name.clone(),
+        diff: diff.to_string(),
+    };
+    Ok((
+        done,
+        applied.warnings.iter().map(ToString::to_string).collect(),
+    ))
+}
+
 async fn run_async(
     mut opts: RunOptions,
     stop: Arc<AtomicBool>,
@@ -308,24 +354,17 @@ async fn run_async(
         })
         .transpose()?;
 
-    // Time base: the first frame's capture time on a replay, else the wall clock.
+    // Time base: the first frame's capture time on a replay, else the wall clock. Traffic
+    // whose first frame cannot be read is refused before the device starts (nothing
+    // taken, nothing to export); a read error later ends the replay and the run reports it.
     let mut frames = opts.source.as_ref().map(Frames::new);
-    let first = match frames.as_mut() {
-        Some(f) => f.next().transpose()?,
-        None => None,
-    };
+    let first = frames.as_mut().and_then(Iterator::next).transpose()?;
+    let anchor = first.as_ref().map(|f| f.ts_ns);
     let job_opts = JobOptions {
         ring_log2: opts.ring_log2,
         ..JobOptions::default()
     };
-    let mut job = Job::start(
-        be,
-        &tables,
-        session.running().clone(),
-        job_opts,
-        first.as_ref().map(|f| f.ts_ns),
-    )
-    .await?;
+    let mut job = Job::start(be, &tables, session.running().clone(), job_opts, anchor).await?;
 
     let (commit_tx, mut commit_rx) = mpsc::channel::<CommitRequest>(1);
     let replay = frames.map(|frames| {
@@ -342,28 +381,37 @@ async fn run_async(
         };
         tokio::task::spawn_blocking(move || r.run())
     });
+    // Whatever ends the traffic, the job is finished below: everything the device took
+    // is flushed, drained and exported before the run reports how it ended.
+    let mut failure = None;
     match replay {
         Some(mut h) => loop {
             tokio::select! {
                 r = &mut h => {
-                    report.frames = r.map_err(|e| RunError::Task(format!("replay thread: {e}")))??;
+                    match r.map_err(|e| RunError::Task(format!("replay thread: {e}"))).and_then(|r| r) {
+                        Ok(replayed) => {
+                            report.frames = replayed.frames;
+                            report.ending = replayed.end.ending(STOP_REQUEST);
+                        }
+                        Err(e) => {
+                            report.frames = frames_seen.load(Ordering::Relaxed);
+                            failure.get_or_insert(e.to_string());
+                        }
+                    }
                     break;
                 }
                 Some(req) = commit_rx.recv() => {
-                    let c = &opts.commits[req.index];
-                    let applied = session
-                        .execute_script(&c.commands)
-                        .map_err(|errors| RunError::CommitFile { name: c.name.clone(), errors })?;
-                    let diff = job.commit(session.running().clone()).await?;
-                    report.commits.push(CommitDone {
-                        frames: req.frames,
-                        name: c.name.clone(),
-                        diff: diff.to_string(),
-                    });
-                    report
-                        .warnings
-                        .extend(applied.warnings.iter().map(ToString::to_string));
-                    let _ = req.done.send(());
+                    match apply_commit(&mut session, &mut job, &opts.commits[req.index], req.frames).await {
+                        Ok((done, warnings)) => {
+                            report.commits.push(done);
+                            report.warnings.extend(warnings);
+                            let _ = req.done.send(());
+                        }
+                        // Dropping the request stops the replay.
+                        Err(e) => {
+                            failure = Some(e.to_string());
+                        }
+                    }
                 }
             }
         },
@@ -373,6 +421,9 @@ async fn run_async(
             while !stop.load(Ordering::Relaxed) && !failed.load(Ordering::Relaxed) {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
+            if stop.load(Ordering::Relaxed) {
+                report.ending = Ending::Interrupted(STOP_REQUEST.into());
+            }
         }
     }
     let done = job.finish().await?;
@@ -381,7 +432,9 @@ async fn run_async(
     report.collectors = done.collectors;
     report.device = done.device;
     report.recoveries = done.drained.recoveries;
-    report.failure = done.failure;
+    // The device's own failure first: a replay or commit that failed after it is its
+    // consequence.
+    report.failure = done.failure.or(failure);
     if let Some(c) = collector {
         // Every record sent to its address (a view may also send elsewhere).
         let sent: u64 = report
@@ -402,6 +455,29 @@ async fn run_async(
 }
 
 impl RunReport {
+    /// Whether the run failed (a read error, a device or pipeline failure): `nsflow run`
+    /// then exits 1, after the summary.
+    pub fn failed(&self) -> bool {
+        self.failure.is_some() || matches!(self.ending, Ending::ReadError(_))
+    }
+
+    /// The summary's `stopped:` line: why the traffic ended and whether the run is
+    /// complete.
+    fn stopped_line(&self) -> String {
+        let frames = self.frames;
+        match &self.ending {
+            Ending::Complete => {
+                format!("stopped: end of the traffic, {frames} frames offered (complete)\n")
+            }
+            Ending::Interrupted(by) => format!(
+                "stopped: interrupted by {by} after {frames} frames (everything offered until then was flushed, drained and exported)\n"
+            ),
+            Ending::ReadError(e) => format!(
+                "stopped: read error after {frames} frames (incomplete: everything offered until then was flushed, drained and exported): {e}\n"
+            ),
+        }
+    }
+
     /// The run's own conservation check, per mode: the packets and bytes the device
     /// merged into the mode's aggregates equal those in the records drained plus those it
     /// dropped (and counted). Returns one line per mode that breaks it; empty when every
@@ -457,6 +533,7 @@ impl RunReport {
                 self.recoveries
             ));
         }
+        s.push_str(&self.stopped_line());
         let broken = self.conservation();
         if self.failure.is_none() {
             if broken.is_empty() {
