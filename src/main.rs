@@ -315,10 +315,15 @@ fn cmd_run(a: RunArgs) -> Result<ExitCode, String> {
     })
 }
 
-/// The signals that stop `nsflow run` gracefully (flush, drain, export, summary): Ctrl-C
-/// and `kill`.
-const STOP_SIGNALS: [(libc::c_int, &str); 2] =
-    [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM")];
+/// The signals that stop `nsflow run` gracefully (flush, drain, export, summary): Ctrl-C,
+/// `kill`, a closed terminal or session (whose default action would end the process with
+/// nothing exported) and Ctrl-\\ (whose default would dump core).
+const STOP_SIGNALS: [(libc::c_int, &str); 4] = [
+    (libc::SIGINT, "SIGINT"),
+    (libc::SIGTERM, "SIGTERM"),
+    (libc::SIGHUP, "SIGHUP"),
+    (libc::SIGQUIT, "SIGQUIT"),
+];
 
 /// The name of a signal of [`STOP_SIGNALS`] (`None` for 0: no signal arrived).
 fn signal_name(sig: libc::c_int) -> Option<&'static str> {

@@ -2,8 +2,9 @@
 //! device up, replays traffic into it (a modelled device) or lets its ports take packets
 //! (silicon), drains the ring, and exports every record to the collectors of its mode's
 //! view; commits given with `--commit-at` are applied mid-run, changing only what differs
-//! ([`job::Job::commit`]); on the end of the traffic or on SIGINT/SIGTERM it stops
-//! gracefully (flush, drain, final export) and reports per mode and per collector.
+//! ([`job::Job::commit`]); on the end of the traffic, a read error, SIGINT, SIGTERM, SIGHUP
+//! or SIGQUIT it stops gracefully (flush, drain, final export) and reports per mode and
+//! per collector, and how it stopped.
 //!
 //! | module | holds |
 //! |---|---|

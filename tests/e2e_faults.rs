@@ -500,6 +500,34 @@ fn sigterm_during_a_replay_stops_gracefully_and_exports_everything() {
     }
 }
 
+#[test]
+fn sighup_and_sigquit_stop_gracefully_like_sigterm() {
+    for name in ["HUP", "QUIT"] {
+        let r = nsflow_run(
+            &["--generate", "flows=20000,pps=1000000,seconds=20,seed=7"],
+            &[],
+            Some((Duration::from_secs(2), name)),
+        );
+        assert!(
+            r.status.success(),
+            "SIG{name}: {}: {}\n{}",
+            r.status,
+            r.err,
+            r.out
+        );
+        let offered = number_after(&r.out, "frames offered ");
+        assert!(offered > 0 && offered < 20_000_000, "SIG{name}: {offered}");
+        assert_eq!(assert_exported(&r), offered, "SIG{name}");
+        assert!(
+            r.out.contains(&format!(
+                "stopped: interrupted by SIG{name} after {offered} frames"
+            )),
+            "{}",
+            r.out
+        );
+    }
+}
+
 /// The capture of the read-error tests: 1 801 whole records, then one cut short.
 const CUT_AT: usize = 700_000;
 

@@ -68,7 +68,7 @@ pub struct Replay {
     pub first: Option<Frame>,
     /// The device whose traffic port takes the frames.
     pub dev: SharedDevice,
-    /// Stop early (SIGINT/SIGTERM, or the shell's `quit`).
+    /// Stop early (SIGINT/SIGTERM/SIGHUP/SIGQUIT, or the shell's `quit`).
     pub stop: Arc<AtomicBool>,
     /// Frames offered so far, for progress.
     pub seen: Arc<AtomicU64>,
