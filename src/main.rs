@@ -86,6 +86,11 @@ struct RunArgs {
     /// docs/reliability.md).
     #[arg(long, value_name = "KIND@FRAMES", value_parser = run::fault::parse_fault)]
     fault: Vec<run::fault::FaultAt>,
+    /// How long the final flush may take, in milliseconds (default 30000): past it the run
+    /// exports what it drained and what the ring holds, counts the rest as not exported
+    /// and fails. For tests, which shorten it.
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    flush_timeout_ms: Option<u64>,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
@@ -253,6 +258,7 @@ fn cmd_run(a: RunArgs) -> Result<ExitCode, String> {
             .map(|c| commit_at(c))
             .collect::<Result<_, _>>()?,
         faults: a.fault.clone(),
+        flush_timeout: a.flush_timeout_ms.map(Duration::from_millis),
     };
     let stop = Arc::new(AtomicBool::new(false));
     let seen = Arc::new(AtomicU64::new(0));

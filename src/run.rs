@@ -26,7 +26,7 @@ use crate::vrp;
 use job::{Job, JobOptions};
 use nsflow_driver::backend::{self, BackendError};
 use nsflow_driver::device::{DeviceError, DeviceStats};
-use nsflow_driver::drain::DrainError;
+use nsflow_driver::drain::{lock, DrainError, SharedDevice};
 use nsflow_exporter::{DestinationStats, ExportError, LossCounters};
 use nsflow_rtl::record::EndReason;
 use nsflow_rtl::regs::{GlobalStat, ProfileStat};
@@ -71,6 +71,10 @@ pub struct RunOptions {
     pub commits: Vec<CommitAt>,
     /// Faults to inject mid-run (the in-process model with traffic only).
     pub faults: Vec<fault::FaultAt>,
+    /// How long the final flush (and a commit's) may take; `None`: the drain's default
+    /// (30 s). Past it the run exports what it drained and what the ring held, and
+    /// reports the rest as not exported.
+    pub flush_timeout: Option<Duration>,
 }
 
 /// Why the run failed.
@@ -150,6 +154,20 @@ pub struct ModeReport {
     pub exported: bool,
 }
 
+impl ModeReport {
+    /// Packets and bytes the device merged that are in no record drained and no drop
+    /// counter: what it still held when a run gave up on its flush (zero for a run that
+    /// completed its flush).
+    pub fn not_exported(&self) -> (u64, u64) {
+        (
+            self.merged_packets
+                .saturating_sub(self.packets + self.drop_packets),
+            self.merged_bytes
+                .saturating_sub(self.bytes + self.drop_bytes),
+        )
+    }
+}
+
 /// The counters of one collector of one mode's exporter (summed over the exporters a
 /// commit replaced).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -220,6 +238,9 @@ pub struct RunReport {
     pub failure: Option<String>,
     /// Why and how the traffic ended.
     pub ending: Ending,
+    /// Whether the device counters are the last read before the device stopped
+    /// answering: conservation cannot be checked then.
+    pub stale_counters: bool,
 }
 
 /// The loss counters of A15 from device statistics: records the device had to drop
@@ -277,6 +298,14 @@ fn check_commits(session: &vrp::Session, commits: &[CommitAt]) -> Result<(), Run
             })?;
     }
     Ok(())
+}
+
+/// Waits for `stop`, then ends a stall of the ring consumer of `dev`.
+async fn release_on_stop(stop: Arc<AtomicBool>, dev: SharedDevice) {
+    while !stop.load(Ordering::Relaxed) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    lock(&dev).release_ring();
 }
 
 /// Applies the commit file `c` reached at frame `frames` to the session and the job;
@@ -361,10 +390,13 @@ async fn run_async(
     let mut frames = opts.source.as_ref().map(Frames::new);
     let first = frames.as_mut().and_then(Iterator::next).transpose()?;
     let anchor = first.as_ref().map(|f| f.ts_ns);
-    let job_opts = JobOptions {
+    let mut job_opts = JobOptions {
         ring_log2: opts.ring_log2,
         ..JobOptions::default()
     };
+    if let Some(t) = opts.flush_timeout {
+        job_opts.drain.flush_timeout = t;
+    }
     let mut job = Job::start(be, &tables, session.running().clone(), job_opts, anchor).await?;
 
     let (commit_tx, mut commit_rx) = mpsc::channel::<CommitRequest>(1);
@@ -382,6 +414,9 @@ async fn run_async(
         };
         tokio::task::spawn_blocking(move || r.run())
     });
+    // A stop request ends a stalled ring consumer (`--fault ring-stall`), so that the
+    // final flush completes instead of timing out.
+    let unstall = tokio::spawn(release_on_stop(stop.clone(), job.device()));
     // Whatever ends the traffic, the job is finished below: everything the device took
     // is flushed, drained and exported before the run reports how it ended.
     let mut failure = None;
@@ -427,12 +462,15 @@ async fn run_async(
             }
         }
     }
-    let done = job.finish().await?;
+    let done = job.finish().await;
+    unstall.abort();
+    let done = done?;
     report.modes = done.modes;
     report.reasons = done.reasons;
     report.collectors = done.collectors;
     report.device = done.device;
     report.recoveries = done.drained.recoveries;
+    report.stale_counters = done.stale_counters;
     // The device's own failure first: a replay or commit that failed after it is its
     // consequence.
     report.failure = done.failure.or(failure);
@@ -481,18 +519,25 @@ impl RunReport {
 
     /// The run's own conservation check, per mode: the packets and bytes the device
     /// merged into the mode's aggregates equal those in the records drained plus those it
-    /// dropped (and counted). Returns one line per mode that breaks it; empty when every
-    /// packet is in one record or one drop counter. Not checked when the run stopped
-    /// early (the device may still hold what it merged).
+    /// dropped (and counted) — plus, when the run failed, those it still held
+    /// ([`ModeReport::not_exported`]). Returns one line per mode that breaks it; empty
+    /// when every packet is accounted for. Not checked when the device counters are the
+    /// last read ([`Self::stale_counters`]).
     pub fn conservation(&self) -> Vec<String> {
-        if self.failure.is_some() {
+        if self.stale_counters {
             return Vec::new();
         }
+        let failed = self.failure.is_some();
         self.modes
             .iter()
             .filter(|(_, m)| {
-                (m.packets + m.drop_packets, m.bytes + m.drop_bytes)
-                    != (m.merged_packets, m.merged_bytes)
+                let kept = (m.packets + m.drop_packets, m.bytes + m.drop_bytes);
+                let merged = (m.merged_packets, m.merged_bytes);
+                if failed {
+                    kept.0 > merged.0 || kept.1 > merged.1
+                } else {
+                    kept != merged
+                }
             })
             .map(|(mode, m)| {
                 format!(
@@ -535,21 +580,42 @@ impl RunReport {
             ));
         }
         s.push_str(&self.stopped_line());
-        let broken = self.conservation();
-        if self.failure.is_none() {
-            if broken.is_empty() {
-                s.push_str(
-                    "conservation: every packet merged is in one record or one drop counter, every mode\n",
-                );
-            } else {
-                for b in &broken {
-                    s.push_str(&format!("CONSERVATION MISMATCH: {b}\n"));
+        let mut held = false;
+        if self.failure.is_some() && !self.stale_counters {
+            for (mode, m) in &self.modes {
+                let (p, b) = m.not_exported();
+                if (p, b) != (0, 0) {
+                    held = true;
+                    s.push_str(&format!(
+                        "not exported: {mode}: {p} packets / {b} bytes (still in the device when the run gave up; counted in the loss counters sent)\n"
+                    ));
                 }
             }
         }
+        let broken = self.conservation();
+        if !self.stale_counters {
+            if !broken.is_empty() {
+                for b in &broken {
+                    s.push_str(&format!("CONSERVATION MISMATCH: {b}\n"));
+                }
+            } else if held {
+                s.push_str(
+                    "conservation: every packet merged is in one record, one drop counter or a not-exported count, every mode\n",
+                );
+            } else {
+                s.push_str(
+                    "conservation: every packet merged is in one record or one drop counter, every mode\n",
+                );
+            }
+        }
         if let Some(f) = &self.failure {
+            let counters = if self.stale_counters {
+                "device counters are the last read"
+            } else {
+                "what the device still held is counted as not exported"
+            };
             s.push_str(&format!(
-                "FAILED: {f}\n(everything drained was exported; device counters are the last read)\n"
+                "FAILED: {f}\n(everything drained was exported; {counters})\n"
             ));
         }
         if let Some(c) = &self.collected {
@@ -602,11 +668,31 @@ mod tests {
         assert!(lost
             .render()
             .contains("CONSERVATION MISMATCH: protocol-port"));
-        // A run that stopped early is not checked: the device may still hold packets.
-        let failed = RunReport {
+        // A run that gave up on its flush: what the device still held is not exported,
+        // not a mismatch; more in records than merged still is.
+        let gave_up = RunReport {
+            failure: Some("flush did not complete within 1s".into()),
+            ..lost.clone()
+        };
+        assert!(gave_up.conservation().is_empty());
+        let text = gave_up.render();
+        assert!(
+            text.contains("not exported: protocol-port: 1 packets / 100 bytes")
+                && text.contains("or a not-exported count, every mode"),
+            "{text}"
+        );
+        let too_many = RunReport {
+            failure: Some("flush did not complete within 1s".into()),
+            ..report(10, 9, 2)
+        };
+        assert_eq!(too_many.conservation().len(), 1);
+        // Counters that are the last read are not checked: the device may have moved on.
+        let stale = RunReport {
             failure: Some("gone".into()),
+            stale_counters: true,
             ..lost
         };
-        assert!(failed.conservation().is_empty());
+        assert!(stale.conservation().is_empty());
+        assert!(stale.render().contains("device counters are the last read"));
     }
 }

@@ -1,6 +1,9 @@
-//! Nothing lost whatever fails (issue 7): `nsflow run` (through the library) on the
-//! embedded simulator with each `--fault` injected halfway through a synthetic replay,
-//! and `nsflow run` stopped by SIGTERM mid-replay (through the binary).
+//! Nothing lost whatever fails (issue 7) and on any exit path: `nsflow run` (through the
+//! library) on the embedded simulator with each `--fault` injected halfway through a
+//! synthetic replay; and through the binary, every way a run ends early — SIGTERM,
+//! SIGHUP, SIGQUIT, a capture cut short, a missing second capture, a flush that times
+//! out, SIGTERM during a ring stall — each checked for conservation and the collector's
+//! totals in the summary ([`assert_exported`]).
 //!
 //! For every fault, per mode:
 //! * every IPv6 packet the device took is in exactly one drained record or in the mode's
@@ -103,6 +106,7 @@ fn run_on(
         ring_log2,
         commits: Vec::new(),
         faults: faults.iter().map(|f| parse_fault(f).unwrap()).collect(),
+        flush_timeout: None,
     };
     run::run(
         opts,
@@ -304,6 +308,7 @@ fn faults_need_the_embedded_simulator() {
             frames: 1,
             kind: parse_fault("dma").unwrap().kind,
         }],
+        flush_timeout: None,
     };
     let e = run::run(
         opts.clone(),
@@ -525,6 +530,122 @@ fn sighup_and_sigquit_stop_gracefully_like_sigterm() {
             "{}",
             r.out
         );
+    }
+}
+
+#[test]
+fn sigterm_during_a_ring_stall_ends_the_stall_and_exports_everything() {
+    // The consumer stalls for 10 minutes from frame 1000 on a 64-record ring: the ring
+    // fills at the first timer wave and the traffic waits, until the signal.
+    let r = nsflow_run(
+        &[
+            "--generate",
+            TRAFFIC,
+            "--ring-log2",
+            "6",
+            "--fault",
+            "ring-stall=600000@1000",
+        ],
+        &[],
+        Some((Duration::from_secs(3), "TERM")),
+    );
+    assert!(r.status.success(), "{}: {}\n{}", r.status, r.err, r.out);
+    let offered = number_after(&r.out, "frames offered ");
+    assert_eq!(assert_exported(&r), offered);
+    assert!(
+        r.out.contains(&format!(
+            "stopped: interrupted by SIGTERM after {offered} frames"
+        )),
+        "{}",
+        r.out
+    );
+    assert!(!r.out.contains("FAILED"), "{}", r.out);
+}
+
+#[test]
+fn a_flush_that_times_out_exports_what_it_drained_and_counts_the_rest() {
+    // At the end of the traffic the consumer stalls for 20 s, longer than the flush may
+    // take (1 s): the flush writes 64 records into the ring and holds the rest.
+    let r = nsflow_run(
+        &[
+            "--generate",
+            "flows=20000,pps=5000,seconds=4,seed=7",
+            "--ring-log2",
+            "6",
+            "--fault",
+            "ring-stall=20000@1000000",
+            "--flush-timeout-ms",
+            "1000",
+        ],
+        &[],
+        None,
+    );
+    let out = &r.out;
+    assert_eq!(r.status.code(), Some(1), "{}\n{out}", r.err);
+    assert!(
+        out.contains("FAILED: flush did not complete within 1s"),
+        "{out}"
+    );
+    assert!(
+        r.err
+            .contains("the run stopped early: flush did not complete within 1s"),
+        "{}",
+        r.err
+    );
+    assert!(
+        out.contains("stopped: end of the traffic, 20000 frames offered (complete)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("conservation: every packet merged is in one record, one drop counter or a not-exported count, every mode"),
+        "{out}"
+    );
+    let keyed = number_after(out, "IPv6 ");
+    assert_eq!(keyed, 20_000);
+    let collected = &out[out.find("collected (in-process collector):").unwrap()..];
+    let (mut records, mut held) = (0, 0);
+    for (mode, _) in MODES {
+        let m = row(out, "orig flows", mode.name());
+        let not_exported = out
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("not exported: {}: ", mode.name())))
+            .map_or(0, |rest| {
+                rest.split_whitespace()
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .unwrap()
+            });
+        assert_eq!(
+            m[3] + m[5] + not_exported,
+            keyed,
+            "{mode}: records + drops + not exported = keyed\n{out}"
+        );
+        let c = row(collected, "records", mode.name());
+        assert_eq!(
+            (c[0], c[1], c[2], c[3]),
+            (m[2], m[0], m[3], m[4]),
+            "{mode}: collected = drained\n{out}"
+        );
+        records += m[2];
+        held += not_exported;
+    }
+    assert!(
+        records > 0 && records <= 64,
+        "what the 64-record ring held was drained and exported\n{out}"
+    );
+    assert!(held > 0, "{out}");
+    // The collector heard what was not sent in the final loss counters.
+    for (mode, _) in MODES {
+        let domain = 1 + u32::from(mode.index());
+        let sent = number_after(
+            collected,
+            &format!("loss counters of domain {domain}: not sent "),
+        );
+        let packets = number_after(
+            collected,
+            &format!("loss counters of domain {domain}: not sent {sent} flows "),
+        );
+        assert_eq!(packets, held, "{mode}\n{out}");
     }
 }
 
