@@ -358,21 +358,23 @@ struct Ran {
 }
 
 /// Runs `nsflow run --config CFG ARGS --collect 127.0.0.1:PORT --quiet` in the workspace
-/// with [`MODES`] exported to the in-process collector (and `env` set); with `signal`,
+/// with [`MODES`] exported to the in-process collector (and to the system-view `hosts`
+/// lines, if any); with `signal`,
 /// sends it `(after, NAME)` once that long has passed, while it still runs. Gives it two
 /// minutes to exit.
-fn nsflow_run(args: &[&str], env: &[(&str, &str)], signal: Option<(Duration, &str)>) -> Ran {
+fn nsflow_run(args: &[&str], hosts: &str, signal: Option<(Duration, &str)>) -> Ran {
     let port = free_udp_port();
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("faults.cfg");
-    std::fs::write(&cfg, config(&[port], &MODES)).unwrap();
+    let text =
+        config(&[port], &MODES).replacen("system-view\n", &format!("system-view\n{hosts}"), 1);
+    std::fs::write(&cfg, text).unwrap();
     let mut child = Command::new(nsflow_binary())
         .args(["run", "--config"])
         .arg(&cfg)
         .args(["--routes", "examples/routes.txt"])
         .args(args)
         .args(["--collect", &format!("127.0.0.1:{port}"), "--quiet"])
-        .envs(env.iter().copied())
         .current_dir(workspace_root())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -472,7 +474,7 @@ fn sigterm_during_a_replay_stops_gracefully_and_exports_everything() {
     // 20 s of traffic at 1 Mpps: far more than is replayed before the signal.
     let r = nsflow_run(
         &["--generate", "flows=20000,pps=1000000,seconds=20,seed=7"],
-        &[],
+        "",
         Some((Duration::from_secs(2), "TERM")),
     );
     assert!(r.status.success(), "{}: {}\n{}", r.status, r.err, r.out);
@@ -510,7 +512,7 @@ fn sighup_and_sigquit_stop_gracefully_like_sigterm() {
     for name in ["HUP", "QUIT"] {
         let r = nsflow_run(
             &["--generate", "flows=20000,pps=1000000,seconds=20,seed=7"],
-            &[],
+            "",
             Some((Duration::from_secs(2), name)),
         );
         assert!(
@@ -546,7 +548,7 @@ fn sigterm_during_a_ring_stall_ends_the_stall_and_exports_everything() {
             "--fault",
             "ring-stall=600000@1000",
         ],
-        &[],
+        "",
         Some((Duration::from_secs(3), "TERM")),
     );
     assert!(r.status.success(), "{}: {}\n{}", r.status, r.err, r.out);
@@ -577,7 +579,7 @@ fn a_flush_that_times_out_exports_what_it_drained_and_counts_the_rest() {
             "--flush-timeout-ms",
             "1000",
         ],
-        &[],
+        "",
         None,
     );
     let out = &r.out;
@@ -661,7 +663,7 @@ fn a_capture_cut_short_exports_everything_before_the_cut_and_fails() {
     let cut = dir.path().join("cut.pcap");
     let whole = std::fs::read(shared.join("pcaps/ndpi-reddit-ipv6.pcap")).unwrap();
     std::fs::write(&cut, &whole[..CUT_AT]).unwrap();
-    let r = nsflow_run(&["--pcap", cut.to_str().unwrap()], &[], None);
+    let r = nsflow_run(&["--pcap", cut.to_str().unwrap()], "", None);
     assert_eq!(r.status.code(), Some(1), "{}\n{}", r.err, r.out);
     assert_eq!(assert_exported(&r), 1801, "every whole record was replayed");
     let why = format!(
@@ -686,7 +688,7 @@ fn a_missing_second_capture_exports_the_first_and_fails() {
     let good = shared.join("pcaps/ndpi-http-ipv6.pcap");
     let r = nsflow_run(
         &["--pcap", good.to_str().unwrap(), "/nonexistent/second.pcap"],
-        &[],
+        "",
         None,
     );
     assert_eq!(r.status.code(), Some(1), "{}\n{}", r.err, r.out);
@@ -820,4 +822,77 @@ fn a_slow_collector_costs_nothing_at_the_live_one_and_sees_its_losses() {
         "the losses show in the sequence numbers"
     );
     assert!(got.messages + got.missing_v9_messages <= sent);
+}
+
+#[test]
+fn a_host_that_can_never_work_is_refused_and_one_that_fails_at_run_time_fails_alone() {
+    // Refused when the configuration is committed, VRP-style, by check-config and run.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad-host.cfg");
+    for (host, column, why) in [
+        ("255.255.255.255 9995", 28, "255.255.255.255 cannot be a collector address: a collector is reached by unicast, not by broadcast or multicast"),
+        ("224.0.0.1 9995", 28, "224.0.0.1 cannot be a collector address"),
+        ("ipv6 fe80::1 9995", 33, "fe80::1 is link-local: it is reached through one interface, named only by `vpn-instance NAME`"),
+    ] {
+        let text = config(&[9995], &MODES).replacen(
+            "system-view\n",
+            &format!("system-view\nipv6 netstream export host {host}\n"),
+            1,
+        );
+        std::fs::write(&cfg, text).unwrap();
+        let cfg = cfg.to_str().unwrap();
+        for args in [
+            &["check-config", cfg][..],
+            &["run", "--config", cfg, "--generate", "flows=1"],
+        ] {
+            let out = Command::new(nsflow_binary())
+                .args(args)
+                .current_dir(workspace_root())
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+            assert!(
+                err.contains(&format!("line 2, column {column}:")) && err.contains(why),
+                "{args:?}: {err}"
+            );
+            assert!(out.stdout.is_empty(), "{args:?}");
+        }
+    }
+    // A VRF that does not exist shows only when the socket is set up: that host fails
+    // alone, every record counted as failed for it, and the others export everything.
+    let r = nsflow_run(
+        &["--generate", "flows=2000,pps=100000,seconds=1,seed=7"],
+        "ipv6 netstream export host 127.0.0.1 9 vpn-instance nsflow-no-vrf\n",
+        None,
+    );
+    assert!(r.status.success(), "{}: {}\n{}", r.status, r.err, r.out);
+    assert_eq!(assert_exported(&r), 100_000);
+    for (mode, _) in MODES {
+        let m = row(&r.out, "orig flows", mode.name());
+        // messages, records, msg fail, rec fail
+        let dead: Vec<u64> = r
+            .out
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .find(|w| w.len() == 6 && w[0] == mode.name() && w[1] == "127.0.0.1:9")
+            .unwrap_or_else(|| panic!("no {mode} row for 127.0.0.1:9\n{}", r.out))
+            .iter()
+            .skip(2)
+            .map(|n| n.parse().unwrap())
+            .collect();
+        assert_eq!(
+            (dead[0], dead[1], dead[3]),
+            (0, 0, m[2]),
+            "{mode}: every record failed for the dead host\n{}",
+            r.out
+        );
+    }
+    assert!(
+        r.out
+            .contains("last error: vpn-instance `nsflow-no-vrf` (export host 127.0.0.1:9)")
+            || r.out.contains("SO_BINDTODEVICE (vpn-instance)"),
+        "{}",
+        r.out
+    );
 }
