@@ -181,8 +181,21 @@ enum Cmd {
     },
 }
 
+/// Reads a text file named on the command line (a configuration, a route or commit file):
+/// a UTF-8 byte-order mark (as some editors write) is skipped; a file that is not UTF-8
+/// text is refused naming its first line that is not.
 fn read(path: &PathBuf) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    let all = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = all.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&all);
+    std::str::from_utf8(text).map(str::to_owned).map_err(|e| {
+        let good = text.get(..e.valid_up_to()).unwrap_or_default();
+        let line = good.iter().filter(|b| **b == b'\n').count() + 1;
+        let byte = all.len() - text.len() + e.valid_up_to();
+        format!(
+            "cannot read {}: line {line} is not UTF-8 text (byte {byte}): not a configuration or text file",
+            path.display()
+        )
+    })
 }
 
 fn main() -> ExitCode {

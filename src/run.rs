@@ -372,6 +372,11 @@ async fn run_async(
         device_name: be.describe(),
         ..RunReport::default()
     };
+    if session.running().engine_config().profiles.is_empty() {
+        report.warnings.push(
+            "no aggregation mode is enabled: nothing is aggregated or exported (`ipv6 netstream aggregation MODE`, then `enable`)".into(),
+        );
+    }
 
     // Collector first, so that it hears the templates sent at start.
     let collector = opts
