@@ -8,7 +8,7 @@ use nsflow_driver::{backend, regcheck};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -86,6 +86,11 @@ struct RunArgs {
     /// docs/reliability.md).
     #[arg(long, value_name = "KIND@FRAMES", value_parser = run::fault::parse_fault)]
     fault: Vec<run::fault::FaultAt>,
+    /// How long the final flush may take, in milliseconds (default 30000): past it the run
+    /// exports what it drained and what the ring holds, counts the rest as not exported
+    /// and fails. For tests, which shorten it.
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    flush_timeout_ms: Option<u64>,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
@@ -181,8 +186,21 @@ enum Cmd {
     },
 }
 
+/// Reads a text file named on the command line (a configuration, a route or commit file):
+/// a UTF-8 byte-order mark (as some editors write) is skipped; a file that is not UTF-8
+/// text is refused naming its first line that is not.
 fn read(path: &PathBuf) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    let all = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = all.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&all);
+    std::str::from_utf8(text).map(str::to_owned).map_err(|e| {
+        let good = text.get(..e.valid_up_to()).unwrap_or_default();
+        let line = good.iter().filter(|b| **b == b'\n').count() + 1;
+        let byte = all.len() - text.len() + e.valid_up_to();
+        format!(
+            "cannot read {}: line {line} is not UTF-8 text (byte {byte}): not a configuration or text file",
+            path.display()
+        )
+    })
 }
 
 fn main() -> ExitCode {
@@ -262,13 +280,14 @@ fn cmd_run(a: RunArgs) -> Result<ExitCode, String> {
             .map(|c| commit_at(c))
             .collect::<Result<_, _>>()?,
         faults: a.fault.clone(),
+        flush_timeout: a.flush_timeout_ms.map(Duration::from_millis),
     };
     let stop = Arc::new(AtomicBool::new(false));
     let seen = Arc::new(AtomicU64::new(0));
-    // SIGINT/SIGTERM: stop the traffic, then flush, drain and export everything.
-    for sig in [libc::SIGINT, libc::SIGTERM] {
-        let s = stop.clone();
-        let _ = signal_hook_flag(sig, s);
+    // Any of these stops the traffic, then the run flushes, drains and exports everything.
+    let signal = Arc::new(AtomicI32::new(0));
+    for sig in STOP_SIGNALS {
+        let _ = signal_hook_flag(sig, stop.clone(), signal.clone());
     }
     let bar = (!quiet).then(|| {
         let total = source.as_ref().and_then(traffic::Frames::len_hint);
@@ -303,19 +322,52 @@ fn cmd_run(a: RunArgs) -> Result<ExitCode, String> {
     if let Some(t) = ticker {
         let _ = t.join();
     }
-    let report = result.map_err(|e| e.to_string())?;
-    print!("{}", report.render());
-    match &report.failure {
-        None => Ok(ExitCode::SUCCESS),
-        Some(why) => {
-            eprintln!("nsflow: the run stopped early: {why}");
-            Ok(ExitCode::FAILURE)
-        }
+    let mut report = result.map_err(|e| e.to_string())?;
+    if let (run::Ending::Interrupted(by), Some(name)) = (
+        &mut report.ending,
+        signal_name(signal.load(Ordering::Relaxed)),
+    ) {
+        *by = name.to_owned();
     }
+    print!("{}", report.render());
+    if let Some(why) = &report.failure {
+        eprintln!("nsflow: the run stopped early: {why}");
+    }
+    if let run::Ending::ReadError(e) = &report.ending {
+        eprintln!("nsflow: the traffic could not be read to its end: {e}");
+    }
+    Ok(if report.failed() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
-/// Sets `flag` when `sig` arrives (a tiny signal handler thread over a tokio runtime).
-fn signal_hook_flag(sig: libc::c_int, flag: Arc<AtomicBool>) -> std::io::Result<()> {
+/// The signals that stop `nsflow run` gracefully (flush, drain, export, summary): Ctrl-C,
+/// `kill`, a closed terminal or session (whose default action would end the process with
+/// nothing exported) and Ctrl-\\ (whose default would dump core).
+const STOP_SIGNALS: [(libc::c_int, &str); 4] = [
+    (libc::SIGINT, "SIGINT"),
+    (libc::SIGTERM, "SIGTERM"),
+    (libc::SIGHUP, "SIGHUP"),
+    (libc::SIGQUIT, "SIGQUIT"),
+];
+
+/// The name of a signal of [`STOP_SIGNALS`] (`None` for 0: no signal arrived).
+fn signal_name(sig: libc::c_int) -> Option<&'static str> {
+    STOP_SIGNALS
+        .iter()
+        .find(|(s, _)| *s == sig)
+        .map(|(_, name)| *name)
+}
+
+/// Sets `flag` when `sig` arrives, after storing its number in `which` (a tiny signal
+/// handler thread over a tokio runtime).
+fn signal_hook_flag(
+    (sig, _): (libc::c_int, &str),
+    flag: Arc<AtomicBool>,
+    which: Arc<AtomicI32>,
+) -> std::io::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -324,6 +376,7 @@ fn signal_hook_flag(sig: libc::c_int, flag: Arc<AtomicBool>) -> std::io::Result<
             let kind = tokio::signal::unix::SignalKind::from_raw(sig);
             if let Ok(mut s) = tokio::signal::unix::signal(kind) {
                 s.recv().await;
+                let _ = which.compare_exchange(0, sig, Ordering::Relaxed, Ordering::Relaxed);
                 flag.store(true, Ordering::Relaxed);
             }
         })

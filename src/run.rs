@@ -2,8 +2,9 @@
 //! device up, replays traffic into it (a modelled device) or lets its ports take packets
 //! (silicon), drains the ring, and exports every record to the collectors of its mode's
 //! view; commits given with `--commit-at` are applied mid-run, changing only what differs
-//! ([`job::Job::commit`]); on the end of the traffic or on SIGINT/SIGTERM it stops
-//! gracefully (flush, drain, final export) and reports per mode and per collector.
+//! ([`job::Job::commit`]); on the end of the traffic, a read error, SIGINT, SIGTERM, SIGHUP
+//! or SIGQUIT it stops gracefully (flush, drain, final export) and reports per mode and
+//! per collector, and how it stopped.
 //!
 //! | module | holds |
 //! |---|---|
@@ -25,7 +26,7 @@ use crate::vrp;
 use job::{Job, JobOptions};
 use nsflow_driver::backend::{self, BackendError};
 use nsflow_driver::device::{DeviceError, DeviceStats};
-use nsflow_driver::drain::DrainError;
+use nsflow_driver::drain::{lock, DrainError, SharedDevice};
 use nsflow_exporter::{DestinationStats, ExportError, LossCounters};
 use nsflow_rtl::record::EndReason;
 use nsflow_rtl::regs::{GlobalStat, ProfileStat};
@@ -70,6 +71,10 @@ pub struct RunOptions {
     pub commits: Vec<CommitAt>,
     /// Faults to inject mid-run (the in-process model with traffic only).
     pub faults: Vec<fault::FaultAt>,
+    /// How long the final flush (and a commit's) may take; `None`: the drain's default
+    /// (30 s). Past it the run exports what it drained and what the ring held, and
+    /// reports the rest as not exported.
+    pub flush_timeout: Option<Duration>,
 }
 
 /// Why the run failed.
@@ -107,7 +112,7 @@ pub enum RunError {
         /// Why.
         source: ExportError,
     },
-    /// Traffic could not be read.
+    /// The traffic's first frame could not be read (nothing was offered).
     #[error(transparent)]
     Traffic(#[from] nsflow_hwsim::capture::CaptureError),
     /// Options that do not go together (traffic for silicon, a commit point without
@@ -149,6 +154,20 @@ pub struct ModeReport {
     pub exported: bool,
 }
 
+impl ModeReport {
+    /// Packets and bytes the device merged that are in no record drained and no drop
+    /// counter: what it still held when a run gave up on its flush (zero for a run that
+    /// completed its flush).
+    pub fn not_exported(&self) -> (u64, u64) {
+        (
+            self.merged_packets
+                .saturating_sub(self.packets + self.drop_packets),
+            self.merged_bytes
+                .saturating_sub(self.bytes + self.drop_bytes),
+        )
+    }
+}
+
 /// The counters of one collector of one mode's exporter (summed over the exporters a
 /// commit replaced).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,6 +187,24 @@ pub struct CommitDone {
     pub name: String,
     /// What changed ([`vrp::Diff`]'s text).
     pub diff: String,
+}
+
+/// What [`Ending::Interrupted`] names when the stop flag was set (`nsflow run` replaces it
+/// with the signal's name).
+pub const STOP_REQUEST: &str = "a stop request";
+
+/// Why and how a run's traffic ended (the summary's `stopped:` line).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Ending {
+    /// Every frame of the traffic was offered: the run is complete.
+    #[default]
+    Complete,
+    /// Stopped before the end of the traffic on request (a signal, named here, or the
+    /// shell's `quit`); everything offered until then was exported.
+    Interrupted(String),
+    /// The traffic could not be read on (the error names the file and byte offset); every
+    /// frame before it was offered and exported. The run failed.
+    ReadError(String),
 }
 
 /// What a run did.
@@ -199,6 +236,11 @@ pub struct RunReport {
     /// report then holds what was exported until then, with the last device counters
     /// that could be read.
     pub failure: Option<String>,
+    /// Why and how the traffic ended.
+    pub ending: Ending,
+    /// Whether the device counters are the last read before the device stopped
+    /// answering: conservation cannot be checked then.
+    pub stale_counters: bool,
 }
 
 /// The loss counters of A15 from device statistics: records the device had to drop
@@ -258,6 +300,40 @@ fn check_commits(session: &vrp::Session, commits: &[CommitAt]) -> Result<(), Run
     Ok(())
 }
 
+/// Waits for `stop`, then ends a stall of the ring consumer of `dev`.
+async fn release_on_stop(stop: Arc<AtomicBool>, dev: SharedDevice) {
+    while !stop.load(Ordering::Relaxed) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    lock(&dev).release_ring();
+}
+
+/// Applies the commit file `c` reached at frame `frames` to the session and the job;
+/// returns what was done and the commit's warnings.
+async fn apply_commit(
+    session: &mut vrp::Session,
+    job: &mut Job,
+    c: &CommitAt,
+    frames: u64,
+) -> Result<(CommitDone, Vec<String>), RunError> {
+    let applied = session
+        .execute_script(&c.commands)
+        .map_err(|errors| RunError::CommitFile {
+            name: c.name.clone(),
+            errors,
+        })?;
+    let diff = job.commit(session.running().clone()).await?;
+    let done = CommitDone {
+        frames,
+        name: c.name.clone(),
+        diff: diff.to_string(),
+    };
+    Ok((
+        done,
+        applied.warnings.iter().map(ToString::to_string).collect(),
+    ))
+}
+
 async fn run_async(
     mut opts: RunOptions,
     stop: Arc<AtomicBool>,
@@ -296,6 +372,11 @@ async fn run_async(
         device_name: be.describe(),
         ..RunReport::default()
     };
+    if session.running().engine_config().profiles.is_empty() {
+        report.warnings.push(
+            "no aggregation mode is enabled: nothing is aggregated or exported (`ipv6 netstream aggregation MODE`, then `enable`)".into(),
+        );
+    }
 
     // Collector first, so that it hears the templates sent at start.
     let collector = opts
@@ -308,24 +389,20 @@ async fn run_async(
         })
         .transpose()?;
 
-    // Time base: the first frame's capture time on a replay, else the wall clock.
+    // Time base: the first frame's capture time on a replay, else the wall clock. Traffic
+    // whose first frame cannot be read is refused before the device starts (nothing
+    // taken, nothing to export); a read error later ends the replay and the run reports it.
     let mut frames = opts.source.as_ref().map(Frames::new);
-    let first = match frames.as_mut() {
-        Some(f) => f.next().transpose()?,
-        None => None,
-    };
-    let job_opts = JobOptions {
+    let first = frames.as_mut().and_then(Iterator::next).transpose()?;
+    let anchor = first.as_ref().map(|f| f.ts_ns);
+    let mut job_opts = JobOptions {
         ring_log2: opts.ring_log2,
         ..JobOptions::default()
     };
-    let mut job = Job::start(
-        be,
-        &tables,
-        session.running().clone(),
-        job_opts,
-        first.as_ref().map(|f| f.ts_ns),
-    )
-    .await?;
+    if let Some(t) = opts.flush_timeout {
+        job_opts.drain.flush_timeout = t;
+    }
+    let mut job = Job::start(be, &tables, session.running().clone(), job_opts, anchor).await?;
 
     let (commit_tx, mut commit_rx) = mpsc::channel::<CommitRequest>(1);
     let replay = frames.map(|frames| {
@@ -342,28 +419,40 @@ async fn run_async(
         };
         tokio::task::spawn_blocking(move || r.run())
     });
+    // A stop request ends a stalled ring consumer (`--fault ring-stall`), so that the
+    // final flush completes instead of timing out.
+    let unstall = tokio::spawn(release_on_stop(stop.clone(), job.device()));
+    // Whatever ends the traffic, the job is finished below: everything the device took
+    // is flushed, drained and exported before the run reports how it ended.
+    let mut failure = None;
     match replay {
         Some(mut h) => loop {
             tokio::select! {
                 r = &mut h => {
-                    report.frames = r.map_err(|e| RunError::Task(format!("replay thread: {e}")))??;
+                    match r.map_err(|e| RunError::Task(format!("replay thread: {e}"))).and_then(|r| r) {
+                        Ok(replayed) => {
+                            report.frames = replayed.frames;
+                            report.ending = replayed.end.ending(STOP_REQUEST);
+                        }
+                        Err(e) => {
+                            report.frames = frames_seen.load(Ordering::Relaxed);
+                            failure.get_or_insert(e.to_string());
+                        }
+                    }
                     break;
                 }
                 Some(req) = commit_rx.recv() => {
-                    let c = &opts.commits[req.index];
-                    let applied = session
-                        .execute_script(&c.commands)
-                        .map_err(|errors| RunError::CommitFile { name: c.name.clone(), errors })?;
-                    let diff = job.commit(session.running().clone()).await?;
-                    report.commits.push(CommitDone {
-                        frames: req.frames,
-                        name: c.name.clone(),
-                        diff: diff.to_string(),
-                    });
-                    report
-                        .warnings
-                        .extend(applied.warnings.iter().map(ToString::to_string));
-                    let _ = req.done.send(());
+                    match apply_commit(&mut session, &mut job, &opts.commits[req.index], req.frames).await {
+                        Ok((done, warnings)) => {
+                            report.commits.push(done);
+                            report.warnings.extend(warnings);
+                            let _ = req.done.send(());
+                        }
+                        // Dropping the request stops the replay.
+                        Err(e) => {
+                            failure = Some(e.to_string());
+                        }
+                    }
                 }
             }
         },
@@ -373,15 +462,23 @@ async fn run_async(
             while !stop.load(Ordering::Relaxed) && !failed.load(Ordering::Relaxed) {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
+            if stop.load(Ordering::Relaxed) {
+                report.ending = Ending::Interrupted(STOP_REQUEST.into());
+            }
         }
     }
-    let done = job.finish().await?;
+    let done = job.finish().await;
+    unstall.abort();
+    let done = done?;
     report.modes = done.modes;
     report.reasons = done.reasons;
     report.collectors = done.collectors;
     report.device = done.device;
     report.recoveries = done.drained.recoveries;
-    report.failure = done.failure;
+    report.stale_counters = done.stale_counters;
+    // The device's own failure first: a replay or commit that failed after it is its
+    // consequence.
+    report.failure = done.failure.or(failure);
     if let Some(c) = collector {
         // Every record sent to its address (a view may also send elsewhere).
         let sent: u64 = report
@@ -402,20 +499,50 @@ async fn run_async(
 }
 
 impl RunReport {
+    /// Whether the run failed (a read error, a device or pipeline failure): `nsflow run`
+    /// then exits 1, after the summary.
+    pub fn failed(&self) -> bool {
+        self.failure.is_some() || matches!(self.ending, Ending::ReadError(_))
+    }
+
+    /// The summary's `stopped:` line: why the traffic ended and whether the run is
+    /// complete.
+    fn stopped_line(&self) -> String {
+        let frames = self.frames;
+        match &self.ending {
+            Ending::Complete => {
+                format!("stopped: end of the traffic, {frames} frames offered (complete)\n")
+            }
+            Ending::Interrupted(by) => format!(
+                "stopped: interrupted by {by} after {frames} frames (everything offered until then was flushed, drained and exported)\n"
+            ),
+            Ending::ReadError(e) => format!(
+                "stopped: read error after {frames} frames (incomplete: everything offered until then was flushed, drained and exported): {e}\n"
+            ),
+        }
+    }
+
     /// The run's own conservation check, per mode: the packets and bytes the device
     /// merged into the mode's aggregates equal those in the records drained plus those it
-    /// dropped (and counted). Returns one line per mode that breaks it; empty when every
-    /// packet is in one record or one drop counter. Not checked when the run stopped
-    /// early (the device may still hold what it merged).
+    /// dropped (and counted) — plus, when the run failed, those it still held
+    /// ([`ModeReport::not_exported`]). Returns one line per mode that breaks it; empty
+    /// when every packet is accounted for. Not checked when the device counters are the
+    /// last read ([`Self::stale_counters`]).
     pub fn conservation(&self) -> Vec<String> {
-        if self.failure.is_some() {
+        if self.stale_counters {
             return Vec::new();
         }
+        let failed = self.failure.is_some();
         self.modes
             .iter()
             .filter(|(_, m)| {
-                (m.packets + m.drop_packets, m.bytes + m.drop_bytes)
-                    != (m.merged_packets, m.merged_bytes)
+                let kept = (m.packets + m.drop_packets, m.bytes + m.drop_bytes);
+                let merged = (m.merged_packets, m.merged_bytes);
+                if failed {
+                    kept.0 > merged.0 || kept.1 > merged.1
+                } else {
+                    kept != merged
+                }
             })
             .map(|(mode, m)| {
                 format!(
@@ -457,21 +584,43 @@ impl RunReport {
                 self.recoveries
             ));
         }
-        let broken = self.conservation();
-        if self.failure.is_none() {
-            if broken.is_empty() {
-                s.push_str(
-                    "conservation: every packet merged is in one record or one drop counter, every mode\n",
-                );
-            } else {
-                for b in &broken {
-                    s.push_str(&format!("CONSERVATION MISMATCH: {b}\n"));
+        s.push_str(&self.stopped_line());
+        let mut held = false;
+        if self.failure.is_some() && !self.stale_counters {
+            for (mode, m) in &self.modes {
+                let (p, b) = m.not_exported();
+                if (p, b) != (0, 0) {
+                    held = true;
+                    s.push_str(&format!(
+                        "not exported: {mode}: {p} packets / {b} bytes (still in the device when the run gave up; counted in the loss counters sent)\n"
+                    ));
                 }
             }
         }
+        let broken = self.conservation();
+        if !self.stale_counters {
+            if !broken.is_empty() {
+                for b in &broken {
+                    s.push_str(&format!("CONSERVATION MISMATCH: {b}\n"));
+                }
+            } else if held {
+                s.push_str(
+                    "conservation: every packet merged is in one record, one drop counter or a not-exported count, every mode\n",
+                );
+            } else {
+                s.push_str(
+                    "conservation: every packet merged is in one record or one drop counter, every mode\n",
+                );
+            }
+        }
         if let Some(f) = &self.failure {
+            let counters = if self.stale_counters {
+                "device counters are the last read"
+            } else {
+                "what the device still held is counted as not exported"
+            };
             s.push_str(&format!(
-                "FAILED: {f}\n(everything drained was exported; device counters are the last read)\n"
+                "FAILED: {f}\n(everything drained was exported; {counters})\n"
             ));
         }
         if let Some(c) = &self.collected {
@@ -524,11 +673,31 @@ mod tests {
         assert!(lost
             .render()
             .contains("CONSERVATION MISMATCH: protocol-port"));
-        // A run that stopped early is not checked: the device may still hold packets.
-        let failed = RunReport {
+        // A run that gave up on its flush: what the device still held is not exported,
+        // not a mismatch; more in records than merged still is.
+        let gave_up = RunReport {
+            failure: Some("flush did not complete within 1s".into()),
+            ..lost.clone()
+        };
+        assert!(gave_up.conservation().is_empty());
+        let text = gave_up.render();
+        assert!(
+            text.contains("not exported: protocol-port: 1 packets / 100 bytes")
+                && text.contains("or a not-exported count, every mode"),
+            "{text}"
+        );
+        let too_many = RunReport {
+            failure: Some("flush did not complete within 1s".into()),
+            ..report(10, 9, 2)
+        };
+        assert_eq!(too_many.conservation().len(), 1);
+        // Counters that are the last read are not checked: the device may have moved on.
+        let stale = RunReport {
             failure: Some("gone".into()),
+            stale_counters: true,
             ..lost
         };
-        assert!(failed.conservation().is_empty());
+        assert!(stale.conservation().is_empty());
+        assert!(stale.render().contains("device counters are the last read"));
     }
 }

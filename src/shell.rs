@@ -12,7 +12,7 @@
 use crate::collect::key_text;
 use crate::run::job::{Job, JobOptions};
 use crate::run::replay::Replay;
-use crate::run::{route_tables, summary, RunError, RunReport};
+use crate::run::{route_tables, summary, Ending, RunError, RunReport};
 use crate::traffic::{Frames, Source};
 use crate::vrp::{Operation, Response, Session};
 use nsflow_driver::backend;
@@ -92,10 +92,7 @@ async fn run_async(
         )));
     }
     let mut frames = opts.source.as_ref().map(Frames::new);
-    let first = match frames.as_mut() {
-        Some(f) => f.next().transpose()?,
-        None => None,
-    };
+    let first = frames.as_mut().and_then(Iterator::next).transpose()?;
     let job_opts = JobOptions {
         ring_log2: opts.ring_log2,
         keep_cache: true,
@@ -159,17 +156,24 @@ async fn run_async(
                 }
             }, if replay.is_some() => {
                 replay = None;
-                let n = r.map_err(|e| RunError::Task(format!("replay thread: {e}")))??;
+                let r = r.map_err(|e| RunError::Task(format!("replay thread: {e}")))??;
+                let n = r.frames;
                 report.frames = n;
+                report.ending = r.end.ending("quit");
+                if let Ending::ReadError(e) = &report.ending {
+                    say(out, &format!("\nError: {e}"));
+                }
                 say(out, &format!("\nInfo: replay finished, {n} frames offered.\n{}", sh.session.prompt()));
             }
         }
     }
     stop.store(true, Ordering::Relaxed);
     if let Some(h) = replay {
-        report.frames = h
+        let r = h
             .await
             .map_err(|e| RunError::Task(format!("replay thread: {e}")))??;
+        report.frames = r.frames;
+        report.ending = r.end.ending("quit");
     }
     say(out, "\n");
     let done = sh.job.finish().await?;

@@ -604,6 +604,7 @@ pub fn verify(opts: VerifyOptions) -> Result<VerifyReport, VerifyError> {
         ring_log2: opts.ring_log2,
         commits: Vec::new(),
         faults: Vec::new(),
+        flush_timeout: None,
     };
     let result = run::run(
         run_opts,

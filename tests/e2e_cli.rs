@@ -2,7 +2,9 @@
 //! (flows arrive at the in-process collector, as many packets per mode as the device
 //! keyed), `run` with `--generate` and `--commit-at`, `run`'s usage errors, `check-config`
 //! on good and bad files (VRP errors with the caret), `collect` receiving a run's export,
-//! `regcheck`.
+//! `regcheck`, and inputs refused saying what they are (an empty capture, a binary
+//! configuration, a vfio-user path that is no socket; a byte-order mark is taken, an
+//! empty configuration warned about).
 
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -314,4 +316,88 @@ fn regcheck_passes_on_the_model() {
     assert!(text(&out.stdout).starts_with("regcheck of sim"));
     let out = nsflow(&["regcheck", "--device", "bogus"]);
     assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn inputs_that_are_not_what_they_should_be_are_refused_saying_what_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    // A zero-byte capture: not "failed to fill whole buffer".
+    std::fs::write(path("empty.pcap"), b"").unwrap();
+    let empty = path("empty.pcap");
+    let out = nsflow(&[
+        "run",
+        "--config",
+        "examples/quickstart.cfg",
+        "--pcap",
+        &empty,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        format!("nsflow: capture {empty} is empty (0 bytes): not a pcap/pcapng capture\n")
+    );
+    // A configuration saved with a UTF-8 byte-order mark is taken.
+    let quickstart = std::fs::read(workspace_root().join("examples/quickstart.cfg")).unwrap();
+    let bom = [&b"\xEF\xBB\xBF"[..], &quickstart].concat();
+    std::fs::write(path("bom.cfg"), bom).unwrap();
+    let out = nsflow(&["check-config", &path("bom.cfg")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // A binary file given as a configuration: its first line that is not text is named.
+    std::fs::write(
+        path("binary.cfg"),
+        b"system-view\n\x7fELF\x02\x01\x01\xff\xfe\n",
+    )
+    .unwrap();
+    let binary = path("binary.cfg");
+    let out = nsflow(&["check-config", &binary]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        format!("nsflow: cannot read {binary}: line 2 is not UTF-8 text (byte 19): not a configuration or text file\n")
+    );
+    // A configuration that enables nothing runs, and says it exports nothing.
+    std::fs::write(path("nothing.cfg"), b"system-view\ncommit\n").unwrap();
+    let out = nsflow(&[
+        "run",
+        "--config",
+        &path("nothing.cfg"),
+        "--generate",
+        "flows=10,pps=1000,seconds=1",
+        "--quiet",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout)
+            .contains("warning: no aggregation mode is enabled: nothing is aggregated or exported"),
+        "{}",
+        text(&out.stdout)
+    );
+    // vfio-user: a directory or a file is not a socket; nothing there is no server.
+    for (target, why) in [
+        (
+            dir.path().to_str().unwrap().to_owned(),
+            "it is a directory, not a vfio-user socket",
+        ),
+        (binary.clone(), "it is a file, not a vfio-user socket"),
+        (
+            path("nothing.sock"),
+            "no such socket: no vfio-user server listens there",
+        ),
+    ] {
+        let out = nsflow(&[
+            "run",
+            "--config",
+            "examples/quickstart.cfg",
+            "--device",
+            &format!("vfio-user:{target}"),
+        ]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            text(&out.stderr)
+                .starts_with(&format!("nsflow: vfio-user: connect to {target}: {why}")),
+            "{}",
+            text(&out.stderr)
+        );
+    }
 }

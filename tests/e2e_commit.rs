@@ -97,6 +97,7 @@ fn changing_timers_and_modes_mid_replay_loses_no_packet() {
             },
         ],
         faults: Vec::new(),
+        flush_timeout: None,
     };
     let report = run::run(
         opts,
@@ -187,6 +188,7 @@ fn a_commit_file_with_an_error_stops_the_run_before_it_starts() {
             commands: "ipv6 netstream aggregation timeout inactive 4\n".into(),
         }],
         faults: Vec::new(),
+        flush_timeout: None,
     };
     let e = run::run(
         opts,

@@ -1,6 +1,9 @@
-//! Nothing lost whatever fails (issue 7): `nsflow run` (through the library) on the
-//! embedded simulator with each `--fault` injected halfway through a synthetic replay,
-//! and `nsflow run` stopped by SIGTERM mid-replay (through the binary).
+//! Nothing lost whatever fails (issue 7) and on any exit path: `nsflow run` (through the
+//! library) on the embedded simulator with each `--fault` injected halfway through a
+//! synthetic replay; and through the binary, every way a run ends early — SIGTERM,
+//! SIGHUP, SIGQUIT, a capture cut short, a missing second capture, a flush that times
+//! out, SIGTERM during a ring stall — each checked for conservation and the collector's
+//! totals in the summary ([`assert_exported`]).
 //!
 //! For every fault, per mode:
 //! * every IPv6 packet the device took is in exactly one drained record or in the mode's
@@ -23,7 +26,7 @@ use nsflow::run::{self, RunOptions, RunReport};
 use nsflow::traffic::{parse_generate, Source};
 use nsflow_rtl::regs::GlobalStat;
 use nsflow_rtl::AggregationMode as M;
-use nsflow_tests::{free_udp_port, nsflow_binary, workspace_root};
+use nsflow_tests::{free_udp_port, nsflow_binary, require_shared, workspace_root};
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64};
@@ -103,6 +106,7 @@ fn run_on(
         ring_log2,
         commits: Vec::new(),
         faults: faults.iter().map(|f| parse_fault(f).unwrap()).collect(),
+        flush_timeout: None,
     };
     run::run(
         opts,
@@ -304,6 +308,7 @@ fn faults_need_the_embedded_simulator() {
             frames: 1,
             kind: parse_fault("dma").unwrap().kind,
         }],
+        flush_timeout: None,
     };
     let e = run::run(
         opts.clone(),
@@ -345,80 +350,153 @@ fn number_after(text: &str, label: &str) -> u64 {
         .unwrap_or_else(|| panic!("no `{label}` in:\n{text}"))
 }
 
-#[test]
-fn sigterm_during_a_replay_stops_gracefully_and_exports_everything() {
+/// What a run of the `nsflow` binary printed, and how it exited.
+struct Ran {
+    status: std::process::ExitStatus,
+    out: String,
+    err: String,
+}
+
+/// Runs `nsflow run --config CFG ARGS --collect 127.0.0.1:PORT --quiet` in the workspace
+/// with [`MODES`] exported to the in-process collector (and to the system-view `hosts`
+/// lines, if any); with `signal`,
+/// sends it `(after, NAME)` once that long has passed, while it still runs. Gives it two
+/// minutes to exit.
+fn nsflow_run(args: &[&str], hosts: &str, signal: Option<(Duration, &str)>) -> Ran {
     let port = free_udp_port();
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("faults.cfg");
-    std::fs::write(&cfg, config(&[port], &MODES)).unwrap();
-    // 20 s of traffic at 1 Mpps: far more than is replayed before the signal.
+    let text =
+        config(&[port], &MODES).replacen("system-view\n", &format!("system-view\n{hosts}"), 1);
+    std::fs::write(&cfg, text).unwrap();
     let mut child = Command::new(nsflow_binary())
         .args(["run", "--config"])
         .arg(&cfg)
-        .args([
-            "--routes",
-            "examples/routes.txt",
-            "--generate",
-            "flows=20000,pps=1000000,seconds=20,seed=7",
-            "--collect",
-            &format!("127.0.0.1:{port}"),
-            "--quiet",
-        ])
+        .args(["--routes", "examples/routes.txt"])
+        .args(args)
+        .args(["--collect", &format!("127.0.0.1:{port}"), "--quiet"])
         .current_dir(workspace_root())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_secs(2));
-    assert!(child.try_wait().unwrap().is_none(), "still replaying");
-    let pid = i32::try_from(child.id()).unwrap();
-    Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
+    // Read the pipes as the run goes, so that a full pipe never holds it up.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        stdout.read_to_string(&mut s).unwrap();
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        stderr.read_to_string(&mut s).unwrap();
+        s
+    });
+    if let Some((after, name)) = signal {
+        std::thread::sleep(after);
+        assert!(child.try_wait().unwrap().is_none(), "still running");
+        let pid = i32::try_from(child.id()).unwrap();
+        Command::new("kill")
+            .args([&format!("-{name}"), &pid.to_string()])
+            .status()
+            .unwrap();
+    }
     let deadline = Instant::now() + Duration::from_secs(120);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(Instant::now() < deadline, "no exit after SIGTERM");
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("no exit within two minutes");
+        }
         std::thread::sleep(Duration::from_millis(50));
     };
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    assert!(status.success(), "{status}: {err}\n{out}");
-    let offered = number_after(&out, "frames offered ");
+    Ran {
+        status,
+        out: out.join().unwrap(),
+        err: err.join().unwrap(),
+    }
+}
+
+/// The numbers after the name on the line of `name` in the table of `out` that starts
+/// at `header`.
+fn row(out: &str, header: &str, name: &str) -> Vec<u64> {
+    let table = &out[out
+        .find(header)
+        .unwrap_or_else(|| panic!("no {header}:\n{out}"))..];
+    table
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(name))
+        .unwrap_or_else(|| panic!("no {name} row:\n{out}"))
+        .split_whitespace()
+        .skip(1)
+        .map_while(|w| w.parse().ok())
+        .collect()
+}
+
+/// What a run's summary must show whatever ended it: the run's own conservation line,
+/// per mode every packet the device keyed in a record or a drop counter, and the
+/// in-process collector holding every record drained (records, flows, packets, bytes).
+/// Returns the packets keyed.
+fn assert_exported(r: &Ran) -> u64 {
+    let out = &r.out;
+    assert!(
+        out.contains(
+            "conservation: every packet merged is in one record or one drop counter, every mode"
+        ),
+        "{}\n{out}",
+        r.err
+    );
+    let keyed = number_after(out, "IPv6 ");
+    let collected = &out[out
+        .find("collected (in-process collector):")
+        .unwrap_or_else(|| panic!("no collector table:\n{out}"))..];
+    for (mode, _) in MODES {
+        // orig flows, aggregates, records, packets, bytes, drops
+        let m = row(out, "orig flows", mode.name());
+        assert_eq!(m[3] + m[5], keyed, "{mode}: records + drops = keyed\n{out}");
+        // records, flows, packets, bytes
+        let c = row(collected, "records", mode.name());
+        assert_eq!(
+            (c[0], c[1], c[2], c[3]),
+            (m[2], m[0], m[3], m[4]),
+            "{mode}: collected = drained\n{out}"
+        );
+    }
+    assert!(!out.contains("WARNING"), "{out}");
+    keyed
+}
+
+#[test]
+fn sigterm_during_a_replay_stops_gracefully_and_exports_everything() {
+    // 20 s of traffic at 1 Mpps: far more than is replayed before the signal.
+    let r = nsflow_run(
+        &["--generate", "flows=20000,pps=1000000,seconds=20,seed=7"],
+        "",
+        Some((Duration::from_secs(2), "TERM")),
+    );
+    assert!(r.status.success(), "{}: {}\n{}", r.status, r.err, r.out);
+    let out = &r.out;
+    let offered = number_after(out, "frames offered ");
     assert!(
         offered > 0 && offered < 20_000_000,
         "stopped mid-replay: {offered} frames"
     );
-    let ipv6 = number_after(&out, "IPv6 ");
-    assert_eq!(ipv6, offered, "the device took every frame offered");
-    // The collector's table: one row per mode with records, flows, packets, bytes; every
-    // mode has every packet the device keyed (nothing was dropped).
+    assert_eq!(
+        assert_exported(&r),
+        offered,
+        "the device took every frame offered"
+    );
+    assert!(
+        out.contains(&format!(
+            "stopped: interrupted by SIGTERM after {offered} frames"
+        )),
+        "{out}"
+    );
     let collected = &out[out.find("collected (in-process collector):").unwrap()..];
     for (mode, _) in MODES {
-        let row: Vec<u64> = collected
-            .lines()
-            .find(|l| l.split_whitespace().next() == Some(mode.name()))
-            .unwrap_or_else(|| panic!("no {mode} row:\n{out}"))
-            .split_whitespace()
-            .skip(1)
-            .map(|w| w.parse().unwrap())
-            .collect();
-        assert_eq!(row[2], ipv6, "{mode}: packets at the collector\n{out}");
         let domain = 1 + u32::from(mode.index());
         assert!(
             collected.contains(&format!(
@@ -427,6 +505,203 @@ fn sigterm_during_a_replay_stops_gracefully_and_exports_everything() {
             "{mode}: the final loss counters reached the collector\n{out}"
         );
     }
+}
+
+#[test]
+fn sighup_and_sigquit_stop_gracefully_like_sigterm() {
+    for name in ["HUP", "QUIT"] {
+        let r = nsflow_run(
+            &["--generate", "flows=20000,pps=1000000,seconds=20,seed=7"],
+            "",
+            Some((Duration::from_secs(2), name)),
+        );
+        assert!(
+            r.status.success(),
+            "SIG{name}: {}: {}\n{}",
+            r.status,
+            r.err,
+            r.out
+        );
+        let offered = number_after(&r.out, "frames offered ");
+        assert!(offered > 0 && offered < 20_000_000, "SIG{name}: {offered}");
+        assert_eq!(assert_exported(&r), offered, "SIG{name}");
+        assert!(
+            r.out.contains(&format!(
+                "stopped: interrupted by SIG{name} after {offered} frames"
+            )),
+            "{}",
+            r.out
+        );
+    }
+}
+
+#[test]
+fn sigterm_during_a_ring_stall_ends_the_stall_and_exports_everything() {
+    // The consumer stalls for 10 minutes from frame 1000 on a 64-record ring: the ring
+    // fills at the first timer wave and the traffic waits, until the signal.
+    let r = nsflow_run(
+        &[
+            "--generate",
+            TRAFFIC,
+            "--ring-log2",
+            "6",
+            "--fault",
+            "ring-stall=600000@1000",
+        ],
+        "",
+        Some((Duration::from_secs(3), "TERM")),
+    );
+    assert!(r.status.success(), "{}: {}\n{}", r.status, r.err, r.out);
+    let offered = number_after(&r.out, "frames offered ");
+    assert_eq!(assert_exported(&r), offered);
+    assert!(
+        r.out.contains(&format!(
+            "stopped: interrupted by SIGTERM after {offered} frames"
+        )),
+        "{}",
+        r.out
+    );
+    assert!(!r.out.contains("FAILED"), "{}", r.out);
+}
+
+#[test]
+fn a_flush_that_times_out_exports_what_it_drained_and_counts_the_rest() {
+    // At the end of the traffic the consumer stalls for 20 s, longer than the flush may
+    // take (1 s): the flush writes 64 records into the ring and holds the rest.
+    let r = nsflow_run(
+        &[
+            "--generate",
+            "flows=20000,pps=5000,seconds=4,seed=7",
+            "--ring-log2",
+            "6",
+            "--fault",
+            "ring-stall=20000@1000000",
+            "--flush-timeout-ms",
+            "1000",
+        ],
+        "",
+        None,
+    );
+    let out = &r.out;
+    assert_eq!(r.status.code(), Some(1), "{}\n{out}", r.err);
+    assert!(
+        out.contains("FAILED: flush did not complete within 1s"),
+        "{out}"
+    );
+    assert!(
+        r.err
+            .contains("the run stopped early: flush did not complete within 1s"),
+        "{}",
+        r.err
+    );
+    assert!(
+        out.contains("stopped: end of the traffic, 20000 frames offered (complete)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("conservation: every packet merged is in one record, one drop counter or a not-exported count, every mode"),
+        "{out}"
+    );
+    let keyed = number_after(out, "IPv6 ");
+    assert_eq!(keyed, 20_000);
+    let collected = &out[out.find("collected (in-process collector):").unwrap()..];
+    let (mut records, mut held) = (0, 0);
+    for (mode, _) in MODES {
+        let m = row(out, "orig flows", mode.name());
+        let not_exported = out
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("not exported: {}: ", mode.name())))
+            .map_or(0, |rest| {
+                rest.split_whitespace()
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .unwrap()
+            });
+        assert_eq!(
+            m[3] + m[5] + not_exported,
+            keyed,
+            "{mode}: records + drops + not exported = keyed\n{out}"
+        );
+        let c = row(collected, "records", mode.name());
+        assert_eq!(
+            (c[0], c[1], c[2], c[3]),
+            (m[2], m[0], m[3], m[4]),
+            "{mode}: collected = drained\n{out}"
+        );
+        records += m[2];
+        held += not_exported;
+    }
+    assert!(
+        records > 0 && records <= 64,
+        "what the 64-record ring held was drained and exported\n{out}"
+    );
+    assert!(held > 0, "{out}");
+    // The collector heard what was not sent in the final loss counters.
+    for (mode, _) in MODES {
+        let domain = 1 + u32::from(mode.index());
+        let sent = number_after(
+            collected,
+            &format!("loss counters of domain {domain}: not sent "),
+        );
+        let packets = number_after(
+            collected,
+            &format!("loss counters of domain {domain}: not sent {sent} flows "),
+        );
+        assert_eq!(packets, held, "{mode}\n{out}");
+    }
+}
+
+/// The capture of the read-error tests: 1 801 whole records, then one cut short.
+const CUT_AT: usize = 700_000;
+
+#[test]
+fn a_capture_cut_short_exports_everything_before_the_cut_and_fails() {
+    let Some(shared) = require_shared() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cut = dir.path().join("cut.pcap");
+    let whole = std::fs::read(shared.join("pcaps/ndpi-reddit-ipv6.pcap")).unwrap();
+    std::fs::write(&cut, &whole[..CUT_AT]).unwrap();
+    let r = nsflow_run(&["--pcap", cut.to_str().unwrap()], "", None);
+    assert_eq!(r.status.code(), Some(1), "{}\n{}", r.err, r.out);
+    assert_eq!(assert_exported(&r), 1801, "every whole record was replayed");
+    let why = format!(
+        "capture {} is cut short: it ends inside the record at byte 699059",
+        cut.display()
+    );
+    assert!(
+        r.out
+            .contains("stopped: read error after 1801 frames (incomplete"),
+        "{}",
+        r.out
+    );
+    assert!(r.out.contains(&why), "{}", r.out);
+    assert!(r.err.contains(&why), "{}", r.err);
+}
+
+#[test]
+fn a_missing_second_capture_exports_the_first_and_fails() {
+    let Some(shared) = require_shared() else {
+        return;
+    };
+    let good = shared.join("pcaps/ndpi-http-ipv6.pcap");
+    let r = nsflow_run(
+        &["--pcap", good.to_str().unwrap(), "/nonexistent/second.pcap"],
+        "",
+        None,
+    );
+    assert_eq!(r.status.code(), Some(1), "{}\n{}", r.err, r.out);
+    let offered = number_after(&r.out, "frames offered ");
+    assert!(offered > 0, "{}", r.out);
+    assert_eq!(assert_exported(&r), offered);
+    assert!(
+        r.out.contains(&format!(
+            "stopped: read error after {offered} frames (incomplete: everything offered until then was flushed, drained and exported): cannot read capture /nonexistent/second.pcap: No such file or directory"
+        )),
+        "{}",
+        r.out
+    );
 }
 
 /// Per mode, the exporter's counters for the collector on `port`.
@@ -547,4 +822,77 @@ fn a_slow_collector_costs_nothing_at_the_live_one_and_sees_its_losses() {
         "the losses show in the sequence numbers"
     );
     assert!(got.messages + got.missing_v9_messages <= sent);
+}
+
+#[test]
+fn a_host_that_can_never_work_is_refused_and_one_that_fails_at_run_time_fails_alone() {
+    // Refused when the configuration is committed, VRP-style, by check-config and run.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad-host.cfg");
+    for (host, column, why) in [
+        ("255.255.255.255 9995", 28, "255.255.255.255 cannot be a collector address: a collector is reached by unicast, not by broadcast or multicast"),
+        ("224.0.0.1 9995", 28, "224.0.0.1 cannot be a collector address"),
+        ("ipv6 fe80::1 9995", 33, "fe80::1 is link-local: it is reached through one interface, named only by `vpn-instance NAME`"),
+    ] {
+        let text = config(&[9995], &MODES).replacen(
+            "system-view\n",
+            &format!("system-view\nipv6 netstream export host {host}\n"),
+            1,
+        );
+        std::fs::write(&cfg, text).unwrap();
+        let cfg = cfg.to_str().unwrap();
+        for args in [
+            &["check-config", cfg][..],
+            &["run", "--config", cfg, "--generate", "flows=1"],
+        ] {
+            let out = Command::new(nsflow_binary())
+                .args(args)
+                .current_dir(workspace_root())
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+            assert!(
+                err.contains(&format!("line 2, column {column}:")) && err.contains(why),
+                "{args:?}: {err}"
+            );
+            assert!(out.stdout.is_empty(), "{args:?}");
+        }
+    }
+    // A VRF that does not exist shows only when the socket is set up: that host fails
+    // alone, every record counted as failed for it, and the others export everything.
+    let r = nsflow_run(
+        &["--generate", "flows=2000,pps=100000,seconds=1,seed=7"],
+        "ipv6 netstream export host 127.0.0.1 9 vpn-instance nsflow-no-vrf\n",
+        None,
+    );
+    assert!(r.status.success(), "{}: {}\n{}", r.status, r.err, r.out);
+    assert_eq!(assert_exported(&r), 100_000);
+    for (mode, _) in MODES {
+        let m = row(&r.out, "orig flows", mode.name());
+        // messages, records, msg fail, rec fail
+        let dead: Vec<u64> = r
+            .out
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .find(|w| w.len() == 6 && w[0] == mode.name() && w[1] == "127.0.0.1:9")
+            .unwrap_or_else(|| panic!("no {mode} row for 127.0.0.1:9\n{}", r.out))
+            .iter()
+            .skip(2)
+            .map(|n| n.parse().unwrap())
+            .collect();
+        assert_eq!(
+            (dead[0], dead[1], dead[3]),
+            (0, 0, m[2]),
+            "{mode}: every record failed for the dead host\n{}",
+            r.out
+        );
+    }
+    assert!(
+        r.out
+            .contains("last error: vpn-instance `nsflow-no-vrf` (export host 127.0.0.1:9)")
+            || r.out.contains("SO_BINDTODEVICE (vpn-instance)"),
+        "{}",
+        r.out
+    );
 }

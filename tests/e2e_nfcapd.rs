@@ -117,6 +117,7 @@ fn every_capture_into_nfcapd_for_every_family() {
                 ring_log2: 14,
                 commits: Vec::new(),
                 faults: Vec::new(),
+                flush_timeout: None,
             };
             let r = run::run(
                 opts,

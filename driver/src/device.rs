@@ -622,6 +622,12 @@ impl Device {
         self.held_until = Some(Instant::now() + d);
     }
 
+    /// Ends a stall of the ring consumer ([`Self::hold_ring`]): the next drain takes what
+    /// the ring holds. A stop request, a recovery and a flush that timed out end it.
+    pub fn release_ring(&mut self) {
+        self.held_until = None;
+    }
+
     /// Ring consumer counters.
     pub fn ring_counters(&self) -> crate::ring::RingCounters {
         self.ring.counters()
@@ -704,7 +710,7 @@ impl Device {
     /// resets it and programs it again as at bring-up: tables, configuration, the same
     /// ring memory from index 0, and the enable state.
     pub fn recover(&mut self, out: &mut Vec<Record>, timeout: Duration) -> Result<(), DeviceError> {
-        self.held_until = None;
+        self.release_ring();
         self.drain(out, usize::MAX)?;
         let before = self.start_flush()?;
         let deadline = Instant::now() + timeout;

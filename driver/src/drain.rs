@@ -133,7 +133,9 @@ async fn forward(
 }
 
 /// Runs until `stop` turns true, then flushes the device, drains everything and returns.
-/// Each non-empty batch is sent on `sink` (waiting while it is full).
+/// Each non-empty batch is sent on `sink` (waiting while it is full). A flush that does not
+/// complete within `cfg.flush_timeout` ends with [`DeviceError::FlushTimeout`] after the
+/// records the ring holds then have been sent.
 pub async fn run(
     dev: SharedDevice,
     irq: Option<EventFd>,
@@ -210,6 +212,12 @@ pub async fn run(
             Err(e) => return Err(e.into()),
         }
         if tokio::time::Instant::now() > deadline {
+            // Give up on the flush, not on what the ring holds: end a stall of this
+            // consumer and hand on every record published. The rest stays in the device
+            // (the caller counts it as not exported).
+            lock(&dev).release_ring();
+            let batch = drain_once(&dev, &all, &mut sum.recoveries, &mut streak);
+            forward(batch, &sink, &mut sum).await?;
             return Err(DeviceError::FlushTimeout(cfg.flush_timeout).into());
         }
         tokio::time::sleep(Duration::from_micros(200)).await;

@@ -139,7 +139,7 @@ fn send_rate(rt: &tokio::runtime::Runtime) -> (f64, f64) {
     let per_round = msgs.len() as u64;
     let mut rates = Vec::new();
     rt.block_on(async {
-        let t = Transport::open(&cfg).unwrap();
+        let t = Transport::open(&cfg);
         let stats = t.stats_handle();
         for _ in 0..RUNS {
             let done = || {

@@ -5,7 +5,7 @@ use crate::clock::Clock;
 use crate::config::{ConfigError, ExportConfig, FieldWidth};
 use crate::record::{FlowRecord, LossCounters};
 use crate::stream::ExportStream;
-use crate::transport::{DestinationStats, StatsHandle, Transport, TransportError};
+use crate::transport::{DestinationStats, StatsHandle, Transport};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -23,9 +23,6 @@ pub enum ExportError {
     /// The configuration is out of range.
     #[error("export configuration: {0}")]
     Config(#[from] ConfigError),
-    /// A socket could not be set up.
-    #[error("export transport: {0}")]
-    Transport(#[from] TransportError),
     /// The exporter task has ended (shut down, or its runtime stopped).
     #[error("the exporter has stopped")]
     Closed,
@@ -55,7 +52,7 @@ impl Exporter {
     /// and starts the export task. Must be called inside a tokio runtime.
     pub fn start(cfg: ExportConfig, clock: Arc<dyn Clock>) -> Result<Self, ExportError> {
         cfg.validate()?;
-        let transport = Transport::open(&cfg)?;
+        let transport = Transport::open(&cfg);
         let stats = transport.stats_handle();
         let stream = ExportStream::new(&cfg, clock.now_ms());
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);

@@ -4,7 +4,10 @@
 //! task with a bounded queue, so that a collector that is down, slow or answering with ICMP
 //! unreachable never blocks the others or the pipeline: when its queue is full, messages
 //! for it are dropped and counted as failed. Each task sends its queue in batches with
-//! `sendmmsg(2)` (nix's safe wrapper).
+//! `sendmmsg(2)` (nix's safe wrapper). A collector whose socket cannot be set up (a
+//! `vpn-instance` with no VRF device, a bind or connect the kernel refuses) fails alone:
+//! every message for it is counted as failed, with the reason as its last error, while the
+//! others export.
 
 use crate::config::{Collector, ExportConfig};
 use crate::encode::Message;
@@ -28,7 +31,7 @@ pub const BATCH_MESSAGES: usize = 64;
 /// How long one batch may wait for the socket to become writable before it is dropped.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Why the transport could not be opened.
+/// Why a collector's socket could not be set up (its last error in the counters).
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
     /// `vpn-instance NAME` names no network device (no VRF of that name).
@@ -199,11 +202,40 @@ fn open_socket(c: &Collector, src: SocketAddr) -> Result<Socket, TransportError>
     Ok(s)
 }
 
+/// Sets up the socket of collector `c` of `cfg` on the runtime: from `slot`, the source
+/// its family's first collector bound (recorded here when it is the first).
+fn connect(
+    cfg: &ExportConfig,
+    c: &Collector,
+    slot: &mut Option<SocketAddr>,
+) -> Result<UdpSocket, TransportError> {
+    let to = c.socket_addr();
+    let src = match *slot {
+        Some(a) => a,
+        None => cfg.source_for(c).ok_or(TransportError::NoSource(to))?,
+    };
+    let s = open_socket(c, src)?;
+    if slot.is_none() {
+        let local = s
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .ok_or_else(|| TransportError::Socket {
+                collector: to,
+                what: "getsockname",
+                source: io::Error::other("no local address"),
+            })?;
+        *slot = Some(local);
+    }
+    UdpSocket::from_std(s.into()).map_err(sock_err(to, "tokio register"))
+}
+
 impl Transport {
     /// Opens a socket and starts a sender task per collector of `cfg`. Must run inside a
     /// tokio runtime. When a source has port 0, the kernel picks one port for the first
-    /// collector of that family and the others share it.
-    pub fn open(cfg: &ExportConfig) -> Result<Self, TransportError> {
+    /// collector of that family and the others share it. A collector whose socket cannot
+    /// be set up gets a task that counts every message for it as failed, with why.
+    pub fn open(cfg: &ExportConfig) -> Self {
         let mut bound_v4: Option<SocketAddr> = None;
         let mut bound_v6: Option<SocketAddr> = None;
         let mut dests = Vec::with_capacity(cfg.collectors.len());
@@ -214,27 +246,16 @@ impl Transport {
             } else {
                 &mut bound_v6
             };
-            let src = match *slot {
-                Some(a) => a,
-                None => cfg.source_for(c).ok_or(TransportError::NoSource(to))?,
-            };
-            let s = open_socket(c, src)?;
-            if slot.is_none() {
-                let local = s
-                    .local_addr()
-                    .ok()
-                    .and_then(|a| a.as_socket())
-                    .ok_or_else(|| TransportError::Socket {
-                        collector: to,
-                        what: "getsockname",
-                        source: io::Error::other("no local address"),
-                    })?;
-                *slot = Some(local);
-            }
-            let sock = UdpSocket::from_std(s.into()).map_err(sock_err(to, "tokio register"))?;
             let (tx, rx) = mpsc::channel(QUEUE_MESSAGES);
             let counters = Arc::new(Counters::default());
-            let task = tokio::spawn(sender(sock, rx, Arc::clone(&counters)));
+            let task = match connect(cfg, c, slot) {
+                Ok(sock) => tokio::spawn(sender(sock, rx, Arc::clone(&counters))),
+                Err(e) => {
+                    let why = e.to_string();
+                    counters.failed(&[], Some(why.clone()));
+                    tokio::spawn(refuse(rx, Arc::clone(&counters), why))
+                }
+            };
             dests.push(Destination {
                 collector: to,
                 tx,
@@ -242,7 +263,7 @@ impl Transport {
                 task,
             });
         }
-        Ok(Self { dests })
+        Self { dests }
     }
 
     /// Queues `msgs` for every collector without waiting; a full queue drops the message
@@ -284,6 +305,16 @@ async fn sender(sock: UdpSocket, mut rx: mpsc::Receiver<Arc<Message>>, c: Arc<Co
     let mut batch = Vec::with_capacity(BATCH_MESSAGES);
     while rx.recv_many(&mut batch, BATCH_MESSAGES).await > 0 {
         send_batch(&sock, &batch, &c).await;
+        batch.clear();
+    }
+}
+
+/// The sender task of a collector whose socket could not be set up: every message is
+/// counted as failed, with `why`.
+async fn refuse(mut rx: mpsc::Receiver<Arc<Message>>, c: Arc<Counters>, why: String) {
+    let mut batch = Vec::with_capacity(BATCH_MESSAGES);
+    while rx.recv_many(&mut batch, BATCH_MESSAGES).await > 0 {
+        c.failed(&batch, Some(why.clone()));
         batch.clear();
     }
 }

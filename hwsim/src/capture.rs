@@ -13,8 +13,10 @@
 //! computed in `u64` where it cannot overflow.
 #![deny(clippy::indexing_slicing)]
 
+use byteorder_slice::{BigEndian, LittleEndian};
 use nsflow_rtl::parser::LinkType;
 use pcap_file::pcap::PcapParser;
+use pcap_file::pcapng::blocks::{ENHANCED_PACKET_BLOCK, SIMPLE_PACKET_BLOCK};
 use pcap_file::pcapng::{Block, PcapNgReader};
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
@@ -35,14 +37,51 @@ pub enum CaptureError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// The file is not a pcap or pcapng capture, or is corrupt.
-    #[error("capture {path} is not a valid pcap/pcapng file: {reason}")]
+    /// The file is empty: it holds no capture at all.
+    #[error("capture {path} is empty (0 bytes): not a pcap/pcapng capture")]
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file is not a pcap or pcapng capture, or is corrupt at `offset`.
+    #[error("capture {path} is not a valid pcap/pcapng file (at byte {offset}): {reason}")]
     Format {
         /// The file.
         path: PathBuf,
+        /// Where the header, record or block that does not parse starts.
+        offset: u64,
         /// What the pcap reader said.
         reason: String,
     },
+    /// The file ends inside a header, record or block (a capture cut short, e.g. copied
+    /// while it was being written): the frames before it were read.
+    #[error("capture {path} is cut short: it ends inside the record at byte {offset}")]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// Where the incomplete header, record or block starts.
+        offset: u64,
+    },
+}
+
+impl CaptureError {
+    /// The error for what `pcap-file` said about the header, record or block at `offset`
+    /// of `path`: an unexpected end of file is [`CaptureError::Truncated`].
+    fn at(path: &Path, offset: u64, e: pcap_file::PcapError) -> Self {
+        match e {
+            pcap_file::PcapError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+                Self::Truncated {
+                    path: path.to_owned(),
+                    offset,
+                }
+            }
+            e => Self::Format {
+                path: path.to_owned(),
+                offset,
+                reason: e.to_string(),
+            },
+        }
+    }
 }
 
 /// Bytes asked of the file per read of a classic pcap.
@@ -52,13 +91,14 @@ const READ_CHUNK: usize = 256 * 1024;
 const MAX_RECORD: usize = 8_000_000;
 
 /// A classic pcap: the parser (global header read) and the read buffer, `buf[pos..len]`
-/// not yet parsed.
+/// not yet parsed, `buf[0]` at byte `base` of the file.
 struct PcapStream {
     file: File,
     parser: PcapParser,
     buf: Vec<u8>,
     pos: usize,
     len: usize,
+    base: u64,
 }
 
 /// One classic pcap record located in the read buffer.
@@ -95,7 +135,13 @@ impl PcapStream {
             buf,
             pos,
             len,
+            base: 0,
         })
+    }
+
+    /// The file offset of the next record (of the one that failed, after an error).
+    fn offset(&self) -> u64 {
+        self.base.saturating_add(self.pos as u64)
     }
 
     /// The next record, `None` at the end of the file; a record cut short by the end of
@@ -136,6 +182,7 @@ impl PcapStream {
             return Err(out_of_buffer());
         }
         self.buf.copy_within(self.pos..self.len, 0);
+        self.base = self.offset();
         self.len -= self.pos;
         self.pos = 0;
         if self.len == self.buf.len() {
@@ -167,9 +214,21 @@ fn out_of_buffer() -> pcap_file::PcapError {
     pcap_file::PcapError::InvalidField("record position outside the read buffer")
 }
 
+/// The first bytes of a pcapng file (a section header block's type).
+const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
+/// The first bytes of a classic pcap: micro- and nanosecond, either byte order.
+const PCAP_MAGICS: [[u8; 4]; 4] = [
+    [0xa1, 0xb2, 0xc3, 0xd4],
+    [0xd4, 0xc3, 0xb2, 0xa1],
+    [0xa1, 0xb2, 0x3c, 0x4d],
+    [0x4d, 0x3c, 0xb2, 0xa1],
+];
+
+/// A classic pcap (its link type and the nanoseconds of a timestamp fraction unit), or a
+/// pcapng (with the file offset of its next block).
 enum Inner {
     Pcap(PcapStream, Option<LinkType>, u64),
-    PcapNg(PcapNgReader<BufReader<File>>),
+    PcapNg(PcapNgReader<BufReader<File>>, u64),
 }
 
 /// A streaming reader over the frames of one capture file.
@@ -180,32 +239,70 @@ pub struct CaptureReader {
 }
 
 impl CaptureReader {
-    /// Opens a pcap or pcapng file (told apart by its magic number).
+    /// Opens a pcap or pcapng file (told apart by its magic number). An empty file, or one
+    /// that starts with neither magic number, is refused as not a capture.
     pub fn open(path: &Path) -> Result<Self, CaptureError> {
         let io = |source| CaptureError::Io {
             path: path.to_owned(),
             source,
         };
-        let fmt = |e: pcap_file::PcapError| CaptureError::Format {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        };
+        let at_start = |e| CaptureError::at(path, 0, e);
         let mut file = File::open(path).map_err(io)?;
-        let mut magic = [0u8; 4];
-        file.read_exact(&mut magic).map_err(io)?;
+        // The magic number, and for pcapng the section header's length and byte order.
+        let mut head = [0u8; 12];
+        let mut got = 0;
+        while got < head.len() {
+            let free = head.get_mut(got..).unwrap_or_default();
+            match file.read(free).map_err(io)? {
+                0 => break,
+                n => got += n,
+            }
+        }
         file.seek(SeekFrom::Start(0)).map_err(io)?;
-        let inner = if magic == [0x0a, 0x0d, 0x0d, 0x0a] {
-            Inner::PcapNg(PcapNgReader::new(BufReader::new(file)).map_err(fmt)?)
-        } else {
-            let r = PcapStream::open(file).map_err(fmt)?;
-            let h = r.parser.header();
-            // The upper bits of the link-type field carry FCS information (pcap spec).
-            let link = LinkType::from_pcap(u32::from(h.datalink) & 0xFFFF);
-            let frac_ns = match h.ts_resolution {
-                pcap_file::TsResolution::MicroSecond => 1_000,
-                pcap_file::TsResolution::NanoSecond => 1,
-            };
-            Inner::Pcap(r, link, frac_ns)
+        let not_capture = |reason: String| CaptureError::Format {
+            path: path.to_owned(),
+            offset: 0,
+            reason,
+        };
+        let [m0, m1, m2, m3, l0, l1, l2, l3, b0, ..] = head;
+        let inner = match [m0, m1, m2, m3] {
+            _ if got == 0 => {
+                return Err(CaptureError::Empty {
+                    path: path.to_owned(),
+                })
+            }
+            _ if got < 4 => {
+                return Err(not_capture(format!(
+                    "{got} byte(s) long: not a pcap/pcapng capture"
+                )))
+            }
+            PCAPNG_MAGIC => {
+                // The section header's byte-order magic (0x1A2B3C4D) tells how to read
+                // its length; a cut-short header is the reader's error below.
+                let len = if b0 == 0x4D {
+                    u32::from_le_bytes([l0, l1, l2, l3])
+                } else {
+                    u32::from_be_bytes([l0, l1, l2, l3])
+                };
+                let r = PcapNgReader::new(BufReader::new(file)).map_err(at_start)?;
+                Inner::PcapNg(r, u64::from(len))
+            }
+            m if PCAP_MAGICS.contains(&m) => {
+                let r = PcapStream::open(file).map_err(at_start)?;
+                let h = r.parser.header();
+                // The upper bits of the link-type field carry FCS information (pcap spec).
+                let link = LinkType::from_pcap(u32::from(h.datalink) & 0xFFFF);
+                let frac_ns = match h.ts_resolution {
+                    pcap_file::TsResolution::MicroSecond => 1_000,
+                    pcap_file::TsResolution::NanoSecond => 1,
+                };
+                Inner::Pcap(r, link, frac_ns)
+            }
+            m => {
+                return Err(not_capture(format!(
+                    "it starts with {m:02x?}, neither a pcap nor a pcapng magic number"
+                )))
+            }
         };
         Ok(Self {
             inner,
@@ -249,22 +346,19 @@ impl CaptureReader {
     /// replaying large captures (no allocation per frame). `None` at the end of the file.
     pub fn next_frame(&mut self) -> Option<Result<FrameRef<'_>, CaptureError>> {
         let Self { inner, path, buf } = self;
-        let fmt = |e: pcap_file::PcapError| CaptureError::Format {
-            path: path.clone(),
-            reason: e.to_string(),
-        };
         match inner {
             Inner::Pcap(r, link, frac_ns) => {
                 // Raw records: captures written by fuzzers and old tools break rules (a
                 // captured length above the snap length) that tshark tolerates too.
                 let p = match r.next()? {
                     Ok(p) => p,
-                    Err(e) => return Some(Err(fmt(e))),
+                    Err(e) => return Some(Err(CaptureError::at(path, r.offset(), e))),
                 };
                 // At most (2^32 - 1) * (10^9 + 1000): no overflow in u64.
                 let ts_ns = u64::from(p.ts_sec) * 1_000_000_000 + u64::from(p.ts_frac) * *frac_ns;
+                let offset = r.offset();
                 let Some(data) = r.buf.get(p.data) else {
-                    return Some(Err(fmt(out_of_buffer())));
+                    return Some(Err(CaptureError::at(path, offset, out_of_buffer())));
                 };
                 Some(Ok(FrameRef {
                     ts_ns,
@@ -272,10 +366,26 @@ impl CaptureReader {
                     data,
                 }))
             }
-            Inner::PcapNg(r) => loop {
-                let block = match r.next_block()? {
+            Inner::PcapNg(r, offset) => loop {
+                let at = *offset;
+                // A section header may change the byte order: it is only read by the
+                // reader itself, never converted here.
+                let endianness = r.section().endianness;
+                let raw = match r.next_raw_block()? {
+                    Ok(raw) => raw,
+                    Err(e) => return Some(Err(CaptureError::at(path, at, e))),
+                };
+                *offset = at.saturating_add(u64::from(raw.initial_len));
+                if raw.type_ != ENHANCED_PACKET_BLOCK && raw.type_ != SIMPLE_PACKET_BLOCK {
+                    continue;
+                }
+                let block = match endianness {
+                    pcap_file::Endianness::Big => raw.try_into_block::<BigEndian>(),
+                    pcap_file::Endianness::Little => raw.try_into_block::<LittleEndian>(),
+                };
+                let block = match block {
                     Ok(b) => b,
-                    Err(e) => return Some(Err(fmt(e))),
+                    Err(e) => return Some(Err(CaptureError::at(path, at, e))),
                 };
                 let (iface, ts, data) = match &block {
                     Block::EnhancedPacket(p) => (p.interface_id, p.timestamp, &*p.data),
@@ -381,6 +491,79 @@ mod tests {
         assert!(!failed);
         assert_eq!(frames.len(), sizes.len());
         assert_eq!((frames, failed), crate_reader(&bytes));
+    }
+
+    /// What opening `bytes` as a capture and reading it to its end gives: the frames
+    /// read, then the error, if any.
+    fn read_file(bytes: &[u8]) -> (usize, Option<CaptureError>) {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(bytes).unwrap();
+        let mut r = match CaptureReader::open(f.path()) {
+            Ok(r) => r,
+            Err(e) => return (0, Some(e)),
+        };
+        let mut n = 0;
+        while let Some(fr) = r.next_frame() {
+            match fr {
+                Ok(_) => n += 1,
+                Err(e) => return (n, Some(e)),
+            }
+        }
+        (n, None)
+    }
+
+    #[test]
+    fn read_errors_name_the_byte_offset_and_files_that_are_no_capture_say_so() {
+        // pcap: the third record starts after the global header and two records.
+        let bytes = pcap_of(&[100, 200, 300]);
+        let third = 24 + (16 + 100) + (16 + 200);
+        for cut in [third + 10, third + 16 + 299] {
+            let (n, e) = read_file(&bytes[..cut]);
+            assert_eq!(n, 2);
+            assert!(
+                matches!(e, Some(CaptureError::Truncated { offset, .. }) if offset == third as u64),
+                "{e:?}"
+            );
+        }
+        // pcapng: the second packet block starts after the section header, the
+        // interface and the first packet.
+        let mut w = pcap_file::pcapng::PcapNgWriter::new(Vec::new()).unwrap();
+        let iface = pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock {
+            linktype: pcap_file::DataLink::ETHERNET,
+            snaplen: 0,
+            options: vec![],
+        };
+        w.write_pcapng_block(iface).unwrap();
+        let after_iface = w.get_ref().len();
+        for i in 0..2u8 {
+            let p = pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock {
+                interface_id: 0,
+                timestamp: std::time::Duration::from_secs(u64::from(i)),
+                original_len: 60,
+                data: Cow::Owned(vec![i; 60]),
+                options: vec![],
+            };
+            w.write_pcapng_block(p).unwrap();
+        }
+        let ng = w.into_inner();
+        let second = after_iface + (ng.len() - after_iface) / 2;
+        let (n, e) = read_file(&ng[..second + 20]);
+        assert_eq!(n, 1);
+        assert!(
+            matches!(e, Some(CaptureError::Truncated { offset, .. }) if offset == second as u64),
+            "{e:?}"
+        );
+        assert_eq!(read_file(&ng).0, 2);
+        // Not a capture at all.
+        let (_, e) = read_file(b"");
+        assert!(matches!(e, Some(CaptureError::Empty { .. })), "{e:?}");
+        let msg = |bytes: &[u8]| read_file(bytes).1.unwrap().to_string();
+        assert!(msg(b"ab").contains("(at byte 0): 2 byte(s) long: not a pcap/pcapng capture"));
+        assert!(
+            msg(b"system-view\n").contains("neither a pcap nor a pcapng magic number"),
+            "{}",
+            msg(b"system-view\n")
+        );
     }
 
     #[test]

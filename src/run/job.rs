@@ -123,6 +123,8 @@ pub struct JobReport {
     pub drained: DrainSummary,
     /// Why the pipeline stopped early, if it did (see [`super::RunReport::failure`]).
     pub failure: Option<String>,
+    /// Whether `device` is the last read before the device stopped answering.
+    pub stale_counters: bool,
 }
 
 fn export_err(mode: AggregationMode) -> impl FnOnce(ExportError) -> RunError {
@@ -475,7 +477,9 @@ impl Job {
     /// counters (with the loss counters of A15 sent in their last options). When the
     /// device failed (a drain task ended on an error, or its counters cannot be read),
     /// everything drained is still converted and exported, the last counters read are
-    /// reported, and [`JobReport::failure`] says why.
+    /// reported, and [`JobReport::failure`] says why; what a device that still answers
+    /// holds after a failed flush ([`super::ModeReport::not_exported`]) is added to the
+    /// loss counters sent.
     pub async fn finish(mut self) -> Result<JobReport, RunError> {
         let stopped = self.stop_epoch().await;
         self.loss_task.abort();
@@ -486,6 +490,7 @@ impl Job {
         let converted = (&mut self.converter).await.map_err(task_err("converter"))?;
         converted?;
         let mut failure = stopped.err().map(|e| e.to_string());
+        let stale_counters = device.is_err();
         let device = match device {
             Ok(d) => d,
             Err(e) => {
@@ -494,7 +499,17 @@ impl Job {
             }
         };
         self.credit(&device);
-        let loss = loss_counters(&device);
+        // `credit` moved the base to the end: every counter is in `credited` now.
+        let modes = self.mode_reports(&device);
+        let mut loss = loss_counters(&device);
+        if failure.is_some() && !stale_counters {
+            // What the device still held when the flush was given up was not sent either.
+            for m in modes.values() {
+                let (p, b) = m.not_exported();
+                loss.not_sent_packets += p;
+                loss.not_sent_octets += b;
+            }
+        }
         let map = std::mem::take(&mut *self.exporters.write().await);
         let mut collectors = std::mem::take(&mut self.retired);
         for (mode, ex) in map {
@@ -507,8 +522,6 @@ impl Job {
                     .map(|stats| CollectorReport { mode, stats }),
             );
         }
-        // `credit` moved the base to the end: every counter is in `credited` now.
-        let modes = self.mode_reports(&device);
         Ok(JobReport {
             modes,
             reasons: lock(&self.live).reasons.clone(),
@@ -516,6 +529,7 @@ impl Job {
             device,
             drained: self.drained,
             failure,
+            stale_counters,
         })
     }
 }

@@ -4,11 +4,11 @@
 //! injecting each `--fault` at its frame count.
 
 use super::fault::{self, FaultAt, FaultKind};
-use super::RunError;
+use super::{Ending, RunError};
 use crate::traffic::Frames;
 use nsflow_driver::backend::sim::SimBackend;
 use nsflow_driver::drain::{lock, SharedDevice};
-use nsflow_hwsim::capture::Frame;
+use nsflow_hwsim::capture::{CaptureError, Frame};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +28,38 @@ pub struct CommitRequest {
     pub done: oneshot::Sender<()>,
 }
 
+/// Why the traffic stopped.
+#[derive(Debug)]
+pub enum TrafficEnd {
+    /// Every frame was offered.
+    Input,
+    /// Told to stop (SIGINT/SIGTERM/SIGHUP/SIGQUIT, the shell's `quit`), or the pipeline
+    /// failed.
+    Stopped,
+    /// The traffic could not be read on: every frame before the error was offered.
+    ReadError(CaptureError),
+}
+
+impl TrafficEnd {
+    /// How a run whose traffic ended so ended: a stop is an interruption by `by`.
+    pub fn ending(self, by: &str) -> Ending {
+        match self {
+            TrafficEnd::Input => Ending::Complete,
+            TrafficEnd::Stopped => Ending::Interrupted(by.to_owned()),
+            TrafficEnd::ReadError(e) => Ending::ReadError(e.to_string()),
+        }
+    }
+}
+
+/// What a replay did.
+#[derive(Debug)]
+pub struct Replayed {
+    /// Frames offered (a table flood's frames included).
+    pub frames: u64,
+    /// Why it stopped.
+    pub end: TrafficEnd,
+}
+
 /// Where and how a replay runs.
 pub struct Replay {
     /// The frames; `first` was taken from it already (for the time anchor).
@@ -36,7 +68,7 @@ pub struct Replay {
     pub first: Option<Frame>,
     /// The device whose traffic port takes the frames.
     pub dev: SharedDevice,
-    /// Stop early (SIGINT/SIGTERM, or the shell's `quit`).
+    /// Stop early (SIGINT/SIGTERM/SIGHUP/SIGQUIT, or the shell's `quit`).
     pub stop: Arc<AtomicBool>,
     /// Frames offered so far, for progress.
     pub seen: Arc<AtomicU64>,
@@ -51,11 +83,14 @@ pub struct Replay {
 }
 
 impl Replay {
-    /// Offers every frame; returns how many were offered (a table flood's frames
-    /// included). Commit points and faults past the end of the traffic are applied at its
-    /// end.
-    pub fn run(mut self) -> Result<u64, RunError> {
+    /// Offers every frame until the end of the traffic, a read error or a stop; returns
+    /// how many were offered and why it stopped. Commit points and faults past the end of
+    /// the traffic (or past a read error) are applied at its end. An error here is the
+    /// device's or a commit's: the frames offered until then are in the `seen` counter.
+    pub fn run(mut self) -> Result<Replayed, RunError> {
         let mut batch: Vec<Frame> = self.first.take().into_iter().collect();
+        let mut read_error = None;
+        let mut ended = false;
         let mut offered = 0u64;
         let mut flooded = 0u64;
         let mut last_ts = batch.first().map_or(0, |f| f.ts_ns);
@@ -66,10 +101,12 @@ impl Replay {
         let mut faults = std::mem::take(&mut self.faults);
         faults.sort_by_key(|f| f.frames);
         let mut faults = faults.into_iter().peekable();
-        let mut ended = false;
         loop {
             if self.stopped() {
-                return Ok(offered + flooded);
+                return Ok(Replayed {
+                    frames: offered + flooded,
+                    end: TrafficEnd::Stopped,
+                });
             }
             while let Some((index, _)) = points.next_if(|(_, at)| *at <= offered || ended) {
                 self.commit(index, offered)?;
@@ -88,13 +125,17 @@ impl Replay {
                 next_stop.map_or(BATCH as u64, |at| (at - offered).min(BATCH as u64)) as usize;
             while batch.len() < limit && !ended {
                 match self.frames.next() {
-                    Some(f) => batch.push(f?),
+                    Some(Ok(f)) => batch.push(f),
+                    Some(Err(e)) => (read_error, ended) = (Some(e), true),
                     None => ended = true,
                 }
             }
             if batch.is_empty() {
                 if ended && points.peek().is_none() && faults.peek().is_none() {
-                    return Ok(offered + flooded);
+                    return Ok(Replayed {
+                        frames: offered + flooded,
+                        end: read_error.map_or(TrafficEnd::Input, TrafficEnd::ReadError),
+                    });
                 }
                 continue;
             }

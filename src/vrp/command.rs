@@ -14,7 +14,7 @@ use super::model::{
     VPN_NAME,
 };
 use nsflow_rtl::AggregationMode;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 /// A VRP view: which commands a line can be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -509,6 +509,17 @@ fn export(
             ),
         ));
     }
+    // What can never be sent to is refused here, so that `check-config` and the commit
+    // say so rather than the run at start.
+    if is_host && (addr.is_multicast() || addr == IpAddr::V4(Ipv4Addr::BROADCAST)) {
+        return Err(cur.refuse_last(
+            ErrorKind::WrongParameter,
+            format!(
+                "{addr} cannot be a collector address: a collector is reached by unicast, not by broadcast or multicast"
+            ),
+        ));
+    }
+    let addr_column = cur.last_column();
     if !is_host {
         let change = if undo {
             ExportChange::RemoveSource(addr)
@@ -528,6 +539,16 @@ fn export(
         Some(()) => Some(cur.name(&VPN_NAME, "VPN instance name (case-sensitive)")?),
         None => None,
     };
+    let link_local = matches!(addr, IpAddr::V6(a) if a.is_unicast_link_local());
+    if link_local && vpn_instance.is_none() && !undo {
+        return Err(CommandError::new(
+            ErrorKind::WrongParameter,
+            addr_column,
+            format!(
+                "{addr} is link-local: it is reached through one interface, named only by `vpn-instance NAME`; without it nothing could be sent"
+            ),
+        ));
+    }
     let change = if undo {
         ExportChange::RemoveHost {
             addr,

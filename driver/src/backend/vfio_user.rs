@@ -12,6 +12,7 @@ use crate::dma::{DmaMemory, IovaAllocator};
 use nsflow_rtl::sim_port;
 use nsflow_rtl::sim_port::Frame;
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use vfio_user::Client;
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
@@ -41,9 +42,30 @@ fn err(context: &str) -> impl Fn(vfio_user::Error) -> BackendError + '_ {
     }
 }
 
+/// Why `path` cannot be a vfio-user server's socket, when that shows before connecting
+/// (the client would only say "Connection refused"): nothing there, or not a socket.
+fn not_a_socket(path: &Path) -> Option<String> {
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(
+            "no such socket: no vfio-user server listens there (start one with `nsflow-hwsim serve --socket PATH`)".into(),
+        ),
+        Ok(m) if m.is_dir() => Some("it is a directory, not a vfio-user socket".into()),
+        Ok(m) if !m.file_type().is_socket() => {
+            Some("it is a file, not a vfio-user socket".into())
+        }
+        _ => None,
+    }
+}
+
 impl VfioUserBackend {
     /// Connects to the server at `path`, checks BAR0 is there and binds the interrupt.
     pub fn connect(path: &Path) -> Result<Self, BackendError> {
+        if let Some(why) = not_a_socket(path) {
+            return Err(BackendError::VfioUser {
+                context: format!("connect to {}", path.display()),
+                message: why,
+            });
+        }
         let mut client = Client::new(path).map_err(|e| BackendError::VfioUser {
             context: format!("connect to {}", path.display()),
             message: e.to_string(),
