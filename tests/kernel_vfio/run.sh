@@ -143,7 +143,8 @@ group=$(basename "$(readlink "$dev/iommu_group")")
 driver=$(basename "$(readlink "$dev/driver")")
 [ "$driver" = vfio-pci ] && [ -c "/dev/vfio/$group" ] ||
   finish "FAIL (bind: $bdf driver '$driver', /dev/vfio/$group missing)"
-say "bind: $bdf (edu 1234:11e8) -> vfio-pci; IOMMU group $group = {$(ls "/sys/kernel/iommu_groups/$group/devices" | tr '\n' ' ')}; /dev/vfio/$group; modules: $(cat /modules/order | tr '\n' ' ')"
+members=$(echo $(ls "/sys/kernel/iommu_groups/$group/devices"))
+say "bind: $bdf (edu 1234:11e8) -> vfio-pci; IOMMU group $group = {$members}; /dev/vfio/$group; modules: $(echo $(cat /modules/order))"
 if kernel_vfio_guest "$bdf"; then finish PASS; else finish "FAIL (the guest test exited $?)"; fi
 EOF
 chmod +x "$rd/init"
