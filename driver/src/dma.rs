@@ -35,6 +35,21 @@ pub enum DmaError {
         /// Region size.
         size: usize,
     },
+    /// A DMA address width that leaves no IOVA window.
+    #[error(
+        "a DMA address width of {bits} bits leaves no IOVA window ({} to 64 bits)",
+        crate::backend::vfio::MIN_DMA_ADDRESS_BITS
+    )]
+    AddressWidth {
+        /// The width asked for.
+        bits: u32,
+    },
+    /// The IOVA window was to change while memory is mapped at IOVAs of the old one.
+    #[error("the IOVA window cannot change while {mappings} DMA mapping(s) are live")]
+    IovaWindowInUse {
+        /// Mappings not yet withdrawn.
+        mappings: usize,
+    },
     /// The IOVA space is exhausted.
     #[error("no IOVA space left for {len} bytes (window {base:#x}..{limit:#x})")]
     IovaExhausted {

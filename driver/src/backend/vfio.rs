@@ -1,20 +1,25 @@
-//! The kernel VFIO backend: a PCI function bound to vfio-pci, BAR0 mapped with memmap2,
-//! DMA memory mapped into the IOMMU through vfio-ioctls, MSI-X vector 0 bound to an
-//! eventfd. What needs a real IOMMU and device is documented in docs/deploy.md; the
-//! bookkeeping around it (BDF parsing, BAR0 and interrupt selection, IOVA allocation) is
-//! plain code with unit tests.
+//! The kernel VFIO backend: a PCI function bound to vfio-pci, reset when it can be, bus
+//! mastering enabled, BAR0 mapped with memmap2, DMA memory mapped into the IOMMU through
+//! vfio-ioctls at IOVAs the device's DMA engine reaches, MSI-X vector 0 (else MSI) bound to
+//! an eventfd. The bookkeeping around it (BDF parsing, BAR0 and interrupt selection, the
+//! IOVA window) is plain code with unit tests; the whole backend runs against QEMU's `edu`
+//! device behind an emulated VT-d IOMMU in tests/kernel_vfio.rs, and docs/deploy.md says
+//! how, and what only silicon can show.
 #![allow(unsafe_code)]
 
 use super::{Backend, BackendError};
-use crate::dma::{DmaMemory, IovaAllocator, HUGE_PAGE};
+use crate::dma::{DmaError, DmaMemory, IovaAllocator, HUGE_PAGE};
 use crate::mmio::Mmio;
 use memmap2::MmapOptions;
 use nsflow_rtl::regs;
-use std::os::fd::AsRawFd;
+use std::fs::File;
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use vfio_ioctls::{VfioContainer, VfioDevice, VfioOps};
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
+use vmm_sys_util::ioctl::{ioctl, ioctl_expr, _IOC_NONE};
 
 /// `VFIO_REGION_INFO_FLAG_MMAP` (linux/vfio.h).
 pub const REGION_FLAG_MMAP: u32 = 1 << 2;
@@ -22,10 +27,43 @@ pub const REGION_FLAG_MMAP: u32 = 1 << 2;
 pub const MSI_IRQ_INDEX: u32 = 1;
 /// `VFIO_PCI_MSIX_IRQ_INDEX`.
 pub const MSIX_IRQ_INDEX: u32 = 2;
+/// `VFIO_PCI_CONFIG_REGION_INDEX`: the function's configuration space.
+pub const CONFIG_REGION_INDEX: u32 = 7;
+/// Offset of the PCI command register in configuration space.
+const PCI_COMMAND: u64 = 0x04;
+/// `PCI_COMMAND_MASTER`: without it the function can neither DMA nor signal MSI/MSI-X
+/// (both are memory writes), and vfio-pci leaves it to the user.
+const PCI_COMMAND_MASTER: u16 = 1 << 2;
+/// `VFIO_DEVICE_RESET`: `_IO(VFIO_TYPE, VFIO_BASE + 11)` (linux/vfio.h).
+const VFIO_DEVICE_RESET: libc::c_ulong = ioctl_expr(_IOC_NONE, b';' as u32, 100 + 11, 0);
 /// IOVA window the driver allocates from (above 4 GiB minus nothing, below 39-bit VT-d).
 pub const IOVA_BASE: u64 = 1 << 32;
 /// End of the IOVA window: 39-bit address width, the smallest common VT-d width.
 pub const IOVA_LIMIT: u64 = 1 << 39;
+/// Start of the IOVA window of a device whose DMA engine cannot reach [`IOVA_BASE`]: clear
+/// of IOVA 0 (which reads as "not programmed") and of the legacy low megabyte.
+pub const IOVA_LOW_BASE: u64 = 1 << 20;
+/// The x86 interrupt (MSI) address window, 0xfee0_0000..0xfef0_0000: the IOMMU reserves
+/// it, so a window below 4 GiB ends here.
+pub const MSI_WINDOW: u64 = 0xfee0_0000;
+/// The narrowest DMA address width the backend accepts: 21 bits leave [`IOVA_LOW_BASE`]
+/// ..2 MiB.
+pub const MIN_DMA_ADDRESS_BITS: u32 = 21;
+
+/// The IOVA window for a DMA engine that drives `bits` address bits: [`IOVA_BASE`] up to
+/// 2^`bits` (at most [`IOVA_LIMIT`]) when the device reaches above 4 GiB; otherwise
+/// [`IOVA_LOW_BASE`] up to 2^`bits`, ending before the [`MSI_WINDOW`].
+pub fn iova_window(bits: u32) -> Result<(u64, u64), DmaError> {
+    if !(MIN_DMA_ADDRESS_BITS..=64).contains(&bits) {
+        return Err(DmaError::AddressWidth { bits });
+    }
+    let top = 1u64.checked_shl(bits).unwrap_or(u64::MAX).min(IOVA_LIMIT);
+    if top > IOVA_BASE {
+        Ok((IOVA_BASE, top))
+    } else {
+        Ok((IOVA_LOW_BASE, top.min(MSI_WINDOW)))
+    }
+}
 
 /// A PCI address `DDDD:BB:DD.F`, validated.
 pub fn parse_bdf(s: &str) -> Result<String, BackendError> {
@@ -77,14 +115,29 @@ pub fn choose_irq(msix_count: u32, msi_count: u32) -> Option<u32> {
     }
 }
 
+/// What [`VfioBackend::open`] found and did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VfioSetup {
+    /// BAR0's size, from its region info.
+    pub bar0_size: u64,
+    /// The interrupt index bound to the eventfd ([`MSIX_IRQ_INDEX`] or [`MSI_IRQ_INDEX`]);
+    /// `None` when the device has neither (the driver then polls).
+    pub irq_index: Option<u32>,
+    /// Whether the function was reset (`VFIO_DEVICE_RESET`: FLR, power-management or bus
+    /// reset, whichever the kernel found); false when it has no reset the kernel can use.
+    pub reset: bool,
+}
+
 /// A device bound to vfio-pci.
 pub struct VfioBackend {
     bdf: String,
     container: Arc<VfioContainer>,
     device: VfioDevice,
     bar0: Mmio,
-    irq: Option<(u32, EventFd)>,
+    irq: Option<EventFd>,
+    setup: VfioSetup,
     iova: IovaAllocator,
+    mappings: usize,
 }
 
 fn vfio_err(context: &str) -> impl Fn(vfio_ioctls::VfioError) -> BackendError + '_ {
@@ -94,9 +147,61 @@ fn vfio_err(context: &str) -> impl Fn(vfio_ioctls::VfioError) -> BackendError + 
     }
 }
 
+/// Resets the function like vfio-pci users do at open (QEMU, DPDK): `Ok(false)` when the
+/// kernel found no reset method for it (`EINVAL`), e.g. a function without FLR or power
+/// management alone on a root bus.
+fn reset_function(device: &VfioDevice) -> Result<bool, BackendError> {
+    // SAFETY: VFIO_DEVICE_RESET takes no argument and `device` is an open VFIO device
+    // descriptor; nothing maps device memory or DMA yet, so no Rust state depends on it.
+    if unsafe { ioctl(device, VFIO_DEVICE_RESET) } == 0 {
+        return Ok(true);
+    }
+    let source = std::io::Error::last_os_error();
+    if source.raw_os_error() == Some(libc::EINVAL) {
+        return Ok(false);
+    }
+    Err(BackendError::Io {
+        context: "VFIO_DEVICE_RESET".into(),
+        source,
+    })
+}
+
+/// Turns bus mastering on (read, set [`PCI_COMMAND_MASTER`], write, read back) through
+/// the configuration region, as every vfio-pci user must before the device can DMA.
+fn enable_bus_master(device: &VfioDevice) -> Result<(), BackendError> {
+    let io = |source| BackendError::Io {
+        context: "PCI command register (bus master)".into(),
+        source,
+    };
+    // SAFETY: the descriptor is `device`'s, open for the whole call; it is only borrowed to
+    // duplicate it, and the File owns the duplicate.
+    let fd = unsafe { BorrowedFd::borrow_raw(device.as_raw_fd()) };
+    let config = File::from(fd.try_clone_to_owned().map_err(io)?);
+    let at = device.get_region_offset(CONFIG_REGION_INDEX) + PCI_COMMAND;
+    let read = || -> Result<u16, BackendError> {
+        let mut b = [0u8; 2];
+        config.read_exact_at(&mut b, at).map_err(io)?;
+        Ok(u16::from_le_bytes(b))
+    };
+    let command = read()? | PCI_COMMAND_MASTER;
+    config
+        .write_all_at(&command.to_le_bytes(), at)
+        .map_err(io)?;
+    match read()? {
+        c if c & PCI_COMMAND_MASTER != 0 => Ok(()),
+        c => Err(BackendError::Vfio {
+            context: "enable bus mastering".into(),
+            message: format!("the command register reads {c:#06x} after setting bit 2"),
+        }),
+    }
+}
+
 impl VfioBackend {
-    /// Opens the function at `bdf` (e.g. `0000:3b:00.0`): container, group, device, BAR0
-    /// mapping and the interrupt eventfd.
+    /// Opens the function at `bdf` (e.g. `0000:3b:00.0`): container, group, device, a
+    /// function reset when the device has one, bus mastering, BAR0 mapping and the
+    /// interrupt eventfd. IOVAs
+    /// come from [`IOVA_BASE`]..[`IOVA_LIMIT`] until [`VfioBackend::set_dma_address_width`]
+    /// narrows them.
     pub fn open(bdf: &str) -> Result<Self, BackendError> {
         let bdf = parse_bdf(bdf)?;
         let path = PathBuf::from(format!("/sys/bus/pci/devices/{bdf}"));
@@ -111,7 +216,10 @@ impl VfioBackend {
         let ops: Arc<dyn VfioOps> = container.clone();
         let device = VfioDevice::new(&path, ops, false)
             .map_err(vfio_err("open device (is it bound to vfio-pci?)"))?;
-        check_bar0(device.get_region_flags(0), device.get_region_size(0))?;
+        let bar0_size = device.get_region_size(0);
+        check_bar0(device.get_region_flags(0), bar0_size)?;
+        let reset = reset_function(&device)?;
+        enable_bus_master(&device)?;
         let map = MmapOptions::new()
             .offset(device.get_region_offset(0))
             .len(regs::BAR0_SIZE as usize)
@@ -122,7 +230,8 @@ impl VfioBackend {
             })?;
         let bar0 = Mmio::new(map)?;
         let count = |i| device.get_irq_info(i).map_or(0, |q| q.count);
-        let irq = match choose_irq(count(MSIX_IRQ_INDEX), count(MSI_IRQ_INDEX)) {
+        let irq_index = choose_irq(count(MSIX_IRQ_INDEX), count(MSI_IRQ_INDEX));
+        let irq = match irq_index {
             Some(index) => {
                 let efd = EventFd::new(EFD_NONBLOCK).map_err(|e| BackendError::Io {
                     context: "eventfd".into(),
@@ -131,7 +240,7 @@ impl VfioBackend {
                 device
                     .enable_irq(index, vec![&efd])
                     .map_err(vfio_err("enable interrupt"))?;
-                Some((index, efd))
+                Some(efd)
             }
             None => None,
         };
@@ -141,8 +250,34 @@ impl VfioBackend {
             device,
             bar0,
             irq,
+            setup: VfioSetup {
+                bar0_size,
+                irq_index,
+                reset,
+            },
             iova: IovaAllocator::new(IOVA_BASE, IOVA_LIMIT),
+            mappings: 0,
         })
+    }
+
+    /// What opening the device found and did.
+    pub fn setup(&self) -> VfioSetup {
+        self.setup
+    }
+
+    /// Hands out IOVAs only in [`iova_window`]`(bits)`, for a DMA engine that drives `bits`
+    /// address bits (QEMU's `edu`: 28). Refused while memory is mapped, since those IOVAs
+    /// were chosen from the old window.
+    pub fn set_dma_address_width(&mut self, bits: u32) -> Result<(), BackendError> {
+        if self.mappings > 0 {
+            return Err(DmaError::IovaWindowInUse {
+                mappings: self.mappings,
+            }
+            .into());
+        }
+        let (base, limit) = iova_window(bits)?;
+        self.iova = IovaAllocator::new(base, limit);
+        Ok(())
     }
 }
 
@@ -174,6 +309,7 @@ impl Backend for VfioBackend {
                 .vfio_dma_map(iova, mem.len(), mem.as_mut_ptr())
         }
         .map_err(vfio_err("map DMA memory into the IOMMU"))?;
+        self.mappings += 1;
         Ok(iova)
     }
 
@@ -182,11 +318,12 @@ impl Backend for VfioBackend {
             .vfio_dma_unmap(iova, len)
             .map_err(vfio_err("unmap DMA memory"))?;
         self.iova.free(iova, len as u64);
+        self.mappings = self.mappings.saturating_sub(1);
         Ok(())
     }
 
     fn irq(&self) -> Option<&EventFd> {
-        self.irq.as_ref().map(|(_, e)| e)
+        self.irq.as_ref()
     }
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
         self
@@ -195,8 +332,8 @@ impl Backend for VfioBackend {
 
 impl Drop for VfioBackend {
     fn drop(&mut self) {
-        if let Some((index, _)) = &self.irq {
-            let _ = self.device.disable_irq(*index);
+        if let Some(index) = self.setup.irq_index {
+            let _ = self.device.disable_irq(index);
         }
     }
 }
@@ -229,6 +366,24 @@ mod tests {
         assert_eq!(choose_irq(4, 1), Some(MSIX_IRQ_INDEX));
         assert_eq!(choose_irq(0, 1), Some(MSI_IRQ_INDEX));
         assert_eq!(choose_irq(0, 0), None);
+    }
+
+    #[test]
+    fn the_iova_window_follows_the_dma_address_width() {
+        assert_eq!(iova_window(64).unwrap(), (IOVA_BASE, IOVA_LIMIT));
+        assert_eq!(iova_window(39).unwrap(), (IOVA_BASE, IOVA_LIMIT));
+        assert_eq!(iova_window(36).unwrap(), (IOVA_BASE, 1 << 36));
+        assert_eq!(iova_window(33).unwrap(), (IOVA_BASE, 1 << 33));
+        assert_eq!(iova_window(32).unwrap(), (IOVA_LOW_BASE, MSI_WINDOW));
+        assert_eq!(iova_window(28).unwrap(), (IOVA_LOW_BASE, 1 << 28));
+        assert_eq!(iova_window(21).unwrap(), (IOVA_LOW_BASE, 1 << 21));
+        for bad in [0, 20, 65] {
+            assert!(
+                matches!(iova_window(bad), Err(DmaError::AddressWidth { bits }) if bits == bad),
+                "{bad}"
+            );
+        }
+        assert_eq!(VFIO_DEVICE_RESET, 15215, "_IO(';', 111)");
     }
 
     #[test]
