@@ -15,6 +15,7 @@ use nsflow_driver::backend::vfio::{VfioBackend, MSI_IRQ_INDEX};
 use nsflow_driver::backend::{Backend, BackendError};
 use nsflow_driver::dma::DmaMemory;
 use nsflow_driver::irq::Irq;
+use nsflow_driver::regcheck::RegcheckError;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::OpenOptionsExt;
 use std::process::ExitCode;
@@ -246,6 +247,7 @@ async fn run(bdf: &str, broken: &str) -> bool {
         })
         .map(|()| "4 values written read back inverted".to_owned());
     ok &= report("liveness", &live);
+    ok &= report("regcheck-refuses", &regcheck_refuses(&mut edu));
     let width = if broken == "iova" {
         Ok("KVFIO_BREAK=iova: IOVA window left at 4 GiB..2^39".to_owned())
     } else {
@@ -257,6 +259,32 @@ async fn run(bdf: &str, broken: &str) -> bool {
     ok &= report("dma-width", &width);
     ok &= dma_checks(&mut edu, broken).await;
     ok
+}
+
+/// nsflow's regcheck, run on this device through the same backend, must refuse it on its
+/// identity before writing anything: sentinels written to two of edu's read/write registers
+/// (the liveness register and the DMA source address) read back unchanged afterwards, where
+/// regcheck's bit-bash would have left its own patterns.
+fn regcheck_refuses(edu: &mut Edu) -> Outcome {
+    const LIVE: u32 = 0x0bad_cafe;
+    const SRC: u32 = 0x0123_4000;
+    edu.write(edu::LIVENESS, LIVE)?;
+    edu.write(edu::DMA_SRC, SRC)?;
+    let refusal = match nsflow_driver::regcheck::run(&mut edu.be) {
+        Err(e @ RegcheckError::Identity(_)) => e.to_string(),
+        Err(e) => return Err(format!("regcheck failed otherwise: {e}")),
+        Ok(r) => return Err(format!("regcheck ran {} checks on edu", r.results.len())),
+    };
+    let (live, src) = (edu.read(edu::LIVENESS)?, edu.read(edu::DMA_SRC)?);
+    if (live, src) != (!LIVE, SRC) {
+        return Err(format!(
+            "after the refusal the liveness register reads {live:#010x} (expected {:#010x}) and DMA source {src:#010x} (expected {SRC:#010x}): something was written",
+            !LIVE
+        ));
+    }
+    Ok(format!(
+        "\"{refusal}\"; liveness and DMA source registers unchanged"
+    ))
 }
 
 /// The DMA round trip, its interrupts, unmap, and a DMA to the unmapped IOVA.

@@ -65,9 +65,12 @@ moddir=$kdir/lib/modules/$ver
 
 # 3. The payload, built for the host.
 say "building the guest payload (example kernel_vfio_guest)"
-(cd "$root" && "${CARGO:-cargo}" build -q -p nsflow-tests --example kernel_vfio_guest)
+(cd "$root" && "${CARGO:-cargo}" build -q -p nsflow-tests --example kernel_vfio_guest &&
+  "${CARGO:-cargo}" build -q -p nsflow --bin nsflow)
 payload=$target/debug/examples/kernel_vfio_guest
+nsflow=$target/debug/nsflow
 [ -x "$payload" ] || die "no $payload"
+[ -x "$nsflow" ] || die "no $nsflow"
 
 # 4. The initramfs.
 work=$(mktemp -d "$cache/run.XXXXXX")
@@ -105,9 +108,10 @@ add_module() {
 }
 for m in vfio vfio_iommu_type1 vfio_pci; do add_module "$m"; done
 printf '%s\n' "${order[@]}" >"$rd/modules/order"
-# The payload, its shared libraries and the loader, at the paths ldd gives.
+# The payload and nsflow, their shared libraries and the loader, at the paths ldd gives.
 cp "$payload" "$rd/bin/kernel_vfio_guest"
-ldd "$payload" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' |
+cp "$nsflow" "$rd/bin/nsflow"
+{ ldd "$payload"; ldd "$nsflow"; } | sort -u | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' |
   while IFS= read -r lib; do
     mkdir -p "$rd$(dirname "$lib")"
     cp -L "$lib" "$rd$lib"
@@ -145,6 +149,14 @@ driver=$(basename "$(readlink "$dev/driver")")
   finish "FAIL (bind: $bdf driver '$driver', /dev/vfio/$group missing)"
 members=$(echo $(ls "/sys/kernel/iommu_groups/$group/devices"))
 say "bind: $bdf (edu 1234:11e8) -> vfio-pci; IOMMU group $group = {$members}; /dev/vfio/$group; modules: $(echo $(cat /modules/order))"
+# `nsflow regcheck` on a device that is not nsflow's: refused on its identity, exit 1,
+# before any write (the payload's regcheck-refuses check reads the registers afterwards).
+out=$(nsflow regcheck --device "vfio:$bdf" 2>&1)
+code=$?
+case $code:$out in
+  1:*refusing*ID_MAGIC*) say "check regcheck-cli: ok - exit 1: $(echo $out)" ;;
+  *) finish "FAIL (nsflow regcheck --device vfio:$bdf exited $code: $(echo $out))" ;;
+esac
 if kernel_vfio_guest "$bdf"; then finish PASS; else finish "FAIL (the guest test exited $?)"; fi
 EOF
 chmod +x "$rd/init"
