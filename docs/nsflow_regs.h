@@ -1,4 +1,4 @@
-/* nsflow register map v1.0: generated from rtl-model/src/regs.rs by
+/* nsflow register map v1.1: generated from rtl-model/src/regs.rs by
  * `cargo run -p nsflow-rtl --bin regmap -- write docs`; do not edit. */
 #ifndef NSFLOW_REGS_H
 #define NSFLOW_REGS_H
@@ -18,7 +18,7 @@
 #define NSFLOW_BAR0_SIZE 0x2000u
 #define NSFLOW_MAGIC 0x4e53464cu
 #define NSFLOW_VERSION_MAJOR 1u
-#define NSFLOW_VERSION_MINOR 0u
+#define NSFLOW_VERSION_MINOR 1u
 #define NSFLOW_NUM_PROFILES 14u
 #define NSFLOW_RING_MIN_LOG2 4u
 #define NSFLOW_RING_MAX_LOG2 20u
@@ -31,7 +31,7 @@
 
 /* ID_VERSION: Register-map version */
 #define NSFLOW_ID_VERSION 0x004u
-#define NSFLOW_ID_VERSION_RESET 0x00010000u
+#define NSFLOW_ID_VERSION_RESET 0x00010001u
 #define NSFLOW_ID_VERSION_MINOR_SHIFT 0u
 #define NSFLOW_ID_VERSION_MINOR_MASK 0x0000ffffu /* RO Minor version: compatible additions */
 #define NSFLOW_ID_VERSION_MAJOR_SHIFT 16u
@@ -78,6 +78,12 @@
 #define NSFLOW_CAP_TABLES_ROUTE_ENTRIES_MASK 0x0000ffffu /* RO Route table entries */
 #define NSFLOW_CAP_TABLES_LABEL_ENTRIES_SHIFT 16u
 #define NSFLOW_CAP_TABLES_LABEL_ENTRIES_MASK 0xffff0000u /* RO Label table entries */
+
+/* CAP_DMA: DMA capabilities */
+#define NSFLOW_CAP_DMA 0x01cu
+#define NSFLOW_CAP_DMA_RESET 0x00000040u
+#define NSFLOW_CAP_DMA_ADDR_BITS_SHIFT 0u
+#define NSFLOW_CAP_DMA_ADDR_BITS_MASK 0x0000007fu /* RO Address bits the engine's DMA drives: every IOVA given to it must fit */
 
 /* CTRL: Global control */
 #define NSFLOW_CTRL 0x020u

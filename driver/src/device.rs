@@ -139,6 +139,9 @@ pub struct Identity {
     pub agg_table: (u32, u32),
     /// Core clock, kHz.
     pub clock_khz: u32,
+    /// Address bits the engine's DMA drives (`CAP_DMA.addr_bits`; 64 on a map of minor
+    /// version 0, which has no `CAP_DMA`): every IOVA the driver gives it fits.
+    pub dma_addr_bits: u32,
 }
 
 /// Why the identification block does not name a device this driver may touch: what was
@@ -240,6 +243,11 @@ pub fn identify(dev: &mut dyn Backend) -> Result<Identity, DeviceError> {
             CAP_AGG_TABLE::ways.get(agg),
         ),
         clock_khz: dev.read32(regs::CAP_CLOCK.offset)?,
+        dma_addr_bits: match regs::field::CAP_DMA::addr_bits.get(dev.read32(regs::CAP_DMA.offset)?)
+        {
+            0 => 64,
+            bits => bits,
+        },
     };
     if id.record_bytes as usize != RECORD_BYTES
         || id.record_format != u32::from(RECORD_FORMAT_VERSION)
@@ -388,6 +396,7 @@ impl Device {
             )));
         }
         backend.write32(regs::CTRL.offset, ctrl_bits(|c| c.set_soft_reset(true)))?;
+        backend.set_dma_address_width(id.dma_addr_bits)?;
         let mem = DmaMemory::new(RingConsumer::bytes(ring_log2)).map_err(BackendError::from)?;
         let ring = RingConsumer::new(mem, ring_log2, config.profiles.len())?;
         let ring_iova = backend.map_dma(ring.memory())?;

@@ -38,7 +38,7 @@ pub enum DmaError {
     /// A DMA address width that leaves no IOVA window.
     #[error(
         "a DMA address width of {bits} bits leaves no IOVA window ({} to 64 bits)",
-        crate::backend::vfio::MIN_DMA_ADDRESS_BITS
+        MIN_DMA_ADDRESS_BITS
     )]
     AddressWidth {
         /// The width asked for.
@@ -212,6 +212,35 @@ impl DmaMemory {
     }
 }
 
+/// IOVA window the driver allocates from (above 4 GiB minus nothing, below 39-bit VT-d).
+pub const IOVA_BASE: u64 = 1 << 32;
+/// End of the IOVA window: 39-bit address width, the smallest common VT-d width.
+pub const IOVA_LIMIT: u64 = 1 << 39;
+/// Start of the IOVA window of a device whose DMA engine cannot reach [`IOVA_BASE`]: clear
+/// of IOVA 0 (which reads as "not programmed") and of the legacy low megabyte.
+pub const IOVA_LOW_BASE: u64 = 1 << 20;
+/// The x86 interrupt (MSI) address window, 0xfee0_0000..0xfef0_0000: the IOMMU reserves
+/// it, so a window below 4 GiB ends here.
+pub const MSI_WINDOW: u64 = 0xfee0_0000;
+/// The narrowest DMA address width the backend accepts: 21 bits leave [`IOVA_LOW_BASE`]
+/// ..2 MiB.
+pub const MIN_DMA_ADDRESS_BITS: u32 = 21;
+
+/// The IOVA window for a DMA engine that drives `bits` address bits: [`IOVA_BASE`] up to
+/// 2^`bits` (at most [`IOVA_LIMIT`]) when the device reaches above 4 GiB; otherwise
+/// [`IOVA_LOW_BASE`] up to 2^`bits`, ending before the [`MSI_WINDOW`].
+pub fn iova_window(bits: u32) -> Result<(u64, u64), DmaError> {
+    if !(MIN_DMA_ADDRESS_BITS..=64).contains(&bits) {
+        return Err(DmaError::AddressWidth { bits });
+    }
+    let top = 1u64.checked_shl(bits).unwrap_or(u64::MAX).min(IOVA_LIMIT);
+    if top > IOVA_BASE {
+        Ok((IOVA_BASE, top))
+    } else {
+        Ok((IOVA_LOW_BASE, top.min(MSI_WINDOW)))
+    }
+}
+
 /// Hands out device addresses (IOVAs) from a window, aligned, never overlapping.
 /// Freed ranges are reused first-fit.
 #[derive(Debug, Clone)]
@@ -220,6 +249,15 @@ pub struct IovaAllocator {
     limit: u64,
     next: u64,
     free: Vec<(u64, u64)>,
+    /// Ranges handed out and not freed.
+    live: usize,
+}
+
+impl Default for IovaAllocator {
+    /// The window of a device that drives 64 address bits: [`IOVA_BASE`]..[`IOVA_LIMIT`].
+    fn default() -> Self {
+        Self::new(IOVA_BASE, IOVA_LIMIT)
+    }
 }
 
 impl IovaAllocator {
@@ -230,7 +268,23 @@ impl IovaAllocator {
             limit,
             next: base,
             free: Vec::new(),
+            live: 0,
         }
+    }
+
+    /// Hands out IOVAs only in [`iova_window`]`(bits)`, for a DMA engine that drives `bits`
+    /// address bits (nsflow's engine reports them in `CAP_DMA.addr_bits`; QEMU's `edu`
+    /// drives 28). Refused while ranges are handed out, since those were chosen from the
+    /// old window.
+    pub fn set_width(&mut self, bits: u32) -> Result<(), DmaError> {
+        if self.live > 0 {
+            return Err(DmaError::IovaWindowInUse {
+                mappings: self.live,
+            });
+        }
+        let (base, limit) = iova_window(bits)?;
+        *self = Self::new(base, limit);
+        Ok(())
     }
 
     /// A range of `len` bytes aligned to `align` (a power of two).
@@ -250,6 +304,7 @@ impl IovaAllocator {
             if l > len {
                 self.free.push((a + len, l - len));
             }
+            self.live += 1;
             return Ok(a);
         }
         let start = self.next.checked_next_multiple_of(align).ok_or(exhausted)?;
@@ -263,18 +318,47 @@ impl IovaAllocator {
                     limit: self.limit,
                 })?;
         self.next = end;
+        self.live += 1;
         Ok(start)
     }
 
     /// Returns a range to the allocator.
     pub fn free(&mut self, iova: u64, len: u64) {
         self.free.push((iova, len));
+        self.live = self.live.saturating_sub(1);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_iova_window_follows_the_dma_address_width() {
+        assert_eq!(iova_window(64).unwrap(), (IOVA_BASE, IOVA_LIMIT));
+        assert_eq!(iova_window(39).unwrap(), (IOVA_BASE, IOVA_LIMIT));
+        assert_eq!(iova_window(36).unwrap(), (IOVA_BASE, 1 << 36));
+        assert_eq!(iova_window(33).unwrap(), (IOVA_BASE, 1 << 33));
+        assert_eq!(iova_window(32).unwrap(), (IOVA_LOW_BASE, MSI_WINDOW));
+        assert_eq!(iova_window(28).unwrap(), (IOVA_LOW_BASE, 1 << 28));
+        assert_eq!(iova_window(21).unwrap(), (IOVA_LOW_BASE, 1 << 21));
+        for bad in [0, 20, 65] {
+            assert!(
+                matches!(iova_window(bad), Err(DmaError::AddressWidth { bits }) if bits == bad),
+                "{bad}"
+            );
+        }
+        let mut a = IovaAllocator::default();
+        let iova = a.alloc(4096, 4096).unwrap();
+        assert!(matches!(
+            a.set_width(28),
+            Err(DmaError::IovaWindowInUse { mappings: 1 })
+        ));
+        a.free(iova, 4096);
+        a.set_width(28).unwrap();
+        let low = a.alloc(4096, 4096).unwrap();
+        assert!(low >= IOVA_LOW_BASE && low + 4096 <= 1 << 28);
+    }
 
     #[test]
     fn memory_is_zeroed_bounded_and_shared_through_its_file() {

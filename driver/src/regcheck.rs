@@ -307,6 +307,9 @@ impl Backend for Recorder {
     fn irq(&self) -> Option<&vmm_sys_util::eventfd::EventFd> {
         self.dev.irq()
     }
+    fn set_dma_address_width(&mut self, bits: u32) -> Result<(), BackendError> {
+        self.dev.set_dma_address_width(bits)
+    }
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
         self
     }

@@ -3,7 +3,7 @@
 //! default build (the `CAP_*` reset values in `nsflow_rtl::regs`) and timing typical of a
 //! 250 MHz FPGA design; docs/hwsim.md explains each knob.
 
-use nsflow_rtl::regs;
+use nsflow_rtl::regs::{self, Field, Register};
 
 /// Largest table the model accepts, log2 of sets (keeps the occupancy bitmaps small).
 pub const MAX_SETS_LOG2: u8 = 24;
@@ -67,6 +67,9 @@ pub struct BuildParams {
     pub agg_sets_log2: u8,
     /// Stage-2 ways per set (`CAP_AGG_TABLE.ways`).
     pub agg_ways: u8,
+    /// Address bits the DMA engine drives (`CAP_DMA.addr_bits`): a ring or write-back slot
+    /// programmed beyond them is a bad ring configuration.
+    pub dma_addr_bits: u8,
     /// Largest ring accepted, log2 of entries (`CAP_PROFILES.ring_max_log2`).
     pub ring_max_log2: u8,
     /// Pipeline timing.
@@ -88,6 +91,7 @@ impl Default for BuildParams {
             agg_sets_log2: regs::field::CAP_AGG_TABLE::sets_log2.reset as u8,
             agg_ways: regs::field::CAP_AGG_TABLE::ways.reset as u8,
             ring_max_log2: regs::field::CAP_PROFILES::ring_max_log2.reset as u8,
+            dma_addr_bits: regs::field::CAP_DMA::addr_bits.reset as u8,
             timing: Timing::default(),
             drop_on_full: false,
         }
@@ -149,6 +153,7 @@ impl BuildParams {
         )?;
         check("orig_ways", self.orig_ways.into(), 1, MAX_WAYS.into())?;
         check("agg_ways", self.agg_ways.into(), 1, MAX_WAYS.into())?;
+        check("dma_addr_bits", self.dma_addr_bits.into(), 32, 64)?;
         check(
             "ring_max_log2",
             self.ring_max_log2.into(),
@@ -187,16 +192,27 @@ impl BuildParams {
     }
 
     /// The value a build-parameter field of a `CAP_*` register reports for this build, or
-    /// `None` for fields that are not build parameters.
-    pub(crate) fn cap_field(&self, reg: &str, field: &str) -> Option<u32> {
-        let v = match (reg, field) {
-            ("CAP_CLOCK", "khz") => (self.clock_hz / 1000) as u32,
-            ("CAP_ORIG_TABLE", "sets_log2") => self.orig_sets_log2.into(),
-            ("CAP_ORIG_TABLE", "ways") => self.orig_ways.into(),
-            ("CAP_AGG_TABLE", "sets_log2") => self.agg_sets_log2.into(),
-            ("CAP_AGG_TABLE", "ways") => self.agg_ways.into(),
-            ("CAP_PROFILES", "ring_max_log2") => self.ring_max_log2.into(),
-            _ => return None,
+    /// `None` for fields that are not build parameters of the model (`field` of `reg`, as
+    /// the register map's typed constants name them).
+    pub(crate) fn cap_field(&self, reg: &Register, field: &Field) -> Option<u32> {
+        use regs::field as f;
+        let is = |r: &Register, x: &Field| reg == r && field == x;
+        let v = if is(&regs::CAP_CLOCK, &f::CAP_CLOCK::khz) {
+            (self.clock_hz / 1000) as u32
+        } else if is(&regs::CAP_ORIG_TABLE, &f::CAP_ORIG_TABLE::sets_log2) {
+            self.orig_sets_log2.into()
+        } else if is(&regs::CAP_ORIG_TABLE, &f::CAP_ORIG_TABLE::ways) {
+            self.orig_ways.into()
+        } else if is(&regs::CAP_AGG_TABLE, &f::CAP_AGG_TABLE::sets_log2) {
+            self.agg_sets_log2.into()
+        } else if is(&regs::CAP_AGG_TABLE, &f::CAP_AGG_TABLE::ways) {
+            self.agg_ways.into()
+        } else if is(&regs::CAP_PROFILES, &f::CAP_PROFILES::ring_max_log2) {
+            self.ring_max_log2.into()
+        } else if is(&regs::CAP_DMA, &f::CAP_DMA::addr_bits) {
+            self.dma_addr_bits.into()
+        } else {
+            return None;
         };
         Some(v)
     }
@@ -217,7 +233,7 @@ mod tests {
         // Every (register, field) pair cap_field knows exists in the map as a build param.
         for r in regs::REGISTERS {
             for f in r.fields {
-                if p.cap_field(r.name, f.name).is_some() {
+                if p.cap_field(r, f).is_some() {
                     assert!(f.build_param, "{}.{}", r.name, f.name);
                 }
             }

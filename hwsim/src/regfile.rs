@@ -195,7 +195,7 @@ impl RegFile {
             let reg = inst.reg;
             let mut reset = reg.reset();
             for f in reg.fields {
-                if let Some(v) = params.cap_field(reg.name, f.name) {
+                if let Some(v) = params.cap_field(&reg, f) {
                     reset = f.set(reset, v);
                 }
             }

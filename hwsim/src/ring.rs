@@ -26,11 +26,14 @@ pub(crate) struct RingConfig {
 }
 
 impl RingConfig {
-    /// Whether the ring can be used: size within `RING_MIN_LOG2..=max_log2` and the whole
-    /// ring inside the 64-bit address space.
-    pub(crate) fn valid(&self, max_log2: u32) -> bool {
+    /// Whether the ring can be used: size within `RING_MIN_LOG2..=max_log2`, and the whole
+    /// ring and the write-back slot within the `addr_bits` the DMA engine drives.
+    pub(crate) fn valid(&self, max_log2: u32, addr_bits: u8) -> bool {
+        let reach =
+            |end: Option<u64>| end.is_some_and(|e| addr_bits >= 64 || e <= 1u64 << addr_bits);
         (RING_MIN_LOG2..=max_log2).contains(&self.log2)
-            && self.base.checked_add(self.bytes()).is_some()
+            && reach(self.base.checked_add(self.bytes()))
+            && reach(self.wb.checked_add(8))
     }
 
     /// Slots.
@@ -85,14 +88,23 @@ mod tests {
             log2: 4,
             wb: 0,
         };
-        assert!(r.valid(20));
-        assert!(!RingConfig { log2: 3, ..r }.valid(20));
-        assert!(!RingConfig { log2: 21, ..r }.valid(20));
+        assert!(r.valid(20, 64));
+        assert!(!RingConfig { log2: 3, ..r }.valid(20, 64));
+        assert!(!RingConfig { log2: 21, ..r }.valid(20, 64));
         assert!(!RingConfig {
             base: u64::MAX - 100,
             ..r
         }
-        .valid(20));
+        .valid(20, 64));
+        // The ring and the write-back slot must lie within the DMA engine's address bits.
+        assert!(r.valid(20, 32));
+        assert!(!RingConfig { base: 1 << 32, ..r }.valid(20, 32));
+        assert!(!RingConfig { wb: 1 << 32, ..r }.valid(20, 32));
+        assert!(RingConfig {
+            wb: (1 << 32) - 8,
+            ..r
+        }
+        .valid(20, 32));
         assert_eq!(r.slot_iova(17), 0x1000 + 128);
         assert!(r.phase(15) && !r.phase(16) && r.phase(32));
         assert_eq!(r.slots_before_wrap(14), 2);

@@ -326,7 +326,7 @@ pub const MAGIC: u32 = 0x4E53_464C;
 /// Major version of this register map; a driver refuses other majors.
 pub const VERSION_MAJOR: u32 = 1;
 /// Minor version (backwards-compatible additions).
-pub const VERSION_MINOR: u32 = 0;
+pub const VERSION_MINOR: u32 = 1;
 /// Aggregation profiles in the contract's build (one per aggregation mode).
 pub const NUM_PROFILES: u32 = 14;
 /// Smallest ring the device accepts, log2 of entries.
@@ -380,6 +380,10 @@ register_map! {
     CAP_TABLES(0x018, 1, 4, "id", "Lookup table sizes") {
         route_entries: build(0, 16, crate::tables::ROUTE_ENTRIES as u32, "Route table entries"),
         label_entries: build(16, 16, crate::tables::LABEL_ENTRIES as u32, "Label table entries"),
+    }
+    /// DMA capabilities.
+    CAP_DMA(0x01C, 1, 4, "id", "DMA capabilities") {
+        addr_bits: build(0, 7, 64, "Address bits the engine's DMA drives: every IOVA given to it must fit"),
     }
     /// Global control.
     CTRL(0x020, 1, 4, "control", "Global control") {
@@ -1002,7 +1006,7 @@ mod tests {
         let fl = field::ID_VERSION::major;
         assert_eq!(fl.get(0x0001_0002), 1);
         assert_eq!(fl.set(0x0001_0002, 3), 0x0003_0002);
-        assert_eq!(ID_VERSION.reset(), 0x0001_0000);
+        assert_eq!(ID_VERSION.reset(), 0x0001_0001);
         assert_eq!(CTRL.rw_mask(), 1);
         assert_eq!(CTRL.access_mask(Access::Wo), 0b1110);
     }

@@ -237,6 +237,9 @@ impl Backend for Served {
     fn traffic(&mut self) -> Option<&mut dyn TrafficPort> {
         self.backend.traffic()
     }
+    fn set_dma_address_width(&mut self, bits: u32) -> Result<(), BackendError> {
+        self.backend.set_dma_address_width(bits)
+    }
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
         self
     }
@@ -292,6 +295,9 @@ impl Backend for SharedSim {
     }
     fn traffic(&mut self) -> Option<&mut dyn TrafficPort> {
         Some(self)
+    }
+    fn set_dma_address_width(&mut self, bits: u32) -> Result<(), BackendError> {
+        self.lock().set_dma_address_width(bits)
     }
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
         self

@@ -78,6 +78,11 @@ pub trait Backend: Send + 'static {
     fn traffic(&mut self) -> Option<&mut dyn TrafficPort> {
         None
     }
+    /// Narrows the IOVAs [`Backend::map_dma`] hands out to what a DMA engine that drives
+    /// `bits` address bits reaches (`CAP_DMA.addr_bits`; bring-up sets it from the
+    /// identification block). Refused while memory is mapped.
+    fn set_dma_address_width(&mut self, bits: u32) -> Result<(), BackendError>;
+
     /// The backend itself, for its own API beyond this trait (the in-process model's
     /// fault injection and statistics: `downcast_mut::<sim::SimBackend>()`).
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any;

@@ -39,7 +39,7 @@ impl SimBackend {
         Ok(Self {
             dev,
             irq,
-            iova: IovaAllocator::new(super::vfio::IOVA_BASE, super::vfio::IOVA_LIMIT),
+            iova: IovaAllocator::default(),
         })
     }
 
@@ -100,6 +100,10 @@ impl Backend for SimBackend {
 
     fn traffic(&mut self) -> Option<&mut dyn TrafficPort> {
         Some(self)
+    }
+
+    fn set_dma_address_width(&mut self, bits: u32) -> Result<(), BackendError> {
+        Ok(self.iova.set_width(bits)?)
     }
 
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any {

@@ -8,7 +8,7 @@
 #![allow(unsafe_code)]
 
 use super::{Backend, BackendError};
-use crate::dma::{DmaError, DmaMemory, IovaAllocator, HUGE_PAGE};
+use crate::dma::{DmaMemory, IovaAllocator, HUGE_PAGE};
 use crate::mmio::Mmio;
 use memmap2::MmapOptions;
 use nsflow_rtl::regs;
@@ -36,35 +36,6 @@ const PCI_COMMAND: u64 = 0x04;
 const PCI_COMMAND_MASTER: u16 = 1 << 2;
 /// `VFIO_DEVICE_RESET`: `_IO(VFIO_TYPE, VFIO_BASE + 11)` (linux/vfio.h).
 const VFIO_DEVICE_RESET: libc::c_ulong = ioctl_expr(_IOC_NONE, b';' as u32, 100 + 11, 0);
-/// IOVA window the driver allocates from (above 4 GiB minus nothing, below 39-bit VT-d).
-pub const IOVA_BASE: u64 = 1 << 32;
-/// End of the IOVA window: 39-bit address width, the smallest common VT-d width.
-pub const IOVA_LIMIT: u64 = 1 << 39;
-/// Start of the IOVA window of a device whose DMA engine cannot reach [`IOVA_BASE`]: clear
-/// of IOVA 0 (which reads as "not programmed") and of the legacy low megabyte.
-pub const IOVA_LOW_BASE: u64 = 1 << 20;
-/// The x86 interrupt (MSI) address window, 0xfee0_0000..0xfef0_0000: the IOMMU reserves
-/// it, so a window below 4 GiB ends here.
-pub const MSI_WINDOW: u64 = 0xfee0_0000;
-/// The narrowest DMA address width the backend accepts: 21 bits leave [`IOVA_LOW_BASE`]
-/// ..2 MiB.
-pub const MIN_DMA_ADDRESS_BITS: u32 = 21;
-
-/// The IOVA window for a DMA engine that drives `bits` address bits: [`IOVA_BASE`] up to
-/// 2^`bits` (at most [`IOVA_LIMIT`]) when the device reaches above 4 GiB; otherwise
-/// [`IOVA_LOW_BASE`] up to 2^`bits`, ending before the [`MSI_WINDOW`].
-pub fn iova_window(bits: u32) -> Result<(u64, u64), DmaError> {
-    if !(MIN_DMA_ADDRESS_BITS..=64).contains(&bits) {
-        return Err(DmaError::AddressWidth { bits });
-    }
-    let top = 1u64.checked_shl(bits).unwrap_or(u64::MAX).min(IOVA_LIMIT);
-    if top > IOVA_BASE {
-        Ok((IOVA_BASE, top))
-    } else {
-        Ok((IOVA_LOW_BASE, top.min(MSI_WINDOW)))
-    }
-}
-
 /// A PCI address `DDDD:BB:DD.F`, validated.
 pub fn parse_bdf(s: &str) -> Result<String, BackendError> {
     let bad = || BackendError::BadSpec(format!("vfio:{s}"));
@@ -137,7 +108,6 @@ pub struct VfioBackend {
     irq: Option<EventFd>,
     setup: VfioSetup,
     iova: IovaAllocator,
-    mappings: usize,
 }
 
 fn vfio_err(context: &str) -> impl Fn(vfio_ioctls::VfioError) -> BackendError + '_ {
@@ -200,8 +170,7 @@ impl VfioBackend {
     /// Opens the function at `bdf` (e.g. `0000:3b:00.0`): container, group, device, a
     /// function reset when the device has one, bus mastering, BAR0 mapping and the
     /// interrupt eventfd. IOVAs
-    /// come from [`IOVA_BASE`]..[`IOVA_LIMIT`] until [`VfioBackend::set_dma_address_width`]
-    /// narrows them.
+    /// come from the default window until [`Backend::set_dma_address_width`] narrows them.
     pub fn open(bdf: &str) -> Result<Self, BackendError> {
         let bdf = parse_bdf(bdf)?;
         let path = PathBuf::from(format!("/sys/bus/pci/devices/{bdf}"));
@@ -255,29 +224,13 @@ impl VfioBackend {
                 irq_index,
                 reset,
             },
-            iova: IovaAllocator::new(IOVA_BASE, IOVA_LIMIT),
-            mappings: 0,
+            iova: IovaAllocator::default(),
         })
     }
 
     /// What opening the device found and did.
     pub fn setup(&self) -> VfioSetup {
         self.setup
-    }
-
-    /// Hands out IOVAs only in [`iova_window`]`(bits)`, for a DMA engine that drives `bits`
-    /// address bits (QEMU's `edu`: 28). Refused while memory is mapped, since those IOVAs
-    /// were chosen from the old window.
-    pub fn set_dma_address_width(&mut self, bits: u32) -> Result<(), BackendError> {
-        if self.mappings > 0 {
-            return Err(DmaError::IovaWindowInUse {
-                mappings: self.mappings,
-            }
-            .into());
-        }
-        let (base, limit) = iova_window(bits)?;
-        self.iova = IovaAllocator::new(base, limit);
-        Ok(())
     }
 }
 
@@ -309,7 +262,6 @@ impl Backend for VfioBackend {
                 .vfio_dma_map(iova, mem.len(), mem.as_mut_ptr())
         }
         .map_err(vfio_err("map DMA memory into the IOMMU"))?;
-        self.mappings += 1;
         Ok(iova)
     }
 
@@ -318,8 +270,11 @@ impl Backend for VfioBackend {
             .vfio_dma_unmap(iova, len)
             .map_err(vfio_err("unmap DMA memory"))?;
         self.iova.free(iova, len as u64);
-        self.mappings = self.mappings.saturating_sub(1);
         Ok(())
+    }
+
+    fn set_dma_address_width(&mut self, bits: u32) -> Result<(), BackendError> {
+        Ok(self.iova.set_width(bits)?)
     }
 
     fn irq(&self) -> Option<&EventFd> {
@@ -369,20 +324,7 @@ mod tests {
     }
 
     #[test]
-    fn the_iova_window_follows_the_dma_address_width() {
-        assert_eq!(iova_window(64).unwrap(), (IOVA_BASE, IOVA_LIMIT));
-        assert_eq!(iova_window(39).unwrap(), (IOVA_BASE, IOVA_LIMIT));
-        assert_eq!(iova_window(36).unwrap(), (IOVA_BASE, 1 << 36));
-        assert_eq!(iova_window(33).unwrap(), (IOVA_BASE, 1 << 33));
-        assert_eq!(iova_window(32).unwrap(), (IOVA_LOW_BASE, MSI_WINDOW));
-        assert_eq!(iova_window(28).unwrap(), (IOVA_LOW_BASE, 1 << 28));
-        assert_eq!(iova_window(21).unwrap(), (IOVA_LOW_BASE, 1 << 21));
-        for bad in [0, 20, 65] {
-            assert!(
-                matches!(iova_window(bad), Err(DmaError::AddressWidth { bits }) if bits == bad),
-                "{bad}"
-            );
-        }
+    fn the_reset_ioctl_number_is_the_kernels() {
         assert_eq!(VFIO_DEVICE_RESET, 15215, "_IO(';', 111)");
     }
 

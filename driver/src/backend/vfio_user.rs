@@ -97,7 +97,7 @@ impl VfioUserBackend {
             path: path.to_owned(),
             client,
             irq,
-            iova: IovaAllocator::new(super::vfio::IOVA_BASE, super::vfio::IOVA_LIMIT),
+            iova: IovaAllocator::default(),
             batch: Vec::new(),
         })
     }
@@ -157,6 +157,10 @@ impl Backend for VfioUserBackend {
             None
         }
     }
+    fn set_dma_address_width(&mut self, bits: u32) -> Result<(), BackendError> {
+        Ok(self.iova.set_width(bits)?)
+    }
+
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
         self
     }

@@ -24,7 +24,7 @@ impl Device {
     /// Ring slots free for DMA writes (0 while the ring registers are invalid).
     fn ring_room(&self) -> u32 {
         let ring = self.ring();
-        if !ring.valid(self.params.ring_max_log2.into()) {
+        if !ring.valid(self.params.ring_max_log2.into(), self.params.dma_addr_bits) {
             return 0;
         }
         ring.free(self.issued, self.regs.get(regs::RING_CONS.offset))
@@ -132,7 +132,7 @@ impl Device {
     pub(super) fn sync_ring_full(&mut self) {
         let holding = !self.fifo.is_empty() && self.ring_room() == 0 && {
             let ring = self.ring();
-            ring.valid(self.params.ring_max_log2.into())
+            ring.valid(self.params.ring_max_log2.into(), self.params.dma_addr_bits)
         };
         match (holding, self.ring_stall_since) {
             (true, None) => {
@@ -192,7 +192,10 @@ impl Device {
     /// Enters the error state (`BAD_RING`) when the ring registers do not describe a valid
     /// ring.
     pub(super) fn check_ring(&mut self) {
-        if !self.ring().valid(self.params.ring_max_log2.into()) {
+        if !self
+            .ring()
+            .valid(self.params.ring_max_log2.into(), self.params.dma_addr_bits)
+        {
             self.fail(error_code::BAD_RING);
         }
     }
