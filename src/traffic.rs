@@ -162,7 +162,15 @@ impl Iterator for Frames {
         }
         loop {
             if let Some(r) = &mut self.current {
-                if let Some(f) = r.next() {
+                let next = r.next();
+                if next.is_none() {
+                    // Told once per file, when it ends: the frames the parser cannot key.
+                    if let Some(w) = r.unsupported() {
+                        eprintln!("nsflow: warning: {w}");
+                    }
+                    self.current = None;
+                }
+                if let Some(f) = next {
                     return Some(f.map(|mut f| {
                         if !self.anchored {
                             self.anchored = true;

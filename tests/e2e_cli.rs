@@ -401,3 +401,50 @@ fn inputs_that_are_not_what_they_should_be_are_refused_saying_what_they_are() {
         );
     }
 }
+
+/// A capture whose link type the parser does not take is replayed (its frames count as
+/// "other") and the operator is warned once for the file, with the count and the link
+/// type, instead of silently.
+#[test]
+fn frames_of_a_link_type_the_parser_does_not_take_are_warned_about_once_per_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("linktype229.pcap");
+    // A classic little-endian microsecond pcap of link type 229, which the parser has no
+    // adapter for, with 5 records of 40 bytes.
+    let mut bytes = 0xa1b2_c3d4u32.to_le_bytes().to_vec();
+    bytes.extend_from_slice(&[2, 0, 4, 0]); // version 2.4, two u16s
+    for v in [0u32, 0, 65_535, 229] {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    for i in 0..5u32 {
+        for v in [1_700_000_000 + i, 0, 40, 40] {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+        bytes.extend_from_slice(&[0x60; 40]);
+    }
+    std::fs::write(&pcap, &bytes).unwrap();
+    let out = nsflow(&[
+        "run",
+        "--config",
+        "examples/quickstart.cfg",
+        "--quiet",
+        "--pcap",
+        pcap.to_str().unwrap(),
+    ]);
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}\n{stdout}");
+    assert!(
+        stdout.contains("frames offered 5, received 5") && stdout.contains("other 5 frames"),
+        "{stdout}"
+    );
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("does not take"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(
+        warnings[0].contains("5 frames with link type 229"),
+        "{stderr}"
+    );
+}

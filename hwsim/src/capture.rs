@@ -236,6 +236,19 @@ pub struct CaptureReader {
     inner: Inner,
     path: PathBuf,
     buf: Vec<u8>,
+    /// Frames with no link adapter, and what their link was.
+    unsupported: Unsupported,
+}
+
+/// The frames of a capture the parser has no link adapter for: the device counts them as
+/// "other", and the operator is told once per file ([`CaptureReader::unsupported`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Unsupported {
+    /// How many.
+    frames: u64,
+    /// Their links: "link type N", or "no interface block" for pcapng packets that name
+    /// an interface the file does not describe.
+    links: std::collections::BTreeSet<String>,
 }
 
 impl CaptureReader {
@@ -308,6 +321,7 @@ impl CaptureReader {
             inner,
             path: path.to_owned(),
             buf: Vec::new(),
+            unsupported: Unsupported::default(),
         })
     }
 
@@ -345,7 +359,12 @@ impl CaptureReader {
     /// buffer, pcapng ones copied into a buffer the reader reuses. The fast path for
     /// replaying large captures (no allocation per frame). `None` at the end of the file.
     pub fn next_frame(&mut self) -> Option<Result<FrameRef<'_>, CaptureError>> {
-        let Self { inner, path, buf } = self;
+        let Self {
+            inner,
+            path,
+            buf,
+            unsupported,
+        } = self;
         match inner {
             Inner::Pcap(r, link, frac_ns) => {
                 // Raw records: captures written by fuzzers and old tools break rules (a
@@ -360,6 +379,13 @@ impl CaptureReader {
                 let Some(data) = r.buf.get(p.data) else {
                     return Some(Err(CaptureError::at(path, offset, out_of_buffer())));
                 };
+                if link.is_none() {
+                    unsupported.frames += 1;
+                    if unsupported.links.is_empty() {
+                        let raw = u32::from(r.parser.header().datalink) & 0xFFFF;
+                        unsupported.links.insert(format!("link type {raw}"));
+                    }
+                }
                 Some(Ok(FrameRef {
                     ts_ns,
                     link: *link,
@@ -394,10 +420,15 @@ impl CaptureReader {
                 };
                 buf.clear();
                 buf.extend_from_slice(data);
-                let link = r
-                    .interfaces()
-                    .get(iface as usize)
-                    .and_then(|i| LinkType::from_pcap(u32::from(i.linktype)));
+                let interface = r.interfaces().get(iface as usize);
+                let link = interface.and_then(|i| LinkType::from_pcap(u32::from(i.linktype)));
+                if link.is_none() {
+                    unsupported.frames += 1;
+                    unsupported.links.insert(interface.map_or_else(
+                        || "no interface block".to_owned(),
+                        |i| format!("link type {}", u32::from(i.linktype)),
+                    ));
+                }
                 return Some(Ok(FrameRef {
                     ts_ns: u64::try_from(ts.as_nanos()).unwrap_or(u64::MAX),
                     link,
@@ -405,6 +436,26 @@ impl CaptureReader {
                 }));
             },
         }
+    }
+}
+
+impl CaptureReader {
+    /// What the operator should hear about frames read so far that the parser has no link
+    /// adapter for (the device counts them as "other"), or `None` when there were none:
+    /// e.g. "capture x.pcap: 3 frames with link type 229, which the parser does not take
+    /// (counted as other frames)".
+    pub fn unsupported(&self) -> Option<String> {
+        let u = &self.unsupported;
+        (u.frames > 0).then(|| {
+            let links: Vec<&str> = u.links.iter().map(String::as_str).collect();
+            format!(
+                "capture {}: {} frame{} with {}, which the parser does not take (counted as other frames)",
+                self.path.display(),
+                u.frames,
+                if u.frames == 1 { "" } else { "s" },
+                links.join(", ")
+            )
+        })
     }
 }
 
@@ -444,6 +495,40 @@ mod tests {
             .unwrap();
         }
         w.into_writer()
+    }
+
+    #[test]
+    fn frames_of_a_link_the_parser_does_not_take_are_reported_once_with_their_count() {
+        let write = |datalink: u32| {
+            let header = PcapHeader {
+                datalink: pcap_file::DataLink::from(datalink),
+                ..PcapHeader::default()
+            };
+            let mut w = PcapWriter::with_header(Vec::new(), header).unwrap();
+            for i in 0..3u32 {
+                w.write_raw_packet(&RawPcapPacket {
+                    ts_sec: i,
+                    ts_frac: 0,
+                    incl_len: 4,
+                    orig_len: 4,
+                    data: Cow::Owned(vec![0; 4]),
+                })
+                .unwrap();
+            }
+            let mut f = tempfile::NamedTempFile::new().unwrap();
+            f.write_all(&w.into_writer()).unwrap();
+            f
+        };
+        let f = write(229);
+        let mut r = CaptureReader::open(f.path()).unwrap();
+        assert!(r.unsupported().is_none(), "nothing read yet");
+        assert_eq!(r.by_ref().count(), 3);
+        let w = r.unsupported().unwrap();
+        assert!(w.contains("3 frames with link type 229"), "{w}");
+        let f = write(1);
+        let mut r = CaptureReader::open(f.path()).unwrap();
+        assert_eq!(r.by_ref().count(), 3);
+        assert_eq!(r.unsupported(), None, "Ethernet is taken");
     }
 
     /// What `pcap-file`'s own reader makes of `bytes`: (ts_ns, data) per record, then
