@@ -218,6 +218,9 @@ pub struct RunReport {
     pub collectors: Vec<CollectorReport>,
     /// Device statistics at the end.
     pub device: DeviceStats,
+    /// The last loss counters (A15, D2) sent in each exported mode's options: its own
+    /// mode's drops, the device-wide parser rejections.
+    pub loss: BTreeMap<AggregationMode, LossCounters>,
     /// Frames offered to the device.
     pub frames: u64,
     /// What the in-process collector received.
@@ -243,14 +246,17 @@ pub struct RunReport {
     pub stale_counters: bool,
 }
 
-/// The loss counters of A15 from device statistics: records the device had to drop
-/// (per-profile drop counters, summed) and packets the parser rejected.
-pub fn loss_counters(s: &DeviceStats) -> LossCounters {
+/// The loss counters of A15 for one mode's observation domain (decision D2): the records
+/// of that mode the device had to drop (`mode`: the mode's profile counters across
+/// reprogramming, in `ProfileStat` order) and the packets the parser rejected, which no
+/// mode saw, so every domain carries the same device-wide ignored counts.
+pub fn loss_counters(s: &DeviceStats, mode: &[u64]) -> LossCounters {
     let errs: u64 = GlobalStat::parse_errors().map(|n| s.global(n)).sum();
+    let drop = |st: ProfileStat| mode.get(st.index()).copied().unwrap_or(0);
     LossCounters {
-        not_sent_flows: s.profile_total(ProfileStat::DropFlows),
-        not_sent_packets: s.profile_total(ProfileStat::DropPackets),
-        not_sent_octets: s.profile_total(ProfileStat::DropBytes),
+        not_sent_flows: drop(ProfileStat::DropFlows),
+        not_sent_packets: drop(ProfileStat::DropPackets),
+        not_sent_octets: drop(ProfileStat::DropBytes),
         ignored_packets: errs,
         ignored_octets: s.global(GlobalStat::ErrIpv6Bytes),
     }
@@ -474,6 +480,7 @@ async fn run_async(
     report.reasons = done.reasons;
     report.collectors = done.collectors;
     report.device = done.device;
+    report.loss = done.loss;
     report.recoveries = done.drained.recoveries;
     report.stale_counters = done.stale_counters;
     // The device's own failure first: a replay or commit that failed after it is its

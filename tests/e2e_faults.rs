@@ -143,7 +143,6 @@ fn assert_accounted_modes(what: &str, r: &RunReport, offered: u64, modes: &[(M, 
         "{what}: no sequence gap at the in-process collector"
     );
     assert_eq!(r.conservation(), Vec::<String>::new(), "{what}");
-    let loss = run::loss_counters(&r.device);
     for (mode, _) in modes {
         let mode = *mode;
         let m = &r.modes[&mode];
@@ -160,15 +159,23 @@ fn assert_accounted_modes(what: &str, r: &RunReport, offered: u64, modes: &[(M, 
             (m.records, m.packets, m.bytes, m.flows),
             "{what}: {mode}: collected vs drained"
         );
+        // Each mode's domain carries its own mode's losses (decision D2): what the
+        // device dropped of it, and what it still held when a flush was given up.
         let domain = 1 + u32::from(mode.index());
+        let loss = r.loss.get(&mode).copied().unwrap_or_default();
         assert_eq!(
             collected.loss.get(&domain),
             Some(&loss),
             "{what}: {mode}: loss counters at the collector (domain {domain})"
         );
+        let (held_p, held_b) = m.not_exported();
+        assert_eq!(
+            (loss.not_sent_packets, loss.not_sent_octets),
+            (m.drop_packets + held_p, m.drop_bytes + held_b),
+            "{what}: {mode}: loss counters are the mode's own"
+        );
+        assert!(loss.not_sent_packets <= keyed.0, "{what}: {mode}: {loss:?}");
     }
-    let dropped: u64 = modes.iter().map(|(m, _)| r.modes[m].drop_packets).sum();
-    assert_eq!(loss.not_sent_packets, dropped, "{what}");
 }
 
 #[test]
@@ -176,7 +183,7 @@ fn no_fault_baseline() {
     let r = run_with(&[], 10);
     assert_accounted("baseline", &r, PACKETS);
     assert_eq!((r.recoveries, r.failure.as_deref()), (0, None));
-    assert_eq!(run::loss_counters(&r.device).not_sent_packets, 0);
+    assert_eq!(r.loss.values().map(|l| l.not_sent_packets).sum::<u64>(), 0);
 }
 
 #[test]
@@ -197,14 +204,14 @@ fn a_dma_fault_is_recovered_and_its_losses_exported() {
 fn lost_interrupts_lose_nothing() {
     let r = run_with(&[&format!("lost-irq@{HALFWAY}")], 10);
     assert_accounted("lost-irq", &r, PACKETS);
-    assert_eq!(run::loss_counters(&r.device).not_sent_packets, 0);
+    assert_eq!(r.loss.values().map(|l| l.not_sent_packets).sum::<u64>(), 0);
 }
 
 #[test]
 fn a_clock_jump_loses_nothing() {
     let r = run_with(&[&format!("clock-jump=3600@{HALFWAY}")], 10);
     assert_accounted("clock-jump", &r, PACKETS);
-    assert_eq!(run::loss_counters(&r.device).not_sent_packets, 0);
+    assert_eq!(r.loss.values().map(|l| l.not_sent_packets).sum::<u64>(), 0);
 }
 
 #[test]
@@ -215,17 +222,19 @@ fn a_stalled_consumer_fills_the_ring_and_loses_nothing() {
         r.device.global(GlobalStat::StallRingFull) > 0,
         "the device held records back while the ring was full"
     );
-    assert_eq!(run::loss_counters(&r.device).not_sent_packets, 0);
+    assert_eq!(r.loss.values().map(|l| l.not_sent_packets).sum::<u64>(), 0);
 }
 
 #[test]
 fn a_stalled_consumer_on_a_dropping_device_exports_its_drops() {
     let r = run_on("sim:drop-on-full", &[STALL], 6, &MODES, &[]);
     assert_accounted("ring-stall, drop-on-full", &r, PACKETS);
-    let loss = run::loss_counters(&r.device);
     assert!(
-        loss.not_sent_packets > 0 && loss.not_sent_flows > 0,
-        "the full ring made the device drop records, counted and exported: {loss:?}"
+        r.loss
+            .values()
+            .any(|l| l.not_sent_packets > 0 && l.not_sent_flows > 0),
+        "the full ring made the device drop records, counted and exported: {:?}",
+        r.loss
     );
 }
 
@@ -250,7 +259,7 @@ fn a_table_flood_evicts_for_room_and_loses_nothing() {
 fn a_driver_restart_mid_stream_reads_each_record_once() {
     let r = run_with(&[&format!("restart@{HALFWAY}")], 8);
     assert_accounted("restart", &r, PACKETS);
-    assert_eq!(run::loss_counters(&r.device).not_sent_packets, 0);
+    assert_eq!(r.loss.values().map(|l| l.not_sent_packets).sum::<u64>(), 0);
 }
 
 #[test]
@@ -277,7 +286,6 @@ fn a_device_that_stops_answering_ends_the_run_with_what_was_drained_exported() {
     assert!(why.contains("does not answer"), "{why}");
     assert!(r.frames >= HALFWAY && r.frames < PACKETS, "{}", r.frames);
     let collected = r.collected.as_ref().unwrap();
-    let loss = run::loss_counters(&r.device);
     for (mode, _) in MODES {
         let m = &r.modes[&mode];
         let c = collected.modes.get(&mode).copied().unwrap_or_default();
@@ -288,7 +296,7 @@ fn a_device_that_stops_answering_ends_the_run_with_what_was_drained_exported() {
         );
         assert_eq!(
             collected.loss.get(&(1 + u32::from(mode.index()))),
-            Some(&loss),
+            r.loss.get(&mode),
             "{mode}: the last loss counters read reached the collector"
         );
     }
@@ -606,6 +614,7 @@ fn a_flush_that_times_out_exports_what_it_drained_and_counts_the_rest() {
     assert_eq!(keyed, 20_000);
     let collected = &out[out.find("collected (in-process collector):").unwrap()..];
     let (mut records, mut held) = (0, 0);
+    let mut held_by_mode = Vec::new();
     for (mode, _) in MODES {
         let m = row(out, "orig flows", mode.name());
         let not_exported = out
@@ -630,14 +639,16 @@ fn a_flush_that_times_out_exports_what_it_drained_and_counts_the_rest() {
         );
         records += m[2];
         held += not_exported;
+        held_by_mode.push(not_exported);
     }
     assert!(
         records > 0 && records <= 64,
         "what the 64-record ring held was drained and exported\n{out}"
     );
     assert!(held > 0, "{out}");
-    // The collector heard what was not sent in the final loss counters.
-    for (mode, _) in MODES {
+    // The collector heard what was not sent in the final loss counters: each mode's
+    // domain its own mode's (decision D2).
+    for ((mode, _), held) in MODES.into_iter().zip(held_by_mode) {
         let domain = 1 + u32::from(mode.index());
         let sent = number_after(
             collected,

@@ -21,7 +21,7 @@ use crate::vrp::{Config, Diff};
 use nsflow_driver::backend::Backend;
 use nsflow_driver::device::{Device, DeviceStats};
 use nsflow_driver::drain::{self, lock, DrainConfig, DrainError, DrainSummary, SharedDevice};
-use nsflow_exporter::{ExportError, Exporter, FlowRecord, SystemClock};
+use nsflow_exporter::{ExportError, Exporter, FlowRecord, LossCounters, SystemClock};
 use nsflow_rtl::record::{EndReason, Record};
 use nsflow_rtl::regs::ProfileStat;
 use nsflow_rtl::tables::Tables;
@@ -86,11 +86,9 @@ pub struct Job {
     opts: JobOptions,
     running: Config,
     modes: Modes,
-    /// Statistics when the current programming took effect (per-profile counters are
-    /// per slot and survive reprogramming: each mode is credited its slot's increase).
-    base: DeviceStats,
-    /// Per-profile counters credited to each mode by finished programmings.
-    credited: BTreeMap<AggregationMode, Vec<u64>>,
+    /// Each mode's profile counters across reprogramming (shared with the task that sends
+    /// the loss counters, so each mode's domain gets its own).
+    counters: Arc<Mutex<ModeCounters>>,
     epoch: Option<Epoch>,
     tx: mpsc::Sender<Msg>,
     converter: JoinHandle<Result<(), RunError>>,
@@ -119,6 +117,8 @@ pub struct JobReport {
     pub collectors: Vec<CollectorReport>,
     /// Device statistics at the end.
     pub device: DeviceStats,
+    /// The last loss counters (A15, D2) sent in each exported mode's options.
+    pub loss: BTreeMap<AggregationMode, LossCounters>,
     /// What the drain tasks did.
     pub drained: DrainSummary,
     /// Why the pipeline stopped early, if it did (see [`super::RunReport::failure`]).
@@ -179,9 +179,15 @@ impl Job {
         let (tx, rx) = mpsc::channel(64);
         let converter = tokio::spawn(convert(rx, time, live.clone(), exporters.clone()));
         let last_stats = Arc::new(Mutex::new(base.clone()));
+        let counters = Arc::new(Mutex::new(ModeCounters {
+            slots: modes.clone(),
+            base,
+            credited: BTreeMap::new(),
+        }));
         let loss_task = tokio::spawn(send_loss_counters(
             dev.clone(),
             exporters.clone(),
+            counters.clone(),
             last_stats.clone(),
         ));
         let mut job = Self {
@@ -190,8 +196,7 @@ impl Job {
             opts,
             running: config,
             modes,
-            base,
-            credited: BTreeMap::new(),
+            counters,
             epoch: None,
             tx,
             converter,
@@ -271,28 +276,15 @@ impl Job {
         Ok(())
     }
 
-    /// Credits each mode of the current programming with its slot's counter increase since
-    /// [`Self::base`], and makes `now` the new base.
+    /// Credits each mode of the current programming with its slot's counter increase up
+    /// to `now`, and makes `now` the base of the programming that follows.
     fn credit(&mut self, now: &DeviceStats) {
-        self.credited = self.device_by_mode(now);
-        self.base = now.clone();
+        lock(&self.counters).credit(now);
     }
 
-    /// Every mode's device counters (ProfileStat order) including the current
-    /// programming's increase up to `now`.
+    /// Every mode's device counters (ProfileStat order) up to `now`.
     fn device_by_mode(&self, now: &DeviceStats) -> BTreeMap<AggregationMode, Vec<u64>> {
-        let mut m = self.credited.clone();
-        for (p, mode) in self.modes.iter().enumerate() {
-            let c = m
-                .entry(*mode)
-                .or_insert_with(|| vec![0; ProfileStat::ALL.len()]);
-            for (v, st) in c.iter_mut().zip(ProfileStat::ALL) {
-                *v += now
-                    .profile(p, *st)
-                    .saturating_sub(self.base.profile(p, *st));
-            }
-        }
-        m
+        lock(&self.counters).by_mode(now)
     }
 
     /// Waits until the converter has handled every batch queued before this call.
@@ -404,6 +396,7 @@ impl Job {
             &mut self.modes,
             engine.profiles.iter().map(|p| p.mode).collect(),
         );
+        lock(&self.counters).slots = self.modes.clone();
         if !out.is_empty() {
             self.tx
                 .send(Msg::Records(old, out))
@@ -501,19 +494,24 @@ impl Job {
         self.credit(&device);
         // `credit` moved the base to the end: every counter is in `credited` now.
         let modes = self.mode_reports(&device);
-        let mut loss = loss_counters(&device);
-        if failure.is_some() && !stale_counters {
-            // What the device still held when the flush was given up was not sent either.
-            for m in modes.values() {
+        let by_mode = self.device_by_mode(&device);
+        let map = std::mem::take(&mut *self.exporters.write().await);
+        let mut collectors = std::mem::take(&mut self.retired);
+        let mut sent_loss = BTreeMap::new();
+        for (mode, ex) in map {
+            let mut loss = loss_counters(&device, by_mode.get(&mode).map_or(&[], Vec::as_slice));
+            if let Some(m) = modes
+                .get(&mode)
+                .filter(|_| failure.is_some() && !stale_counters)
+            {
+                // What the device still held of this mode when the flush was given up was
+                // not sent either.
                 let (p, b) = m.not_exported();
                 loss.not_sent_packets += p;
                 loss.not_sent_octets += b;
             }
-        }
-        let map = std::mem::take(&mut *self.exporters.write().await);
-        let mut collectors = std::mem::take(&mut self.retired);
-        for (mode, ex) in map {
             let _ = ex.set_loss_counters(loss).await;
+            sent_loss.insert(mode, loss);
             let _ = ex.flush().await;
             collectors.extend(
                 ex.shutdown()
@@ -527,6 +525,7 @@ impl Job {
             reasons: lock(&self.live).reasons.clone(),
             collectors: merge_collectors(collectors),
             device,
+            loss: sent_loss,
             drained: self.drained,
             failure,
             stale_counters,
@@ -610,6 +609,7 @@ async fn convert(
 async fn send_loss_counters(
     dev: SharedDevice,
     exporters: Exporters,
+    counters: Arc<Mutex<ModeCounters>>,
     last: Arc<Mutex<DeviceStats>>,
 ) {
     let mut t = tokio::time::interval(Duration::from_secs(1));
@@ -617,11 +617,50 @@ async fn send_loss_counters(
         t.tick().await;
         let stats = lock(&dev).stats();
         if let Ok(s) = stats {
-            let loss = loss_counters(&s);
-            *lock(&last) = s;
-            for e in exporters.read().await.values() {
+            let by_mode = lock(&counters).by_mode(&s);
+            for (mode, e) in exporters.read().await.iter() {
+                let loss = loss_counters(&s, by_mode.get(mode).map_or(&[], Vec::as_slice));
                 let _ = e.set_loss_counters(loss).await;
             }
+            *lock(&last) = s;
         }
+    }
+}
+
+/// Each mode's profile counters across reprogramming. Per-profile counters are per slot
+/// and survive reprogramming, so each mode is credited its slot's increase while it held
+/// the slot.
+#[derive(Debug)]
+struct ModeCounters {
+    /// The mode of each slot of the current programming.
+    slots: Modes,
+    /// Statistics when the current programming took effect.
+    base: DeviceStats,
+    /// Per-profile counters credited to each mode by finished programmings.
+    credited: BTreeMap<AggregationMode, Vec<u64>>,
+}
+
+impl ModeCounters {
+    /// Every mode's counters (ProfileStat order): what earlier programmings credited plus
+    /// the current programming's increase up to `now`.
+    fn by_mode(&self, now: &DeviceStats) -> BTreeMap<AggregationMode, Vec<u64>> {
+        let mut m = self.credited.clone();
+        for (p, mode) in self.slots.iter().enumerate() {
+            let c = m
+                .entry(*mode)
+                .or_insert_with(|| vec![0; ProfileStat::ALL.len()]);
+            for (v, st) in c.iter_mut().zip(ProfileStat::ALL) {
+                *v += now
+                    .profile(p, *st)
+                    .saturating_sub(self.base.profile(p, *st));
+            }
+        }
+        m
+    }
+
+    /// Credits the current programming's increase up to `now`; `now` becomes the base.
+    fn credit(&mut self, now: &DeviceStats) {
+        self.credited = self.by_mode(now);
+        self.base = now.clone();
     }
 }
