@@ -757,6 +757,19 @@ fn an_unreachable_collector_costs_nothing_at_the_live_one() {
         failed > 0,
         "ICMP port unreachable turned into send failures"
     );
+    // What the transport knows is the kernel's (rate-limited) ICMP reports: counted, and
+    // the summary says what UDP cannot tell.
+    let reports: u64 = MODES
+        .iter()
+        .map(|(m, _)| stats_for(&r, *m, dead).icmp_reports)
+        .sum();
+    assert!(reports > 0, "ICMP reports counted");
+    let text = r.render();
+    assert!(
+        text.contains("unreachable: the kernel reported it")
+            && text.contains("UDP gives no receipts"),
+        "{text}"
+    );
 }
 
 #[test]

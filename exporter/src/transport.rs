@@ -76,6 +76,16 @@ pub struct DestinationStats {
     pub bytes_failed: u64,
     /// The last send error, if any.
     pub last_error: Option<String>,
+    /// Times the kernel reported the collector unreachable (a send failing with
+    /// ECONNREFUSED, EHOSTUNREACH or ENETUNREACH after an ICMP error for an earlier
+    /// datagram). The kernel rate-limits ICMP, so this is a lower bound of the datagrams
+    /// lost, not a count.
+    pub icmp_reports: u64,
+    /// Messages the kernel accepted after the first such report: UDP gives no receipt,
+    /// so whether they arrived is unknown here (the collector's sequence numbers tell).
+    pub messages_unconfirmed: u64,
+    /// Flow records in those messages.
+    pub records_unconfirmed: u64,
 }
 
 #[derive(Debug, Default)]
@@ -87,6 +97,9 @@ struct Counters {
     packets_failed: AtomicU64,
     bytes_failed: AtomicU64,
     last_error: Mutex<Option<String>>,
+    icmp_reports: AtomicU64,
+    /// Messages and records sent when the first ICMP report came (`None` before).
+    at_first_report: Mutex<Option<(u64, u64)>>,
 }
 
 impl Counters {
@@ -113,18 +126,54 @@ impl Counters {
         }
     }
 
+    /// A send failed because the kernel had an ICMP error for an earlier datagram.
+    fn icmp_report(&self) {
+        self.icmp_reports.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut g) = self.at_first_report.lock() {
+            g.get_or_insert((
+                self.messages_sent.load(Ordering::Relaxed),
+                self.records_sent.load(Ordering::Relaxed),
+            ));
+        }
+    }
+
     fn snapshot(&self, collector: SocketAddr) -> DestinationStats {
+        let (m0, r0) = self
+            .at_first_report
+            .lock()
+            .ok()
+            .and_then(|g| *g)
+            .unwrap_or((u64::MAX, u64::MAX));
+        let messages_sent = self.messages_sent.load(Ordering::Relaxed);
+        let records_sent = self.records_sent.load(Ordering::Relaxed);
         DestinationStats {
             collector,
-            messages_sent: self.messages_sent.load(Ordering::Relaxed),
-            records_sent: self.records_sent.load(Ordering::Relaxed),
+            messages_sent,
+            records_sent,
             messages_failed: self.messages_failed.load(Ordering::Relaxed),
             records_failed: self.records_failed.load(Ordering::Relaxed),
             packets_failed: self.packets_failed.load(Ordering::Relaxed),
             bytes_failed: self.bytes_failed.load(Ordering::Relaxed),
             last_error: self.last_error.lock().ok().and_then(|g| g.clone()),
+            icmp_reports: self.icmp_reports.load(Ordering::Relaxed),
+            messages_unconfirmed: messages_sent.saturating_sub(m0),
+            records_unconfirmed: records_sent.saturating_sub(r0),
         }
     }
+}
+
+/// Whether a send error is the kernel passing on an ICMP error about an earlier datagram
+/// to this connected socket (port or host unreachable).
+fn is_icmp_report(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(
+            nix::libc::ECONNREFUSED
+                | nix::libc::EHOSTUNREACH
+                | nix::libc::ENETUNREACH
+                | nix::libc::EHOSTDOWN
+        )
+    )
 }
 
 #[derive(Debug)]
@@ -346,6 +395,9 @@ async fn send_batch(sock: &UdpSocket, batch: &[Arc<Message>], c: &Counters) {
             Ok(Err(e)) => {
                 // The first message failed (e.g. ECONNREFUSED after an ICMP port
                 // unreachable); drop it and go on with the rest.
+                if is_icmp_report(&e) {
+                    c.icmp_report();
+                }
                 c.failed(&rest[..1], Some(e.to_string()));
                 i += 1;
             }

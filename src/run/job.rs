@@ -548,6 +548,9 @@ fn merge_collectors(all: Vec<CollectorReport>) -> Vec<CollectorReport> {
                 o.stats.records_failed += c.stats.records_failed;
                 o.stats.packets_failed += c.stats.packets_failed;
                 o.stats.bytes_failed += c.stats.bytes_failed;
+                o.stats.icmp_reports += c.stats.icmp_reports;
+                o.stats.messages_unconfirmed += c.stats.messages_unconfirmed;
+                o.stats.records_unconfirmed += c.stats.records_unconfirmed;
                 if c.stats.last_error.is_some() {
                     o.stats.last_error = c.stats.last_error;
                 }

@@ -110,7 +110,8 @@ pub fn modes(modes: &BTreeMap<AggregationMode, ModeReport>) -> String {
 }
 
 /// One line per mode and collector: messages and records sent and failed (with the
-/// packets and bytes of failed records, and the last error, under it).
+/// packets and bytes of failed records, what the kernel's ICMP reports say, and the last
+/// error, under it), then what UDP cannot tell.
 pub fn collectors(c: &[CollectorReport]) -> String {
     let mut s = String::new();
     let _ = writeln!(
@@ -137,9 +138,22 @@ pub fn collectors(c: &[CollectorReport]) -> String {
                 st.packets_failed, st.bytes_failed
             );
         }
+        if st.icmp_reports > 0 {
+            let _ = writeln!(
+                s,
+                "    unreachable: the kernel reported it {} times (ICMP, rate-limited, so datagrams were lost unreported too); {} messages / {} records sent since the first report may not have arrived",
+                st.icmp_reports, st.messages_unconfirmed, st.records_unconfirmed
+            );
+        }
         if let Some(e) = &st.last_error {
             let _ = writeln!(s, "    last error: {e}");
         }
+    }
+    if !c.is_empty() {
+        let _ = writeln!(
+            s,
+            "(UDP gives no receipts: \"messages\" are what the kernel accepted, \"msg fail\" what was never sent; only the collector knows what arrived, from its sequence numbers)"
+        );
     }
     s
 }
