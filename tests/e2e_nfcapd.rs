@@ -219,3 +219,85 @@ fn every_capture_into_nfcapd_for_every_family() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// First and last seen of every record nfdump stored, as it prints them (`ts`, `te`).
+fn seen(flows: &std::path::Path) -> Vec<(String, String)> {
+    let out = Command::new("nfdump")
+        .arg("-R")
+        .arg(flows)
+        .args(["-o", "csv"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |n: &str| header.iter().position(|h| *h == n).unwrap();
+    let (ts, te) = (col("ts"), col("te"));
+    lines
+        .take_while(|l| !l.is_empty() && !l.starts_with("Summary"))
+        .map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            (c[ts].to_owned(), c[te].to_owned())
+        })
+        .collect()
+}
+
+/// NetFlow v9 of a replayed capture carries the capture's times: sysUpTime and
+/// FIRST/LAST_SWITCHED count from its first frame on its clock, so nfdump shows the
+/// capture's day (2020-11-13 for this one), and the same first and last times as for the
+/// same replay exported as IPFIX (absolute times).
+#[test]
+fn v9_records_of_a_replay_carry_the_captures_times_as_ipfix_does() {
+    if !require_tool("nfcapd") {
+        return;
+    }
+    let Some(shared) = require_shared() else {
+        return;
+    };
+    let pcap = shared.join("pcaps/ndpi-reddit-ipv6.pcap");
+    let mut by_version = Vec::new();
+    for version in ["9", "ipfix"] {
+        let dir = tempfile::tempdir().unwrap();
+        let flows = dir.path().join("flows");
+        std::fs::create_dir(&flows).unwrap();
+        let port = free_udp_port();
+        let (config, bind) = example_to("quickstart.cfg", port);
+        let config = config.replace("export version ipfix", &format!("export version {version}"));
+        let nfcapd = Nfcapd::start(bind, port, &flows, &flows.with_extension("log"));
+        let opts = RunOptions {
+            config,
+            routes: None,
+            device: "sim".into(),
+            source: Some(Source::Captures(vec![pcap.clone()])),
+            collect: None,
+            ring_log2: 14,
+            commits: Vec::new(),
+            faults: Vec::new(),
+            flush_timeout: None,
+        };
+        run::run(
+            opts,
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicU64::new(0)),
+        )
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        nfcapd.stop();
+        let mut s = seen(&flows);
+        assert!(!s.is_empty(), "v{version}: nothing stored");
+        for (ts, te) in &s {
+            assert!(
+                ts.starts_with("2020-11-13 18:21") && te.starts_with("2020-11-13 18:21"),
+                "version {version}: a record first seen {ts}, last seen {te}"
+            );
+        }
+        s.sort();
+        by_version.push(s);
+    }
+    assert_eq!(by_version[0], by_version[1], "v9 and IPFIX times differ");
+}

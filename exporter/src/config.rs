@@ -213,6 +213,31 @@ pub struct ExportConfig {
     /// `None`: the time the exporter starts. Rounded down to a whole second so that a
     /// collector's boot time (UNIX secs − sysUpTime) is exact.
     pub system_init_ms: Option<u64>,
+    /// Replayed traffic: the capture's clock, for v9. `None`: live traffic on the system
+    /// clock. With it, v9's header UNIX seconds run on the capture's clock (the capture's
+    /// first frame time plus the wall time elapsed since the replay started) and
+    /// sysUpTime and FIRST/LAST_SWITCHED count from the capture's first frame, so a v9
+    /// collector shows the capture's times exactly as an IPFIX one does (issue 13).
+    pub capture_clock: Option<CaptureClock>,
+}
+
+/// Where a replayed capture's clock stands against the exporter's clock: at exporter time
+/// `started_ms` the capture's time was `capture_ms` (its first frame).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CaptureClock {
+    /// The capture's time at the start of the replay, UNIX ms (its first frame).
+    pub capture_ms: u64,
+    /// The exporter's clock (`Clock::now_ms`) at that moment.
+    pub started_ms: u64,
+}
+
+impl CaptureClock {
+    /// The capture's time at exporter time `now_ms` (the replay's wall time elapsed on the
+    /// capture's clock).
+    pub fn at(&self, now_ms: u64) -> u64 {
+        self.capture_ms
+            .saturating_add(now_ms.saturating_sub(self.started_ms))
+    }
 }
 
 impl ExportConfig {
@@ -235,6 +260,7 @@ impl ExportConfig {
             active_timeout_secs: DEFAULT_ACTIVE_TIMEOUT_SECS,
             inactive_timeout_secs: DEFAULT_INACTIVE_TIMEOUT_SECS,
             system_init_ms: None,
+            capture_clock: None,
         }
     }
 

@@ -29,7 +29,8 @@ pub mod transport;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
-    Collector, ConfigError, ExportConfig, ExportSource, FieldWidth, Format, SourceAddr, Version,
+    CaptureClock, Collector, ConfigError, ExportConfig, ExportSource, FieldWidth, Format,
+    SourceAddr, Version,
 };
 pub use decode::{CollectedFlow, DecodeError, Decoded, Decoder};
 pub use encode::Message;

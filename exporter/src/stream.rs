@@ -25,7 +25,7 @@
 //! * on a template change ([`ExportStream::set_widths`]): the open data message is sent,
 //!   then every announced template in its new form.
 
-use crate::config::{ExportConfig, FieldWidth, Format, MTU};
+use crate::config::{CaptureClock, ExportConfig, FieldWidth, Format, MTU};
 use crate::encode::{
     options_template_set_id, template_set_id, HeaderInfo, Message, MessageBuilder,
 };
@@ -50,6 +50,8 @@ pub struct ExportStream {
     options_seq: Option<Sequence>,
     mtu: usize,
     init_ms: u64,
+    /// The capture's clock for v9 header times (a replay), else the exporter's clock.
+    capture_clock: Option<CaptureClock>,
     domain: u32,
     flush_deadline_ms: u64,
     template_interval_ms: u64,
@@ -72,7 +74,12 @@ impl ExportStream {
     /// already queued (see [`Self::take_messages`]). `cfg` is assumed valid
     /// ([`ExportConfig::validate`]); out-of-range numbers are clamped, never panicked on.
     pub fn new(cfg: &ExportConfig, now_ms: u64) -> Self {
-        let init = cfg.system_init_ms.unwrap_or(now_ms);
+        // A replay's v9 times count from the capture's first frame, on the capture's clock.
+        let init = cfg
+            .capture_clock
+            .map(|c| c.capture_ms)
+            .or(cfg.system_init_ms)
+            .unwrap_or(now_ms);
         let format = cfg.format();
         let announced = cfg.modes.iter().fold(0u16, |acc, m| acc | (1 << m.index()));
         let rule = SequenceRule::for_config(cfg.version, cfg.sequence_fixed);
@@ -84,6 +91,7 @@ impl ExportStream {
             options_seq: split.then(|| Sequence::new(rule)),
             mtu: cfg.mtu.clamp(*MTU.start(), *MTU.end()),
             init_ms: init / 1000 * 1000,
+            capture_clock: cfg.capture_clock.filter(|_| cfg.version == Version::V9),
             domain: cfg.observation_domain,
             flush_deadline_ms: u64::try_from(cfg.flush_deadline.as_millis())
                 .unwrap_or(u64::MAX)
@@ -226,7 +234,7 @@ impl ExportStream {
 
     fn header(&self, now_ms: u64) -> HeaderInfo {
         HeaderInfo {
-            now_ms,
+            now_ms: self.capture_clock.map_or(now_ms, |c| c.at(now_ms)),
             init_ms: self.init_ms,
             domain: self.domain,
         }

@@ -21,7 +21,9 @@ use crate::vrp::{Config, Diff};
 use nsflow_driver::backend::Backend;
 use nsflow_driver::device::{Device, DeviceStats};
 use nsflow_driver::drain::{self, lock, DrainConfig, DrainError, DrainSummary, SharedDevice};
-use nsflow_exporter::{ExportError, Exporter, FlowRecord, LossCounters, SystemClock};
+use nsflow_exporter::{
+    CaptureClock, Clock, ExportError, Exporter, FlowRecord, LossCounters, SystemClock,
+};
 use nsflow_rtl::record::{EndReason, Record};
 use nsflow_rtl::regs::ProfileStat;
 use nsflow_rtl::tables::Tables;
@@ -97,6 +99,8 @@ pub struct Job {
     ever_exported: Vec<AggregationMode>,
     retired: Vec<CollectorReport>,
     clock: Arc<SystemClock>,
+    /// The capture's clock of a replay (v9 times), `None` on live traffic.
+    capture_clock: Option<CaptureClock>,
     loss_task: JoinHandle<()>,
     drained: DrainSummary,
     /// Set when a drain task ends on an error (the traffic stops).
@@ -162,11 +166,18 @@ impl Job {
         let dev: SharedDevice = Arc::new(Mutex::new(dev));
 
         let clock = Arc::new(SystemClock::new());
+        // A replay runs on the capture's clock: v9's relative times count from its first
+        // frame (decision D5).
+        let capture_clock = anchor_unix_ns.map(|ns| CaptureClock {
+            capture_ms: ns / 1_000_000,
+            started_ms: clock.now_ms(),
+        });
         let mut map = BTreeMap::new();
-        for (mode, cfg) in config.export_configs() {
+        for (mode, mut cfg) in config.export_configs() {
             if cfg.collectors.is_empty() {
                 continue;
             }
+            cfg.capture_clock = capture_clock;
             let ex = Exporter::start(cfg, clock.clone()).map_err(export_err(mode))?;
             map.insert(mode, ex);
         }
@@ -205,6 +216,7 @@ impl Job {
             ever_exported,
             retired: Vec::new(),
             clock,
+            capture_clock,
             loss_task,
             drained: DrainSummary::default(),
             failed: Arc::new(AtomicBool::new(false)),
@@ -320,12 +332,13 @@ impl Job {
         let mut start: Vec<(AggregationMode, Exporter)> = Vec::new();
         for mode in touched.collect::<Vec<_>>() {
             retire.push(mode);
-            let Some(cfg) = new.export_config(mode) else {
+            let Some(mut cfg) = new.export_config(mode) else {
                 continue;
             };
             if cfg.collectors.is_empty() {
                 continue;
             }
+            cfg.capture_clock = self.capture_clock;
             match Exporter::start(cfg, self.clock.clone()) {
                 Ok(ex) => start.push((mode, ex)),
                 Err(source) => {
