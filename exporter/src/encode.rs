@@ -287,7 +287,7 @@ mod tests {
     #[test]
     fn v9_data_flowset_layout_with_padding() {
         let t = Template::new(AggregationMode::IndexTos, format(Version::V9));
-        assert_eq!(t.record_len, 24 + 8 + 2 + 2 + 1 + 1); // 38
+        assert_eq!(t.record_len, 24 + 8 + 2 + 2 + 1 + 1 + 1); // 39
         let mut m = MessageBuilder::new(Version::V9, MessageKind::Data, 1400);
         m.begin_set(t.id);
         m.add_flow_record(&t, &index_tos_record(), H.init_ms);
@@ -300,7 +300,7 @@ mod tests {
             0x65, 0x53, 0xf1, 0x02,     // UNIX secs 1700000002
             0, 0, 0, 0,                 // sequence 0
             0, 0, 1, 2,                 // source ID
-            0x01, 0x05, 0, 44,          // FlowSet 261, length 4 + 38 + 2 padding
+            0x01, 0x05, 0, 44,          // FlowSet 261, length 4 + 39 + 1 padding
             0, 0, 0, 0, 0, 0, 0, 1,     // flows
             0, 0, 0, 0, 0, 0, 0, 2,     // packets
             0, 0, 0, 0, 0, 0, 1, 0x2c,  // octets 300
@@ -309,7 +309,8 @@ mod tests {
             0, 3, 0, 4,                 // in, out ifIndex
             0xb8,                       // tos
             0,                          // direction
-            0, 0,                       // padding
+            6,                          // IP version
+            0,                          // padding
         ];
         assert_eq!(msg.bytes, want);
         assert_eq!(
@@ -324,7 +325,7 @@ mod tests {
     #[test]
     fn ipfix_data_set_layout_without_padding() {
         let t = Template::new(AggregationMode::IndexTos, format(Version::Ipfix));
-        assert_eq!(t.record_len, 24 + 16 + 2 + 2 + 1 + 1 + 1); // 47
+        assert_eq!(t.record_len, 24 + 16 + 2 + 2 + 1 + 1 + 1 + 1); // 48
         let mut m = MessageBuilder::new(Version::Ipfix, MessageKind::Data, 1400);
         m.begin_set(t.id);
         m.add_flow_record(&t, &index_tos_record(), H.init_ms);
@@ -332,11 +333,11 @@ mod tests {
         let msg = m.finish(&mut seq, H);
         #[rustfmt::skip]
         let want: Vec<u8> = vec![
-            0, 10, 0, 67,               // version 10, length 16 + 4 + 47
+            0, 10, 0, 68,               // version 10, length 16 + 4 + 48
             0x65, 0x53, 0xf1, 0x02,     // export time
             0, 0, 0, 0,                 // sequence 0
             0, 0, 1, 2,                 // observation domain
-            0x01, 0x05, 0, 51,          // set 261, length 4 + 47
+            0x01, 0x05, 0, 52,          // set 261, length 4 + 48
             0, 0, 0, 0, 0, 0, 0, 1,
             0, 0, 0, 0, 0, 0, 0, 2,
             0, 0, 0, 0, 0, 0, 1, 0x2c,
@@ -345,6 +346,7 @@ mod tests {
             0, 3, 0, 4,
             0xb8,
             0,
+            6,                          // IP version
             2,                          // flowEndReason active
         ];
         assert_eq!(msg.bytes, want);
@@ -362,12 +364,12 @@ mod tests {
         #[rustfmt::skip]
         let want: Vec<u8> = vec![
             0, 9, 0, 1, 0, 0, 0x07, 0xd0, 0x65, 0x53, 0xf1, 0x02, 0, 0, 0, 0, 0, 0, 1, 2,
-            0, 0, 0, 44,                // FlowSet 0, length 4 + 4 + 9 × 4
-            0x01, 0x09, 0, 9,           // template 265, 9 fields
+            0, 0, 0, 48,                // FlowSet 0, length 4 + 4 + 10 × 4
+            0x01, 0x09, 0, 10,          // template 265, 10 fields
             0, 3, 0, 8, 0, 2, 0, 8, 0, 1, 0, 8,
             0, 22, 0, 4, 0, 21, 0, 4,
             0, 4, 0, 1, 0, 7, 0, 2, 0, 11, 0, 2,
-            0, 61, 0, 1,
+            0, 61, 0, 1, 0, 60, 0, 1,
         ];
         assert_eq!(msg.bytes, want);
         assert_eq!(msg.data_records, 0);
@@ -384,13 +386,13 @@ mod tests {
         let msg = m.finish(&mut seq, H);
         #[rustfmt::skip]
         let want: Vec<u8> = vec![
-            0, 10, 0, 60, 0x65, 0x53, 0xf1, 0x02, 0, 0, 0, 0, 0, 0, 1, 2,
-            0, 2, 0, 44,                // set 2, length 4 + 4 + 9 × 4
-            0x01, 0x0d, 0, 9,           // template 269, 9 fields
+            0, 10, 0, 64, 0x65, 0x53, 0xf1, 0x02, 0, 0, 0, 0, 0, 0, 1, 2,
+            0, 2, 0, 48,                // set 2, length 4 + 4 + 10 × 4
+            0x01, 0x0d, 0, 10,          // template 269, 10 fields
             0, 3, 0, 8, 0, 2, 0, 8, 0, 1, 0, 8,
             0, 152, 0, 8, 0, 153, 0, 8,
             0, 58, 0, 2, 0, 10, 0, 2,
-            0, 61, 0, 1, 0, 136, 0, 1,
+            0, 61, 0, 1, 0, 60, 0, 1, 0, 136, 0, 1,
         ];
         assert_eq!(msg.bytes, want);
         assert_eq!(seq.current(), 0);

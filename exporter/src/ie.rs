@@ -50,6 +50,10 @@ pub const VLAN_ID: u16 = 58;
 pub const FLOW_DIRECTION: u16 = 61;
 /// `bgpNextHopIPv6Address` / v9 `BGP_IPV6_NEXT_HOP`.
 pub const BGP_NEXT_HOP_IPV6_ADDRESS: u16 = 63;
+/// ipVersion (v9 IP_PROTOCOL_VERSION): the flow's IP version, 4 or 6. Sent in every data
+/// template so that a collector knows the family of flows whose key has no address
+/// (pmacct's nfacctd accounts nothing otherwise; docs/export.md, "Collectors").
+pub const IP_VERSION: u16 = 60;
 /// `mplsTopLabelStackSection` / v9 `MPLS_LABEL_1`: label(20) | EXP(3) | S(1).
 pub const MPLS_TOP_LABEL_STACK_SECTION: u16 = 70;
 /// `mplsLabelStackSection2` / v9 `MPLS_LABEL_2`.
@@ -107,6 +111,7 @@ pub fn name(id: u16) -> &'static str {
         MPLS_TOP_LABEL_IPV4_ADDRESS => "mplsTopLabelIPv4Address",
         VLAN_ID => "vlanId",
         FLOW_DIRECTION => "flowDirection",
+        IP_VERSION => "ipVersion",
         BGP_NEXT_HOP_IPV6_ADDRESS => "bgpNextHopIPv6Address",
         MPLS_TOP_LABEL_STACK_SECTION => "mplsTopLabelStackSection",
         MPLS_LABEL_STACK_SECTION2 => "mplsLabelStackSection2",

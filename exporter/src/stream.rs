@@ -313,10 +313,12 @@ impl ExportStream {
         }
         if options {
             for rec in options_templates(version) {
-                if version == Version::V9 {
-                    // One options template per v9 FlowSet (RFC 3954 §6.1 layout).
-                    m.close_set();
-                }
+                // One options template per (Flow)Set: v9's layout (RFC 3954 §6.1), and for
+                // IPFIX (RFC 7011 §3.4.2 allows either) what pmacct's nfacctd 1.7.7 needs:
+                // it steps over an IPFIX options template record by (field count + scope
+                // field count) × 4 octets, reading the next record of the same set 4
+                // octets late (docs/export.md, "Collectors").
+                m.close_set();
                 if !m.fits(oset, rec.len()) {
                     let full = std::mem::replace(
                         &mut m,

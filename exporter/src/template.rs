@@ -35,6 +35,8 @@ pub enum Value {
     EndMs,
     /// `key.direction`.
     Direction,
+    /// The flow's IP version (6: nsflow aggregates IPv6).
+    IpVersion,
     /// `end_reason` code.
     EndReason,
     /// `key.src_as` (2 or 4 octets).
@@ -152,9 +154,11 @@ impl Template {
             fields.push(f(ie::FLOW_START_SYS_UP_TIME, 4, Value::StartUptime));
             fields.push(f(ie::FLOW_END_SYS_UP_TIME, 4, Value::EndUptime));
         }
-        // The mode's key fields from the mode table, then the implicit direction (N6).
+        // The mode's key fields from the mode table, then the implicit direction (N6) and
+        // the IP version, which tells collectors the family of keys without an address.
         let keys = mode.key_fields().iter().chain(&[KeyField::Direction]);
         fields.extend(keys.map(|k| key_field(*k, mode.is_prefix_mode(), format)));
+        fields.push(f(ie::IP_VERSION, 1, Value::IpVersion));
         if ipfix {
             fields.push(f(ie::FLOW_END_REASON, 1, Value::EndReason));
         }
@@ -205,6 +209,7 @@ impl Template {
                 Value::StartMs => dst.copy_from_slice(&rec.start_ms.to_be_bytes()),
                 Value::EndMs => dst.copy_from_slice(&rec.end_ms.to_be_bytes()),
                 Value::Direction => dst[0] = k.direction,
+                Value::IpVersion => dst[0] = 6,
                 Value::EndReason => dst[0] = rec.end_reason as u8,
                 Value::SrcAs => put_as(dst, k.src_as),
                 Value::DstAs => put_as(dst, k.dst_as),
@@ -338,11 +343,13 @@ mod tests {
                 (10, 4),
                 (14, 4),
                 (61, 1),
+                (60, 1),
                 (136, 1)
             ]
         );
-        // §3.2 gives 57 octets for `as` without flowEndReason; A8 adds it in IPFIX.
-        assert_eq!(t.record_len, 58);
+        // §3.2 gives 57 octets for `as` without flowEndReason; A8 adds it in IPFIX, and
+        // every template carries ipVersion (60) for collectors (docs/export.md).
+        assert_eq!(t.record_len, 59);
     }
 
     #[test]
@@ -366,18 +373,20 @@ mod tests {
                 (10, 2),
                 (14, 2),
                 (5, 1),
-                (61, 1)
+                (61, 1),
+                (60, 1)
             ]
         );
-        assert_eq!(t.record_len, 24 + 8 + 32 + 2 + 8 + 1 + 1);
+        assert_eq!(t.record_len, 24 + 8 + 32 + 2 + 8 + 1 + 1 + 1);
     }
 
     #[test]
     fn ipfix_record_sizes_are_the_spec_table_plus_flow_end_reason() {
-        // ../shared/NETSTREAM.md §3.2 "IPFIX record bytes" (4-octet AS/ifIndex, no 136) + 1.
+        // ../shared/NETSTREAM.md §3.2 "IPFIX record bytes" (4-octet AS/ifIndex, no 136)
+        // + 1 (flowEndReason) + 1 (ipVersion).
         let table = [57, 58, 74, 66, 67, 50, 54, 91, 92, 46, 55, 66, 67, 47];
         for (m, bytes) in AggregationMode::ALL.iter().zip(table) {
-            assert_eq!(Template::new(*m, IPFIX4).record_len, bytes + 1, "{m}");
+            assert_eq!(Template::new(*m, IPFIX4).record_len, bytes + 2, "{m}");
         }
     }
 
@@ -388,11 +397,12 @@ mod tests {
         t.write_template_record(&mut b);
         #[rustfmt::skip]
         let want = [
-            0x01, 0x0d, 0x00, 0x08, // template 269, 8 fields
+            0x01, 0x0d, 0x00, 0x09, // template 269, 9 fields
             0, 3, 0, 8,  0, 2, 0, 8,  0, 1, 0, 8, // flows, packets, octets
             0, 22, 0, 4,  0, 21, 0, 4,            // FIRST/LAST_SWITCHED
             0, 58, 0, 2,  0, 10, 0, 2,            // vlan, ingress ifIndex
             0, 61, 0, 1,                          // direction
+            0, 60, 0, 1,                          // IP version
         ];
         assert_eq!(b, want);
         assert_eq!(b.len(), t.template_record_len());
@@ -430,6 +440,7 @@ mod tests {
             0xff, 0xff, 0xf0,  // label 1048575
             192, 0, 2, 1,
             1,                 // egress
+            6,                 // IP version
             5,                 // lack of resources
         ];
         assert_eq!(b, want);

@@ -279,7 +279,7 @@ fn v9_count_is_every_record_and_ipfix_length_is_the_message_length() {
 
 #[test]
 fn records_are_packed_up_to_the_mtu() {
-    // IPFIX `as` with 4-octet AS/ifIndex: 58-octet records. 1400 − 16 − 4 = 1380 → 23.
+    // IPFIX `as` with 4-octet AS/ifIndex: 59-octet records. 1400 − 16 − 4 = 1380 → 23.
     let mut cfg = localhost_config(Version::Ipfix, 9);
     widths(&mut cfg, FieldWidth::Four, FieldWidth::Four);
     let mut s = ExportStream::new(&cfg, T0);
@@ -293,8 +293,9 @@ fn records_are_packed_up_to_the_mtu() {
     let data: Vec<&Message> = msgs.iter().filter(|m| m.flow_records > 0).collect();
     let counts: Vec<u32> = data.iter().map(|m| m.flow_records).collect();
     assert_eq!(counts, vec![23, 23, 23, 23, 8]);
-    assert_eq!(data[0].bytes.len(), 16 + 4 + 23 * 58);
-    // v9 `prefix-tos` 2-octet: 24+8+32+2+8+1+1 = 76 octets; 20 + 4 + 18 × 76 = 1392 ≤ 1400.
+    assert_eq!(data[0].bytes.len(), 16 + 4 + 23 * 59);
+    // v9 `prefix-tos` 2-octet: 24+8+32+2+8+1+1+1 = 77 octets; 20 + 4 + 17 × 77 = 1333,
+    // padded to 1336 ≤ 1400 (18 records would need 1412).
     let mut cfg = localhost_config(Version::V9, 9);
     cfg.mtu = 1400;
     let mut s = ExportStream::new(&cfg, T0);
@@ -308,7 +309,7 @@ fn records_are_packed_up_to_the_mtu() {
         .filter(|m| m.flow_records > 0)
         .map(|m| m.flow_records)
         .collect();
-    assert_eq!(counts, vec![18, 18, 4]);
+    assert_eq!(counts, vec![17, 17, 6]);
 }
 
 #[test]
@@ -395,7 +396,7 @@ fn width_change_resends_templates_and_later_records_use_them() {
             _ => None,
         })
         .collect();
-    assert_eq!(tpl_lens, vec![50, 58]);
+    assert_eq!(tpl_lens, vec![51, 59]);
     let flows: Vec<_> = d.iter().flat_map(|m| m.flows()).collect();
     assert_eq!(flows.len(), 2);
     assert_eq!(flows[0].key.src_as, r1.key.src_as);
