@@ -19,7 +19,7 @@ use nsflow::traffic::{Frames, Source};
 use nsflow::vrp;
 use nsflow_rtl::reference::ReferenceAggregator;
 use nsflow_rtl::regs::GlobalStat;
-use nsflow_tests::nfcapd::{stored, Nfcapd};
+use nsflow_tests::nfcapd::{seen, stored, Nfcapd};
 use nsflow_tests::{
     free_udp_port, nsflow_binary, require_shared, require_tool, traffic_captures, workspace_root,
 };
@@ -218,33 +218,6 @@ fn every_capture_into_nfcapd_for_every_family() {
         );
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
-}
-
-/// First and last seen of every record nfdump stored, as it prints them (`ts`, `te`).
-fn seen(flows: &std::path::Path) -> Vec<(String, String)> {
-    let out = Command::new("nfdump")
-        .arg("-R")
-        .arg(flows)
-        .args(["-o", "csv"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let col = |n: &str| header.iter().position(|h| *h == n).unwrap();
-    let (ts, te) = (col("ts"), col("te"));
-    lines
-        .take_while(|l| !l.is_empty() && !l.starts_with("Summary"))
-        .map(|l| {
-            let c: Vec<&str> = l.split(',').collect();
-            (c[ts].to_owned(), c[te].to_owned())
-        })
-        .collect()
 }
 
 /// NetFlow v9 of a replayed capture carries the capture's times: sysUpTime and

@@ -74,18 +74,7 @@ pub struct Stored {
 /// its CSV (checked against its own summary line), flows from the summary, sequence
 /// failures from `nfdump -I`.
 pub fn stored(flows: &Path) -> Stored {
-    let out = Command::new("nfdump")
-        .arg("-R")
-        .arg(flows)
-        .args(["-o", "csv"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = nfdump_csv(flows);
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     let col = |n: &str| header.iter().position(|h| *h == n).unwrap();
@@ -129,6 +118,38 @@ pub fn stored(flows: &Path) -> Stored {
         s.sequence_failures += n.trim().parse::<u64>().unwrap();
     }
     s
+}
+
+/// `nfdump -R FLOWS -o csv`: a header line, one line per record, then the summary.
+fn nfdump_csv(flows: &Path) -> String {
+    let out = Command::new("nfdump")
+        .arg("-R")
+        .arg(flows)
+        .args(["-o", "csv"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// First and last seen of every record nfdump stored, as it prints them (`ts`, `te`).
+pub fn seen(flows: &Path) -> Vec<(String, String)> {
+    let text = nfdump_csv(flows);
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |n: &str| header.iter().position(|h| *h == n).unwrap();
+    let (ts, te) = (col("ts"), col("te"));
+    lines
+        .take_while(|l| !l.is_empty() && !l.starts_with("Summary"))
+        .map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            (c[ts].to_owned(), c[te].to_owned())
+        })
+        .collect()
 }
 
 /// The "Sequence Errors" figure of nfcapd's statistics line in its log.
