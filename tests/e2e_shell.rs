@@ -262,8 +262,10 @@ fn displays_and_a_commit_during_a_replay() {
     assert!(cache.contains("(not enabled)"), "{cache}");
 
     let t = sh.ask("display ipv6 netstream template", "<nsflow>");
-    // mode, template id (256 + mode index), fields, record octets, version
-    assert_eq!(numbers(&t, "protocol-port")[..2], [256 + 9, 10], "{t}");
+    // mode, template id (256 + mode index), fields, record octets, version: IPFIX
+    // protocol-port has 11 fields (3 counters, 2 times, protocol and ports, direction, IP
+    // version, end reason)
+    assert_eq!(numbers(&t, "protocol-port")[..2], [256 + 9, 11], "{t}");
     assert!(
         t.lines()
             .any(|l| l.starts_with("vlan-id ") && l.contains(" ipfix ")),
