@@ -5,7 +5,7 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use nsflow_rtl::{generate, regs};
+use nsflow_rtl::{generate, msix, regs};
 use nsflow_tests::{require_python_module, require_tool, workspace_root};
 use std::process::Command;
 
@@ -65,6 +65,16 @@ fn c_header_compiles_everywhere_and_agrees_with_the_map() {
                 c += &format!("NSFLOW_STATIC_ASSERT({e} == {}, {e});\n", v.value);
             }
         }
+    }
+    for (name, value) in [
+        ("MSIX_CAP_ID", u32::from(msix::CAP_ID)),
+        ("MSIX_VECTORS", u32::from(regs::MSIX_VECTORS)),
+        ("MSIX_BAR", u32::from(regs::MSIX_BAR)),
+        ("MSIX_BAR_SIZE", regs::MSIX_BAR_SIZE),
+        ("MSIX_TABLE_OFFSET", regs::MSIX_TABLE_OFFSET),
+        ("MSIX_PBA_OFFSET", regs::MSIX_PBA_OFFSET),
+    ] {
+        c += &format!("NSFLOW_STATIC_ASSERT(NSFLOW_{name} == {value}u, {name});\n");
     }
     c += "int main(void) { return 0; }\n";
     let mut compiled = 0;

@@ -1,7 +1,7 @@
 //! # nsflow-rtl: the device contract
 //!
 //! The one definition of what the nsflow flow-table engine is: its register map
-//! ([`regs`]), the key vector and masking ([`key`]), the aggregation modes ([`mode`]), the programming path between an engine
+//! ([`regs`]) and its MSI-X layout ([`msix`]), the key vector and masking ([`key`]), the aggregation modes ([`mode`]), the programming path between an engine
 //! configuration and its register writes ([`program`]), the
 //! packet parser as line-rate hardware runs it ([`parser`]), route and interface tables
 //! ([`tables`]), the flow hash ([`hash`]), the DMA record format ([`record`]) and the untimed
@@ -18,6 +18,7 @@ pub mod generate;
 pub mod hash;
 pub mod key;
 pub mod mode;
+pub mod msix;
 pub mod parser;
 pub mod program;
 pub mod record;
