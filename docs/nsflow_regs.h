@@ -31,6 +31,12 @@
 #define NSFLOW_MSIX_TABLE_OFFSET 0x000u
 #define NSFLOW_MSIX_PBA_OFFSET 0x800u
 
+/* Protocol rules with a bound: cycles within which the effect is complete. */
+#define NSFLOW_PROTOCOL_REGISTER_PORT_CYCLES 1u
+#define NSFLOW_PROTOCOL_TABLE_COMMAND_CYCLES 1u
+#define NSFLOW_PROTOCOL_STATS_SNAPSHOT_CYCLES 1u
+#define NSFLOW_PROTOCOL_SOFT_RESET_CYCLES 1u
+
 /* ID_MAGIC: Magic number identifying an nsflow engine */
 #define NSFLOW_ID_MAGIC 0x000u
 #define NSFLOW_ID_MAGIC_RESET 0x4e53464cu

@@ -5,7 +5,7 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use nsflow_rtl::{generate, msix, regs};
+use nsflow_rtl::{generate, msix, protocol, regs};
 use nsflow_tests::{require_python_module, require_tool, workspace_root};
 use std::process::Command;
 
@@ -75,6 +75,12 @@ fn c_header_compiles_everywhere_and_agrees_with_the_map() {
         ("MSIX_PBA_OFFSET", regs::MSIX_PBA_OFFSET),
     ] {
         c += &format!("NSFLOW_STATIC_ASSERT(NSFLOW_{name} == {value}u, {name});\n");
+    }
+    for r in protocol::RULES {
+        if let Some(n) = r.bound_cycles {
+            let m = format!("NSFLOW_PROTOCOL_{}_CYCLES", r.name.to_uppercase());
+            c += &format!("NSFLOW_STATIC_ASSERT({m} == {n}u, {m});\n");
+        }
     }
     c += "int main(void) { return 0; }\n";
     let mut compiled = 0;

@@ -1,10 +1,12 @@
 //! Renders the register map, the record layout and the key layout for firmware and RTL
 //! teams: Markdown, a C header, JSON and SystemRDL. Everything comes from [`crate::regs`],
-//! [`crate::msix`], [`crate::record`] and [`crate::key::layout`]; the committed copies in
-//! `docs/` are checked against these functions by a test, so they cannot go stale.
+//! [`crate::msix`], [`crate::protocol`], [`crate::record`] and [`crate::key::layout`]; the
+//! committed copies in `docs/` are checked against these functions by a test, so they
+//! cannot go stale.
 
 use crate::key::{layout, FieldSelect, KEY_BYTES};
 use crate::msix::{self, Msix};
+use crate::protocol;
 use crate::record::{RECORD_BYTES, RECORD_FORMAT_VERSION, RECORD_KEY_OFFSET};
 use crate::regs::{self, Access, Effect, GlobalStat, ProfileStat, Register, REGISTERS};
 use std::fmt::Write as _;
@@ -148,6 +150,7 @@ pub fn markdown() -> String {
         );
     }
     markdown_msix(&mut s);
+    markdown_protocol(&mut s);
     let _ = writeln!(
         s,
         "\n## Ring record (format {RECORD_FORMAT_VERSION}, {RECORD_BYTES} bytes, little-endian)\n"
@@ -216,6 +219,40 @@ fn markdown_msix(s: &mut String) {
     );
 }
 
+/// The protocol section of docs/regmap.md.
+fn markdown_protocol(s: &mut String) {
+    let _ = writeln!(s, "\n## Protocol rules\n");
+    let _ = writeln!(s, "What a write starts, when it is complete and how the host knows, which multi-word updates are atomic, and how the ring orders what it publishes. A bound of *n* cycles: the effect is complete by the end of cycle *c* + *n* − 1, where *c* is the cycle the register port takes the write, so the next access sees it. hwsim checks the model against every rule (hwsim/tests/protocol.rs).\n");
+    let _ = writeln!(
+        s,
+        "| rule | kind | registers | bound | completion | guarantee |\n|---|---|---|---|---|---|"
+    );
+    for r in protocol::RULES {
+        let registers: Vec<String> = r
+            .registers
+            .iter()
+            .map(|g| format!("`{}`", g.name))
+            .collect();
+        let bound = r.bound_cycles.map_or_else(
+            || "—".to_owned(),
+            |n| format!("{n} cycle{}", if n == 1 { "" } else { "s" }),
+        );
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {bound} | {} | {} |",
+            r.name,
+            r.kind.token(),
+            if registers.is_empty() {
+                "all of BAR0".to_owned()
+            } else {
+                registers.join(", ")
+            },
+            r.completion,
+            r.rule
+        );
+    }
+}
+
 /// The header's compile-time assertion, for every toolchain: `static_assert` in C++11,
 /// `_Static_assert` in C11, and before C11 a typedef of an array whose size is negative
 /// when the condition fails. `tag` is an identifier, unique in the translation unit.
@@ -257,6 +294,15 @@ pub fn c_header() -> String {
         "\n/* MSI-X: vectors, and the BAR (BIR) and offsets of the vector table and PBA. */"
     );
     let _ = writeln!(s, "#define NSFLOW_MSIX_CAP_ID 0x{:02x}u\n#define NSFLOW_MSIX_VECTORS {}u\n#define NSFLOW_MSIX_BAR {}u\n#define NSFLOW_MSIX_BAR_SIZE 0x{:x}u\n#define NSFLOW_MSIX_TABLE_OFFSET 0x{:03x}u\n#define NSFLOW_MSIX_PBA_OFFSET 0x{:03x}u", msix::CAP_ID, regs::MSIX_VECTORS, regs::MSIX_BAR, regs::MSIX_BAR_SIZE, regs::MSIX_TABLE_OFFSET, regs::MSIX_PBA_OFFSET);
+    let _ = writeln!(
+        s,
+        "\n/* Protocol rules with a bound: cycles within which the effect is complete. */"
+    );
+    for r in protocol::RULES {
+        if let Some(n) = r.bound_cycles {
+            let _ = writeln!(s, "#define NSFLOW_PROTOCOL_{}_CYCLES {n}u", c_ident(r.name));
+        }
+    }
     for r in REGISTERS {
         let n = c_ident(r.name);
         let _ = writeln!(s, "\n/* {}: {} */", r.name, r.doc);
@@ -405,6 +451,11 @@ pub fn json() -> String {
             "pba_offset": regs::MSIX_PBA_OFFSET,
         },
         "registers": regs,
+        "protocol": protocol::RULES.iter().map(|r| json!({
+            "name": r.name, "kind": r.kind.token(),
+            "registers": r.registers.iter().map(|g| g.name).collect::<Vec<_>>(),
+            "bound_cycles": r.bound_cycles, "completion": r.completion, "rule": r.rule,
+        })).collect::<Vec<_>>(),
         "global_stats": global,
         "profile_stats": {"block_stride": regs::PROFILE_STRIDE, "counters": profile},
         "record": {
