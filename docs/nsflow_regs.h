@@ -23,6 +23,20 @@
 #define NSFLOW_RING_MIN_LOG2 4u
 #define NSFLOW_RING_MAX_LOG2 20u
 
+/* MSI-X: vectors, and the BAR (BIR) and offsets of the vector table and PBA. */
+#define NSFLOW_MSIX_CAP_ID 0x11u
+#define NSFLOW_MSIX_VECTORS 1u
+#define NSFLOW_MSIX_BAR 4u
+#define NSFLOW_MSIX_BAR_SIZE 0x1000u
+#define NSFLOW_MSIX_TABLE_OFFSET 0x000u
+#define NSFLOW_MSIX_PBA_OFFSET 0x800u
+
+/* Protocol rules with a bound: cycles within which the effect is complete. */
+#define NSFLOW_PROTOCOL_REGISTER_PORT_CYCLES 1u
+#define NSFLOW_PROTOCOL_TABLE_COMMAND_CYCLES 1u
+#define NSFLOW_PROTOCOL_STATS_SNAPSHOT_CYCLES 1u
+#define NSFLOW_PROTOCOL_SOFT_RESET_CYCLES 1u
+
 /* ID_MAGIC: Magic number identifying an nsflow engine */
 #define NSFLOW_ID_MAGIC 0x000u
 #define NSFLOW_ID_MAGIC_RESET 0x4e53464cu

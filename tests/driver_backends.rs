@@ -1230,3 +1230,40 @@ mod dma_width {
         assert!(matches!(err, Some(DeviceError::Backend(_))), "{err:?}");
     }
 }
+
+/// The vfio-user backend reads the server's MSI-X capability from configuration space:
+/// it states the register map's vector count and the BAR and offsets of the table and PBA
+/// (a disagreement is `BackendError::Msix`: the backend's unit tests).
+mod msix {
+    use crate::backend_support::{self, Served};
+    use nsflow_rtl::msix::Msix;
+    use nsflow_rtl::regs;
+
+    #[test]
+    fn the_server_states_the_msix_layout_of_the_map() {
+        let Some(new) = backend_support::vfio_user() else {
+            return;
+        };
+        let mut be = new();
+        let served = be.as_any_mut().downcast_mut::<Served>().unwrap();
+        let m = served.msix();
+        assert_eq!(m, Msix::CONTRACT);
+        assert_eq!(
+            (
+                m.vectors,
+                m.table_bar,
+                m.table_offset,
+                m.pba_bar,
+                m.pba_offset
+            ),
+            (
+                regs::MSIX_VECTORS,
+                regs::MSIX_BAR,
+                regs::MSIX_TABLE_OFFSET,
+                regs::MSIX_BAR,
+                regs::MSIX_PBA_OFFSET
+            )
+        );
+        assert!(be.irq().is_some());
+    }
+}

@@ -1,11 +1,14 @@
 //! The committed register-map artefacts in docs/ are current, the C header compiles with
-//! every firmware toolchain (gcc and clang; C99, C11, gnu99, C++11, C++17), and the
-//! SystemRDL file is valid to systemrdl-compiler (PeakRDL's front end) and spans BAR0.
+//! every firmware toolchain (gcc and clang; C99, C11, gnu99, C++11, C++17), the SystemRDL
+//! file is valid to systemrdl-compiler (PeakRDL's front end) and spans BAR0, and the header
+//! PeakRDL's c-header exporter makes of it agrees with docs/nsflow_regs.h on every offset,
+//! mask, shift and reset.
 
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use nsflow_rtl::{generate, regs};
+use nsflow_rtl::regs::{GlobalStat, ProfileStat};
+use nsflow_rtl::{generate, msix, protocol, regs};
 use nsflow_tests::{require_python_module, require_tool, workspace_root};
 use std::process::Command;
 
@@ -64,6 +67,22 @@ fn c_header_compiles_everywhere_and_agrees_with_the_map() {
                 let e = format!("NSFLOW_{n}_{}_{}", f.name.to_uppercase(), v.name);
                 c += &format!("NSFLOW_STATIC_ASSERT({e} == {}, {e});\n", v.value);
             }
+        }
+    }
+    for (name, value) in [
+        ("MSIX_CAP_ID", u32::from(msix::CAP_ID)),
+        ("MSIX_VECTORS", u32::from(regs::MSIX_VECTORS)),
+        ("MSIX_BAR", u32::from(regs::MSIX_BAR)),
+        ("MSIX_BAR_SIZE", regs::MSIX_BAR_SIZE),
+        ("MSIX_TABLE_OFFSET", regs::MSIX_TABLE_OFFSET),
+        ("MSIX_PBA_OFFSET", regs::MSIX_PBA_OFFSET),
+    ] {
+        c += &format!("NSFLOW_STATIC_ASSERT(NSFLOW_{name} == {value}u, {name});\n");
+    }
+    for r in protocol::RULES {
+        if let Some(n) = r.bound_cycles {
+            let m = format!("NSFLOW_PROTOCOL_{}_CYCLES", r.name.to_uppercase());
+            c += &format!("NSFLOW_STATIC_ASSERT({m} == {n}u, {m});\n");
         }
     }
     c += "int main(void) { return 0; }\n";
@@ -170,6 +189,179 @@ fn systemrdl_compiles_with_the_register_count_of_the_map() {
     assert_eq!(
         rdl_offsets, map_offsets,
         "the RDL places registers where the map does"
+    );
+}
+
+/// Static assertions, in C, that PeakRDL's header of docs/nsflow.rdl (its struct
+/// `nsflow_t` and its `NSFLOW__…_bm/_bp/_reset` field macros) and docs/nsflow_regs.h agree
+/// on every register instance's offset and every field's mask, shift and reset, for every
+/// register and statistic of the map; the number of fields PeakRDL's header defines.
+fn peakrdl_checks() -> (String, usize) {
+    let mut c = String::from(
+        "#include <stddef.h>\n#include \"peakrdl_nsflow.h\"\n#include \"nsflow_regs.h\"\n",
+    );
+    let mut check = |cond: String, tag: String| {
+        c += &format!("NSFLOW_STATIC_ASSERT({cond}, {tag});\n");
+    };
+    let mut fields = 0;
+    for r in regs::REGISTERS {
+        let n = r.name;
+        let profile = r.block == "profile";
+        for i in 0..r.count {
+            let (member, ours) = match (profile, r.count) {
+                (true, _) => (format!("PROFILE[{i}].{n}"), format!("NSFLOW_{n}({i})")),
+                (false, 1) => (n.to_owned(), format!("NSFLOW_{n}")),
+                (false, _) => (format!("{n}[{i}]"), format!("NSFLOW_{n}({i})")),
+            };
+            check(
+                format!("offsetof(nsflow_t, {member}) == {ours}"),
+                format!("{n}_{i}_offset"),
+            );
+        }
+        let scope = if profile {
+            format!("PROFILE__{n}")
+        } else {
+            n.to_owned()
+        };
+        for f in r.fields {
+            let fnm = f.name.to_uppercase();
+            let (pk, ours) = (
+                format!("NSFLOW__{scope}__F_{fnm}"),
+                format!("NSFLOW_{n}_{fnm}"),
+            );
+            let tag = format!("{n}_{fnm}");
+            check(
+                format!("(uint64_t){pk}_bm == (uint64_t){ours}_MASK"),
+                format!("{tag}_mask"),
+            );
+            check(
+                format!("(uint64_t){pk}_bp == (uint64_t){ours}_SHIFT"),
+                format!("{tag}_shift"),
+            );
+            check(
+                format!(
+                    "(uint64_t){pk}_reset == (uint64_t)((NSFLOW_{n}_RESET & {ours}_MASK) >> {ours}_SHIFT)"
+                ),
+                format!("{tag}_reset"),
+            );
+            fields += 1;
+        }
+    }
+    // Statistics: offsets against the header's, the one field against the map's.
+    let value = |c: &mut dyn FnMut(String, String), pk: String, tag: &str| {
+        c(
+            format!("(uint64_t){pk}__F_VALUE_bm == {}u", regs::STAT_VALUE.mask()),
+            format!("{tag}_mask"),
+        );
+        c(
+            format!(
+                "(uint64_t){pk}__F_VALUE_reset == {}u",
+                regs::STAT_VALUE.reset
+            ),
+            format!("{tag}_reset"),
+        );
+    };
+    for st in GlobalStat::ALL {
+        let n = st.name().to_uppercase();
+        for (half, add) in [("LO", 0), ("HI", 4)] {
+            let reg = format!("STAT_{n}_{half}");
+            check(
+                format!("offsetof(nsflow_t, {reg}) == NSFLOW_STAT_{n} + {add}"),
+                format!("{reg}_offset"),
+            );
+            value(&mut check, format!("NSFLOW__{reg}"), &reg);
+            fields += 1;
+        }
+    }
+    for st in ProfileStat::ALL {
+        let n = st.name().to_uppercase();
+        for (half, add) in [("LO", 0), ("HI", 4)] {
+            let reg = format!("STAT_{n}_{half}");
+            for p in 0..regs::NUM_PROFILES {
+                check(
+                    format!("offsetof(nsflow_t, PROFILE[{p}].{reg}) == NSFLOW_PROF_STAT_{n}({p}) + {add}"),
+                    format!("PROF_{reg}_{p}_offset"),
+                );
+            }
+            value(
+                &mut check,
+                format!("NSFLOW__PROFILE__{reg}"),
+                &format!("PROF_{reg}"),
+            );
+            fields += 1;
+        }
+    }
+    check(
+        format!(
+            "offsetof(nsflow_t, {}) == NSFLOW_BAR0_SIZE - 4",
+            generate::BAR0_END
+        ),
+        "bar0_end_offset".into(),
+    );
+    check(
+        "sizeof(nsflow_t) == NSFLOW_BAR0_SIZE".into(),
+        "bar0_size".into(),
+    );
+    c += "int main(void) { return 0; }\n";
+    // BAR0_END's one field.
+    (c, fields + 1)
+}
+
+/// `peakrdl c-header docs/nsflow.rdl` (PeakRDL-cheader, the header generator RTL teams
+/// use) agrees with docs/nsflow_regs.h on every register offset (every instance of every
+/// array and profile block), field mask, shift and reset, and defines no field the map
+/// lacks: gcc compiles the static assertions of [`peakrdl_checks`] against both headers.
+/// Skipped locally without peakrdl-cheader or gcc; required under `CI=true` (.ci/run).
+#[test]
+fn peakrdl_cheader_agrees_with_nsflow_regs_h() {
+    if !(require_python_module("peakrdl_cheader") && require_tool("peakrdl") && require_tool("gcc"))
+    {
+        return;
+    }
+    let dir = tempfile_dir().join("peakrdl");
+    std::fs::create_dir_all(&dir).unwrap();
+    let header = dir.join("peakrdl_nsflow.h");
+    let out = Command::new("peakrdl")
+        .arg("c-header")
+        .arg(workspace_root().join("docs/nsflow.rdl"))
+        .arg("-o")
+        .arg(&header)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "peakrdl c-header failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (source, fields) = peakrdl_checks();
+    let text = std::fs::read_to_string(&header).unwrap();
+    let defined = text
+        .lines()
+        .filter(|l| {
+            l.starts_with("#define NSFLOW__")
+                && l.split_whitespace()
+                    .nth(1)
+                    .is_some_and(|m| m.ends_with("_bm"))
+        })
+        .count();
+    assert_eq!(defined, fields, "fields in PeakRDL's header vs the map");
+    let src = dir.join("agree.c");
+    std::fs::write(&src, source).unwrap();
+    let out = Command::new("gcc")
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-I"])
+        .arg(&dir)
+        .arg("-I")
+        .arg(workspace_root().join("docs"))
+        .arg("-c")
+        .arg(&src)
+        .arg("-o")
+        .arg(dir.join("agree.o"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "PeakRDL's header disagrees with nsflow_regs.h:\n{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
 

@@ -177,6 +177,8 @@ pub struct Device {
     scan_cache: Option<Option<(u64, usize)>>,
     /// The current cycle.
     now: u64,
+    /// First cycle BAR0's register port takes another write (one write per cycle).
+    bar_free: u64,
     /// Cycle the flow queue last regained room for a packet's flows (stall accounting:
     /// waiting for room is backpressure, not table bandwidth).
     flow_room_at: u64,
@@ -273,6 +275,7 @@ impl Device {
             cfg: EngineRegs::default(),
             enabled: Vec::new(),
             now: 0,
+            bar_free: 0,
             flow_room_at: 0,
             fifo_room_at: 0,
             pipeline: VecDeque::with_capacity(

@@ -5,10 +5,12 @@
 //! - Regions: BAR0 (index 0, `BAR0_SIZE`) is [`Device::bar_read`]/[`Device::bar_write`],
 //!   32-bit accesses only (others read 0, and writes are dropped, counted in
 //!   `UNKNOWN_ACCESS`); BAR2 (index 2, `SIM_PORT_SIZE`) is the model's traffic port
-//!   (`nsflow_rtl::sim_port`); the configuration space (index 7) is the minimal header of
-//!   `pci`. Other regions have size 0.
-//! - Interrupt: MSI-X (index 2), one vector; SET_IRQS hands an eventfd, the model's
-//!   interrupt messages write 1 to it.
+//!   (`nsflow_rtl::sim_port`); BAR4 (`regs::MSIX_BAR`, `MSIX_BAR_SIZE`) holds the MSI-X
+//!   vector table and pending-bit array (`msix`); the configuration space (index 7) is the
+//!   minimal header of `pci`, with the MSI-X capability the register map defines. Other
+//!   regions have size 0.
+//! - Interrupt: MSI-X (index 2), `regs::MSIX_VECTORS` vector(s); SET_IRQS hands an
+//!   eventfd, the model's interrupt messages write 1 to it.
 //! - DMA: DMA_MAP with a file descriptor maps the client's memory file into the model's
 //!   map table ([`crate::HostMemory`]); the model writes records into it directly.
 //! - Reset: `CTRL.soft_reset` and an emptied traffic queue. When the client disconnects
@@ -24,6 +26,7 @@
 //! docs/hwsim.md ("Serving the model over vfio-user") has the details.
 
 mod backend;
+mod msix;
 pub mod pci;
 mod port;
 
@@ -33,7 +36,7 @@ use crate::device::Device;
 use crate::params::{BuildError, BuildParams};
 use backend::{Backend, Shared};
 use nix::sys::stat::{umask, Mode};
-use nsflow_rtl::regs::BAR0_SIZE;
+use nsflow_rtl::regs::{BAR0_SIZE, MSIX_BAR, MSIX_BAR_SIZE, MSIX_VECTORS};
 use nsflow_rtl::sim_port::{SIM_PORT_REGION, SIM_PORT_SIZE};
 use std::convert::Infallible;
 use std::os::unix::fs::PermissionsExt;
@@ -146,6 +149,7 @@ fn regions() -> Vec<ServerRegion> {
                 VFIO_PCI_BAR0_REGION_INDEX => BAR0_SIZE.into(),
                 SIM_PORT_REGION => SIM_PORT_SIZE,
                 VFIO_PCI_CONFIG_REGION_INDEX => pci::CONFIG_SIZE,
+                i if i == u32::from(MSIX_BAR) => MSIX_BAR_SIZE.into(),
                 _ => 0,
             };
             region(i, size)
@@ -153,7 +157,7 @@ fn regions() -> Vec<ServerRegion> {
         .collect()
 }
 
-/// Every PCI interrupt index; only MSI-X has a vector.
+/// Every PCI interrupt index; only MSI-X has vectors, as many as the map's MSI-X table.
 fn irqs() -> Vec<IrqInfo> {
     (0..VFIO_PCI_NUM_IRQS)
         .map(|index| {
@@ -161,7 +165,7 @@ fn irqs() -> Vec<IrqInfo> {
             IrqInfo {
                 index,
                 flags: if msix { VFIO_IRQ_INFO_EVENTFD } else { 0 },
-                count: u32::from(msix),
+                count: if msix { MSIX_VECTORS.into() } else { 0 },
             }
         })
         .collect()

@@ -35,12 +35,12 @@
 //! | `irq` | 1 | pulse: an interrupt message delivered |
 //! | `int_status` | 32 | `INT_STATUS` |
 //! | `flush_busy`, `error` | 1 | `STATUS.flush_busy`, `STATUS.error` |
-//! | `bar_writes` | 32 | BAR0 writes since tracing began |
-//! | `bar_offset`, `bar_value` | 16, 32 | the last BAR0 write of the cycle |
+//! | `bar_write` | 1 | pulse: BAR0's register port took a write |
+//! | `bar_write_offset`, `bar_write_value` | 16, 32 | that write's offset and value (held until the next) |
 //!
-//! The host writes registers without the device advancing time, so several writes often
-//! share a cycle: `bar_writes` tells how many, and every write is also a `$comment
-//! bar_write OFFSET VALUE $end` before that cycle's value changes.
+//! The register port takes one write per cycle (`Device::bar_write`), so every write has a
+//! cycle of its own: a window from cycle 0 shows the driver's whole programming sequence,
+//! one write per cycle, before the first frame.
 //!
 //! [`Device::set_trace`]: crate::Device::set_trace
 //! [`Device::now_cycles`]: crate::Device::now_cycles
@@ -91,9 +91,9 @@ signals! {
     IntStatus = "int_status", 32;
     FlushBusy = "flush_busy", 1;
     Error = "error", 1;
-    BarWrites = "bar_writes", 32;
-    BarOffset = "bar_offset", 16;
-    BarValue = "bar_value", 32;
+    BarWrite = "bar_write", 1;
+    BarWriteOffset = "bar_write_offset", 16;
+    BarWriteValue = "bar_write_value", 32;
 }
 
 /// Index of a signal in the tracer's tables.
@@ -182,22 +182,17 @@ pub struct TraceSummary {
 }
 
 /// Ordering of changes within a cycle: a pulse ending is applied before anything set in
-/// the same cycle (so back-to-back pulses stay high), comments before values.
+/// the same cycle (so back-to-back pulses stay high).
 const OFF: u8 = 0;
-const NOTE: u8 = 1;
-const ON: u8 = 2;
+const ON: u8 = 1;
 
-#[derive(Debug, Clone, Copy)]
-enum What {
-    Set(usize, u64),
-    BarNote(u32, u32),
-}
-
+/// Signal `signal` takes `value` at `cycle`.
 #[derive(Debug, Clone, Copy)]
 struct Change {
     cycle: u64,
     order: u8,
-    what: What,
+    signal: usize,
+    value: u64,
 }
 
 /// Records a window of the device's signals as VCD; see the module documentation.
@@ -209,7 +204,6 @@ pub struct Tracer {
     clock_hz: u64,
     /// The previous sample (None until attached to a device).
     last: Option<Probe>,
-    bar_writes: u64,
     /// Changes not yet written, in the order they were made.
     pending: Vec<Change>,
     /// Signal values as of the last cycle written (or applied, before the window).
@@ -259,7 +253,6 @@ impl Tracer {
             ids: Vec::new(),
             clock_hz: 1,
             last: None,
-            bar_writes: 0,
             pending: Vec::new(),
             started: false,
             closed: false,
@@ -338,7 +331,6 @@ impl Tracer {
             (Sig::IntStatus, u64::from(p.int_status)),
             (Sig::FlushBusy, b(p.flush_busy)),
             (Sig::Error, b(p.error)),
-            (Sig::BarWrites, self.bar_writes & 0xFFFF_FFFF),
         ] {
             v[idx(s)] = x;
         }
@@ -349,7 +341,8 @@ impl Tracer {
         self.pending.push(Change {
             cycle,
             order: ON,
-            what: What::Set(signal, value),
+            signal,
+            value,
         });
     }
 
@@ -358,7 +351,8 @@ impl Tracer {
         self.pending.push(Change {
             cycle: cycle.saturating_add(1),
             order: OFF,
-            what: What::Set(signal, 0),
+            signal,
+            value: 0,
         });
     }
 
@@ -430,20 +424,14 @@ impl Tracer {
         }
     }
 
-    /// The host wrote `value` at BAR0 `offset` at cycle `now`.
+    /// The register port took the host's write of `value` at BAR0 `offset` at cycle `now`.
     pub(crate) fn bar_write(&mut self, now: u64, offset: u32, value: u32) {
         if !self.is_recording() {
             return;
         }
-        self.bar_writes += 1;
-        self.set(now, idx(Sig::BarWrites), self.bar_writes & 0xFFFF_FFFF);
-        self.set(now, idx(Sig::BarOffset), offset.into());
-        self.set(now, idx(Sig::BarValue), value.into());
-        self.pending.push(Change {
-            cycle: now,
-            order: NOTE,
-            what: What::BarNote(offset, value),
-        });
+        self.pulse(now, idx(Sig::BarWrite), 1);
+        self.set(now, idx(Sig::BarWriteOffset), offset.into());
+        self.set(now, idx(Sig::BarWriteValue), value.into());
     }
 
     /// Tracing stops at cycle `now` (the device's last sample was taken).
@@ -519,9 +507,7 @@ impl Tracer {
         }
         let mut next = self.state.clone();
         for c in changes {
-            if let What::Set(s, v) = c.what {
-                next[s] = v.min(mask(self.widths[s]));
-            }
+            next[c.signal] = c.value.min(mask(self.widths[c.signal]));
         }
         if cycle < self.window.start {
             self.state = next;
@@ -534,13 +520,6 @@ impl Tracer {
             self.dump()?;
         }
         let mut stamped = self.last_written == Some(cycle);
-        for c in changes {
-            if let What::BarNote(offset, value) = c.what {
-                self.stamp(cycle, &mut stamped)?;
-                self.out
-                    .comment(&format!("bar_write {offset:#06x} {value:#010x}"))?;
-            }
-        }
         for (s, v) in next.iter().enumerate() {
             if *v != self.state[s] {
                 self.stamp(cycle, &mut stamped)?;

@@ -333,6 +333,64 @@ fn identity_config_space_and_private_socket() {
     assert_socket_gone(&socket, s.stop());
 }
 
+/// The MSI-X capability, read the way a PCI driver reads it — status bit 4, the
+/// capabilities pointer, the list walked by hand — states the register map's layout, and
+/// BAR4 is there with the table at its offset.
+#[test]
+fn config_space_has_the_msix_capability_of_the_map() {
+    let s = Served::start(&[]);
+    let mut c = s.connect();
+    let status = r32(&mut c, CONFIG, 4) >> 16;
+    assert_ne!(status & (1 << 4), 0, "status: capability list");
+    let mut at = r32(&mut c, CONFIG, 0x34) & 0xFF;
+    let cap = loop {
+        assert!(
+            (0x40..0x100).contains(&at) && at % 4 == 0,
+            "pointer {at:#x}"
+        );
+        let head = r32(&mut c, CONFIG, at.into());
+        if head & 0xFF == 0x11 {
+            break at;
+        }
+        at = head >> 8 & 0xFF;
+    };
+    let head = r32(&mut c, CONFIG, cap.into());
+    let control = head >> 16;
+    assert_eq!(
+        control & 0x7FF,
+        u32::from(regs::MSIX_VECTORS) - 1,
+        "table size"
+    );
+    assert_eq!(control & 0xC000, 0, "disabled and unmasked at reset");
+    let table = r32(&mut c, CONFIG, u64::from(cap) + 4);
+    let pba = r32(&mut c, CONFIG, u64::from(cap) + 8);
+    assert_eq!(table & 7, u32::from(regs::MSIX_BAR));
+    assert_eq!(table & !7, regs::MSIX_TABLE_OFFSET);
+    assert_eq!(pba & 7, u32::from(regs::MSIX_BAR));
+    assert_eq!(pba & !7, regs::MSIX_PBA_OFFSET);
+    assert_eq!(
+        c.get_irq_info(MSIX).unwrap().count,
+        u32::from(regs::MSIX_VECTORS)
+    );
+
+    // The BAR: sized by config space and served, the vector masked at reset.
+    let bar = u32::from(regs::MSIX_BAR);
+    assert_eq!(c.region(bar).unwrap().size, u64::from(regs::MSIX_BAR_SIZE));
+    let bar_reg = 0x10 + 4 * bar;
+    w32(&mut c, CONFIG, bar_reg, u32::MAX);
+    assert_eq!(
+        r32(&mut c, CONFIG, bar_reg.into()),
+        !(regs::MSIX_BAR_SIZE - 1)
+    );
+    let vector_control = regs::MSIX_TABLE_OFFSET + 12;
+    assert_eq!(r32(&mut c, bar, vector_control.into()), 1);
+    w32(&mut c, bar, vector_control, 0);
+    assert_eq!(r32(&mut c, bar, vector_control.into()), 0);
+    drop(c);
+    let socket = s.socket.clone();
+    assert_socket_gone(&socket, s.stop());
+}
+
 #[test]
 fn an_existing_socket_path_is_refused() {
     let s = Served::start(&[]);

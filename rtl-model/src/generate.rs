@@ -1,9 +1,12 @@
 //! Renders the register map, the record layout and the key layout for firmware and RTL
 //! teams: Markdown, a C header, JSON and SystemRDL. Everything comes from [`crate::regs`],
-//! [`crate::record`] and [`crate::key::layout`]; the committed copies in `docs/` are
-//! checked against these functions by a test, so they cannot go stale.
+//! [`crate::msix`], [`crate::protocol`], [`crate::record`] and [`crate::key::layout`]; the
+//! committed copies in `docs/` are checked against these functions by a test, so they
+//! cannot go stale.
 
 use crate::key::{layout, FieldSelect, KEY_BYTES};
+use crate::msix::{self, Msix};
+use crate::protocol;
 use crate::record::{RECORD_BYTES, RECORD_FORMAT_VERSION, RECORD_KEY_OFFSET};
 use crate::regs::{self, Access, Effect, GlobalStat, ProfileStat, Register, REGISTERS};
 use std::fmt::Write as _;
@@ -146,6 +149,8 @@ pub fn markdown() -> String {
             regs::PROFILE_STATS_OFFSET + 8 * st.index() as u32
         );
     }
+    markdown_msix(&mut s);
+    markdown_protocol(&mut s);
     let _ = writeln!(
         s,
         "\n## Ring record (format {RECORD_FORMAT_VERSION}, {RECORD_BYTES} bytes, little-endian)\n"
@@ -185,6 +190,69 @@ pub fn markdown() -> String {
     s
 }
 
+/// The MSI-X section of docs/regmap.md.
+fn markdown_msix(s: &mut String) {
+    let m = Msix::CONTRACT;
+    let _ = writeln!(s, "\n## MSI-X\n");
+    let _ = writeln!(s, "The function signals interrupts by MSI-X only (no INTx, no MSI). Its MSI-X capability (ID {:#04x}, in the capability list of configuration space; status bit 4 set) states this layout, and a driver refuses a device whose capability disagrees. The vector table and pending-bit array live in a BAR of their own, never in BAR0.\n", msix::CAP_ID);
+    let _ = writeln!(s, "| item | value | capability field |\n|---|---|---|");
+    let _ = writeln!(s, "| vectors | {} (vector 0: every `INT_STATUS` cause) | message control bits 10:0 = vectors − 1 |", m.vectors);
+    let _ = writeln!(
+        s,
+        "| BAR | {} ({:#x} bytes, 32-bit memory) | table and PBA BIR, bits 2:0 |",
+        m.table_bar,
+        regs::MSIX_BAR_SIZE
+    );
+    let _ = writeln!(
+        s,
+        "| vector table | BAR{} + {:#x}, {} bytes (16 per vector) | table offset, bits 31:3 |",
+        m.table_bar,
+        m.table_offset,
+        m.table_bytes()
+    );
+    let _ = writeln!(
+        s,
+        "| pending-bit array | BAR{} + {:#x}, {} bytes | PBA offset, bits 31:3 |",
+        m.pba_bar,
+        m.pba_offset,
+        m.pba_bytes()
+    );
+}
+
+/// The protocol section of docs/regmap.md.
+fn markdown_protocol(s: &mut String) {
+    let _ = writeln!(s, "\n## Protocol rules\n");
+    let _ = writeln!(s, "What a write starts, when it is complete and how the host knows, which multi-word updates are atomic, and how the ring orders what it publishes. A bound of *n* cycles: the effect is complete by the end of cycle *c* + *n* − 1, where *c* is the cycle the register port takes the write, so the next access sees it. hwsim checks the model against every rule (hwsim/tests/protocol.rs).\n");
+    let _ = writeln!(
+        s,
+        "| rule | kind | registers | bound | completion | guarantee |\n|---|---|---|---|---|---|"
+    );
+    for r in protocol::RULES {
+        let registers: Vec<String> = r
+            .registers
+            .iter()
+            .map(|g| format!("`{}`", g.name))
+            .collect();
+        let bound = r.bound_cycles.map_or_else(
+            || "—".to_owned(),
+            |n| format!("{n} cycle{}", if n == 1 { "" } else { "s" }),
+        );
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {bound} | {} | {} |",
+            r.name,
+            r.kind.token(),
+            if registers.is_empty() {
+                "all of BAR0".to_owned()
+            } else {
+                registers.join(", ")
+            },
+            r.completion,
+            r.rule
+        );
+    }
+}
+
 /// The header's compile-time assertion, for every toolchain: `static_assert` in C++11,
 /// `_Static_assert` in C11, and before C11 a typedef of an array whose size is negative
 /// when the condition fails. `tag` is an identifier, unique in the translation unit.
@@ -221,6 +289,20 @@ pub fn c_header() -> String {
         regs::VERSION_MINOR
     );
     let _ = writeln!(s, "#define NSFLOW_NUM_PROFILES {}u\n#define NSFLOW_RING_MIN_LOG2 {}u\n#define NSFLOW_RING_MAX_LOG2 {}u", regs::NUM_PROFILES, regs::RING_MIN_LOG2, regs::RING_MAX_LOG2);
+    let _ = writeln!(
+        s,
+        "\n/* MSI-X: vectors, and the BAR (BIR) and offsets of the vector table and PBA. */"
+    );
+    let _ = writeln!(s, "#define NSFLOW_MSIX_CAP_ID 0x{:02x}u\n#define NSFLOW_MSIX_VECTORS {}u\n#define NSFLOW_MSIX_BAR {}u\n#define NSFLOW_MSIX_BAR_SIZE 0x{:x}u\n#define NSFLOW_MSIX_TABLE_OFFSET 0x{:03x}u\n#define NSFLOW_MSIX_PBA_OFFSET 0x{:03x}u", msix::CAP_ID, regs::MSIX_VECTORS, regs::MSIX_BAR, regs::MSIX_BAR_SIZE, regs::MSIX_TABLE_OFFSET, regs::MSIX_PBA_OFFSET);
+    let _ = writeln!(
+        s,
+        "\n/* Protocol rules with a bound: cycles within which the effect is complete. */"
+    );
+    for r in protocol::RULES {
+        if let Some(n) = r.bound_cycles {
+            let _ = writeln!(s, "#define NSFLOW_PROTOCOL_{}_CYCLES {n}u", c_ident(r.name));
+        }
+    }
     for r in REGISTERS {
         let n = c_ident(r.name);
         let _ = writeln!(s, "\n/* {}: {} */", r.name, r.doc);
@@ -363,7 +445,17 @@ pub fn json() -> String {
         "generated_by": json_str(REGEN),
         "version": {"major": regs::VERSION_MAJOR, "minor": regs::VERSION_MINOR},
         "bar0_size": regs::BAR0_SIZE,
+        "msix": {
+            "cap_id": msix::CAP_ID, "vectors": regs::MSIX_VECTORS, "bar": regs::MSIX_BAR,
+            "bar_size": regs::MSIX_BAR_SIZE, "table_offset": regs::MSIX_TABLE_OFFSET,
+            "pba_offset": regs::MSIX_PBA_OFFSET,
+        },
         "registers": regs,
+        "protocol": protocol::RULES.iter().map(|r| json!({
+            "name": r.name, "kind": r.kind.token(),
+            "registers": r.registers.iter().map(|g| g.name).collect::<Vec<_>>(),
+            "bound_cycles": r.bound_cycles, "completion": r.completion, "rule": r.rule,
+        })).collect::<Vec<_>>(),
         "global_stats": global,
         "profile_stats": {"block_stride": regs::PROFILE_STRIDE, "counters": profile},
         "record": {

@@ -1,12 +1,14 @@
 //! # nsflow-rtl: the device contract
 //!
 //! The one definition of what the nsflow flow-table engine is: its register map
-//! ([`regs`]), the key vector and masking ([`key`]), the aggregation modes ([`mode`]), the programming path between an engine
-//! configuration and its register writes ([`program`]), the
-//! packet parser as line-rate hardware runs it ([`parser`]), route and interface tables
-//! ([`tables`]), the flow hash ([`hash`]), the DMA record format ([`record`]) and the untimed
-//! reference aggregator ([`reference`]) that the cycle-level model and the whole pipeline
-//! are tested against. No I/O and no `unsafe`: firmware tooling can use it as it is.
+//! ([`regs`]), its MSI-X layout ([`msix`]) and its protocol rules ([`protocol`]), the key
+//! vector and masking ([`key`]), the aggregation modes ([`mode`]), the programming path
+//! between an engine configuration and its register writes ([`program`]), the packet
+//! parser as line-rate hardware runs it ([`parser`]), route and interface tables
+//! ([`tables`]), the flow hash ([`hash`]), the DMA record format ([`record`]) and the
+//! untimed reference aggregator ([`reference`]) that the cycle-level model and the whole
+//! pipeline are tested against. No I/O and no `unsafe`: firmware tooling can use it as it
+//! is.
 //!
 //! Decision IDs cited in comments (A1–A16, D1–D17) are defined, with their sources, in
 //! docs/decisions.md.
@@ -18,8 +20,10 @@ pub mod generate;
 pub mod hash;
 pub mod key;
 pub mod mode;
+pub mod msix;
 pub mod parser;
 pub mod program;
+pub mod protocol;
 pub mod record;
 pub mod reference;
 pub mod regs;

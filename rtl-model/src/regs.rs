@@ -341,6 +341,18 @@ pub const PROFILE_BASE: u32 = 0x1000;
 pub const STATS_BASE: u32 = 0x200;
 /// Offset of the first statistic inside a profile block.
 pub const PROFILE_STATS_OFFSET: u32 = 0x20;
+/// MSI-X vectors the function implements (the capability's table size). Vector 0 carries
+/// every `INT_STATUS` cause.
+pub const MSIX_VECTORS: u16 = 1;
+/// The BAR holding the MSI-X vector table and pending-bit array (their BIR): a BAR of its
+/// own, so that BAR0's registers never share a page with them.
+pub const MSIX_BAR: u8 = 4;
+/// Size of [`MSIX_BAR`] in bytes (a 32-bit memory BAR).
+pub const MSIX_BAR_SIZE: u32 = 0x1000;
+/// Offset of the MSI-X vector table in [`MSIX_BAR`] (16 bytes per vector).
+pub const MSIX_TABLE_OFFSET: u32 = 0x000;
+/// Offset of the MSI-X pending-bit array in [`MSIX_BAR`] (8 bytes per 64 vectors).
+pub const MSIX_PBA_OFFSET: u32 = 0x800;
 
 use Access::{Ro, Rw, W1c, Wo};
 use Effect::{Constant, Pulse, ReadStrobe, Sticky, WriteStrobe};

@@ -1,13 +1,16 @@
 //! VCD waveforms read back with the `vcd` crate's parser, for the tests of `nsflow
 //! trace` and of hwsim's tracer: the signals docs/hwsim.md promises, every value change
-//! by signal, and the questions tests ask of them.
+//! by signal, the questions tests ask of them, and the conversion to FST by GTKWave's
+//! tools that every trace a test writes must survive.
 // Test code: a malformed file is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+use crate::tools::require_tool;
 use nsflow_hwsim::capture::Frame;
 use nsflow_hwsim::generator::{Generator, GeneratorConfig};
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::process::Command;
 use vcd::{Command as Vcd, IdCode, TimescaleUnit, Value};
 
 /// Generated traffic at 1 Mpps: one frame per microsecond, 250 cycles apart at the
@@ -51,9 +54,9 @@ pub const SIGNALS: &[&str] = &[
     "int_status",
     "flush_busy",
     "error",
-    "bar_writes",
-    "bar_offset",
-    "bar_value",
+    "bar_write",
+    "bar_write_offset",
+    "bar_write_value",
 ];
 
 /// A VCD file read back: timestamps, every value change by signal name, comments.
@@ -128,21 +131,45 @@ impl Wave {
     /// Cycles during which `name` was non-zero: the number of events of a pulse signal
     /// that has at most one event per cycle (like a valid line).
     pub fn high_cycles(&self, name: &str) -> u64 {
+        self.high_spans(name)
+            .iter()
+            .map(|(s, e)| e - s)
+            .sum::<u64>()
+            / ps(1)
+    }
+
+    /// The spans `[start, end)` of time during which `name` was non-zero (a span still
+    /// open at the last timestamp ends there).
+    fn high_spans(&self, name: &str) -> Vec<(u64, u64)> {
         let end = self.stamps.last().copied().unwrap_or(0);
         let mut since: Option<u64> = None;
-        let mut total = 0;
+        let mut spans = Vec::new();
         for (t, x) in &self.changes[name] {
             match (since, *x != 0) {
                 (None, true) => since = Some(*t),
                 (Some(s), false) => {
-                    total += t - s;
+                    spans.push((s, *t));
                     since = None;
                 }
                 _ => {}
             }
         }
-        total += since.map_or(0, |s| end - s);
-        total / ps(1)
+        spans.extend(since.map(|s| (s, end)));
+        spans
+    }
+
+    /// Every register write the trace shows, in order: `(cycle, offset, value)` for each
+    /// cycle the `bar_write` strobe is high.
+    pub fn bar_writes(&self) -> Vec<(u64, u32, u32)> {
+        let word = |name: &str, t: u64| u32::try_from(self.at(name, t)).unwrap();
+        self.high_spans("bar_write")
+            .into_iter()
+            .flat_map(|(s, e)| s / ps(1)..e / ps(1))
+            .map(|c| {
+                let t = ps(c);
+                (c, word("bar_write_offset", t), word("bar_write_value", t))
+            })
+            .collect()
     }
 
     /// The value of `name` at time `t`.
@@ -153,4 +180,40 @@ impl Wave {
             .last()
             .map_or(0, |(_, x)| *x)
     }
+}
+
+/// Converts the VCD file `vcd` to FST with GTKWave's `vcd2fst` and back with `fst2vcd`
+/// (beside it, as `.fst` and `.fst.vcd`), and asserts that both succeed and that the round
+/// trip keeps every value change of every signal. Without the tools: false and a skip
+/// locally, a panic under `CI=true` ([`require_tool`]).
+pub fn assert_converts_to_fst(vcd: &Path) -> bool {
+    if !(require_tool("vcd2fst") && require_tool("fst2vcd")) {
+        return false;
+    }
+    let fst = vcd.with_extension("fst");
+    let back = vcd.with_extension("fst.vcd");
+    succeeds(Command::new("vcd2fst").arg(vcd).arg(&fst));
+    succeeds(Command::new("fst2vcd").arg(&fst).arg("-o").arg(&back));
+    let (original, converted) = (Wave::read(vcd), Wave::read(&back));
+    assert_eq!(original.timescale, converted.timescale);
+    for (name, changes) in &original.changes {
+        assert_eq!(
+            Some(changes),
+            converted.changes.get(name),
+            "{name}: the FST of {} differs",
+            vcd.display()
+        );
+    }
+    true
+}
+
+/// Runs `cmd` and asserts that it succeeds (a crash or a non-zero exit fails the test).
+fn succeeds(cmd: &mut Command) {
+    let run = cmd.output().unwrap();
+    assert!(
+        run.status.success(),
+        "{cmd:?} failed ({}): {}",
+        run.status,
+        String::from_utf8_lossy(&run.stderr)
+    );
 }

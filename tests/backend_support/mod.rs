@@ -184,14 +184,18 @@ impl Served {
             .unwrap();
         // Wait for the server to listen (a bound against a server that never comes up).
         let deadline = Instant::now() + Duration::from_secs(30);
+        let mut last = None;
         loop {
             if socket.exists() {
-                if let Ok(backend) = VfioUserBackend::connect(&socket) {
-                    return Self {
-                        backend,
-                        child,
-                        dir,
-                    };
+                match VfioUserBackend::connect(&socket) {
+                    Ok(backend) => {
+                        return Self {
+                            backend,
+                            child,
+                            dir,
+                        }
+                    }
+                    Err(e) => last = Some(e),
                 }
             }
             if let Some(status) = child.try_wait().unwrap() {
@@ -199,11 +203,18 @@ impl Served {
             }
             assert!(
                 Instant::now() < deadline,
-                "nsflow-hwsim serve did not listen on {} within 30 s",
+                "nsflow-hwsim serve did not take a connection on {} within 30 s: {last:?}",
                 socket.display()
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+}
+
+impl Served {
+    /// The server's MSI-X layout, as the backend read it from configuration space.
+    pub fn msix(&self) -> nsflow_rtl::msix::Msix {
+        self.backend.msix()
     }
 }
 

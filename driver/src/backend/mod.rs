@@ -50,6 +50,9 @@ pub enum BackendError {
         /// The error.
         source: std::io::Error,
     },
+    /// The device's MSI-X capability disagrees with the register map (vfio-user).
+    #[error("MSI-X: {0}")]
+    Msix(#[from] vfio_user::MsixError),
     /// The in-process model refused (bad build parameters, stopped, disabled).
     #[error("model: {0}")]
     Model(String),

@@ -4,11 +4,14 @@
 //! BAR0 accesses are region read/write messages. DMA memory is shared as a file
 //! descriptor (DMA_MAP with the memfd), so the device process writes the driver's memory
 //! directly: the Rust vfio-user crate cannot start DMA from the server side, so shared
-//! mappings are the design. The interrupt is an eventfd handed over with SET_IRQS. Frames
-//! reach a modelled device through its traffic port (`nsflow_rtl::sim_port`, BAR2).
+//! mappings are the design. The interrupt is an eventfd handed over with SET_IRQS, bound to
+//! MSI-X vector 0 once the device's MSI-X capability (read from configuration space) is
+//! found to state the register map's layout ([`check_msix`]). Frames reach a modelled
+//! device through its traffic port (`nsflow_rtl::sim_port`, BAR2).
 
 use super::{Backend, BackendError, TrafficPort};
 use crate::dma::{DmaMemory, IovaAllocator};
+use nsflow_rtl::msix::{self, CapError, Msix};
 use nsflow_rtl::sim_port;
 use nsflow_rtl::sim_port::Frame;
 use std::os::fd::AsRawFd;
@@ -21,6 +24,10 @@ use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 const BAR0: u32 = 0;
 /// `VFIO_PCI_MSIX_IRQ_INDEX`.
 const MSIX: u32 = 2;
+/// `VFIO_PCI_CONFIG_REGION_INDEX`.
+const CONFIG: u32 = 7;
+/// Bytes of configuration space read: the PCI-compatible part, where the list is.
+const CONFIG_BYTES: usize = 256;
 /// `VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER`.
 const IRQ_EVENTFD_TRIGGER: u32 = 0x4 | 0x20;
 /// Largest batch written in one message (the crate's default transfer limit is 1 MiB).
@@ -30,9 +37,78 @@ const MAX_BATCH: usize = 256 << 10;
 pub struct VfioUserBackend {
     path: PathBuf,
     client: Client,
-    irq: Option<EventFd>,
+    msix: Msix,
+    irq: EventFd,
     iova: IovaAllocator,
     batch: Vec<u8>,
+}
+
+/// The device's MSI-X disagrees with the register map ([`check_msix`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MsixError {
+    /// Configuration space holds no MSI-X capability to read.
+    #[error("configuration space: {0}")]
+    Capability(#[from] CapError),
+    /// The capability states another layout than the map.
+    #[error("the MSI-X capability states {found:?}, the register map {expected:?}")]
+    Layout {
+        /// What the capability states.
+        found: Msix,
+        /// What the map defines ([`Msix::CONTRACT`]).
+        expected: Msix,
+    },
+    /// The server offers another number of MSI-X interrupts than the table has vectors.
+    #[error("the server offers {irqs} MSI-X interrupts, the capability's table has {vectors}")]
+    Interrupts {
+        /// Interrupts of the MSI-X index (vfio-user GET_IRQ_INFO).
+        irqs: u32,
+        /// Vectors of the table.
+        vectors: u16,
+    },
+    /// The BAR of the table and PBA is smaller than they need.
+    #[error("BAR{bar} is {size:#x} bytes: the MSI-X table and PBA end at {needed:#x}")]
+    Bar {
+        /// The BAR.
+        bar: u8,
+        /// Its size (0: absent).
+        size: u64,
+        /// Where the table and PBA end.
+        needed: u64,
+    },
+}
+
+/// Reads the MSI-X capability in configuration space `config` and checks it against the
+/// register map: the layout [`Msix::CONTRACT`], `irqs` MSI-X interrupts (one per vector),
+/// and a BAR (`bar_size` of its index) that holds the table and PBA.
+pub fn check_msix(
+    config: &[u8],
+    irqs: u32,
+    bar_size: impl Fn(u8) -> u64,
+) -> Result<Msix, MsixError> {
+    let (_, found) = msix::find(config)?;
+    if found != Msix::CONTRACT {
+        return Err(MsixError::Layout {
+            found,
+            expected: Msix::CONTRACT,
+        });
+    }
+    if irqs != u32::from(found.vectors) {
+        return Err(MsixError::Interrupts {
+            irqs,
+            vectors: found.vectors,
+        });
+    }
+    let needed = u64::from(found.table_offset + found.table_bytes())
+        .max(u64::from(found.pba_offset + found.pba_bytes()));
+    let size = bar_size(found.table_bar);
+    if size < needed {
+        return Err(MsixError::Bar {
+            bar: found.table_bar,
+            size,
+            needed,
+        });
+    }
+    Ok(found)
 }
 
 fn err(context: &str) -> impl Fn(vfio_user::Error) -> BackendError + '_ {
@@ -58,7 +134,9 @@ fn not_a_socket(path: &Path) -> Option<String> {
 }
 
 impl VfioUserBackend {
-    /// Connects to the server at `path`, checks BAR0 is there and binds the interrupt.
+    /// Connects to the server at `path`, checks that BAR0 is there and that the MSI-X
+    /// capability states the register map's layout ([`BackendError::Msix`] otherwise), and
+    /// binds MSI-X vector 0 to the interrupt eventfd.
     pub fn connect(path: &Path) -> Result<Self, BackendError> {
         if let Some(why) = not_a_socket(path) {
             return Err(BackendError::VfioUser {
@@ -80,26 +158,27 @@ impl VfioUserBackend {
                 ),
             });
         }
-        let irq = match client.get_irq_info(MSIX) {
-            Ok(info) if info.count > 0 => {
-                let efd = EventFd::new(EFD_NONBLOCK).map_err(|source| BackendError::Io {
-                    context: "eventfd".into(),
-                    source,
-                })?;
-                client
-                    .set_irqs(MSIX, IRQ_EVENTFD_TRIGGER, 0, 1, &[efd.as_raw_fd()])
-                    .map_err(err("bind MSI-X vector 0"))?;
-                Some(efd)
-            }
-            _ => None,
-        };
+        let msix = read_msix(&mut client)?;
+        let irq = EventFd::new(EFD_NONBLOCK).map_err(|source| BackendError::Io {
+            context: "eventfd".into(),
+            source,
+        })?;
+        client
+            .set_irqs(MSIX, IRQ_EVENTFD_TRIGGER, 0, 1, &[irq.as_raw_fd()])
+            .map_err(err("bind MSI-X vector 0"))?;
         Ok(Self {
             path: path.to_owned(),
             client,
+            msix,
             irq,
             iova: IovaAllocator::default(),
             batch: Vec::new(),
         })
+    }
+
+    /// The device's MSI-X layout, as its capability states it (the map's, once connected).
+    pub fn msix(&self) -> Msix {
+        self.msix
     }
 
     fn port_read32(&mut self, offset: u64) -> Result<u32, BackendError> {
@@ -147,7 +226,7 @@ impl Backend for VfioUserBackend {
     }
 
     fn irq(&self) -> Option<&EventFd> {
-        self.irq.as_ref()
+        Some(&self.irq)
     }
 
     fn traffic(&mut self) -> Option<&mut dyn TrafficPort> {
@@ -164,6 +243,21 @@ impl Backend for VfioUserBackend {
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
         self
     }
+}
+
+/// Reads the server's configuration space and checks its MSI-X capability
+/// ([`check_msix`]) against the interrupts and BARs the server offers.
+fn read_msix(client: &mut Client) -> Result<Msix, BackendError> {
+    let mut config = vec![0u8; CONFIG_BYTES];
+    let size = client.region(CONFIG).map_or(0, |r| r.size);
+    if size >= CONFIG_BYTES as u64 {
+        client
+            .region_read(CONFIG, 0, &mut config)
+            .map_err(err("configuration space read"))?;
+    }
+    let irqs = client.get_irq_info(MSIX).map_or(0, |i| i.count);
+    let bar_size = |bar: u8| client.region(bar.into()).map_or(0, |r| r.size);
+    Ok(check_msix(&config, irqs, bar_size)?)
 }
 
 impl TrafficPort for VfioUserBackend {
@@ -189,5 +283,77 @@ impl TrafficPort for VfioUserBackend {
                 .map_err(err("traffic port write"))?;
         }
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nsflow_rtl::msix::{CAP_BYTES, CAP_POINTER, STATUS, STATUS_CAP_LIST};
+    use nsflow_rtl::regs;
+
+    /// A configuration space whose one capability states `m`.
+    fn space(m: Msix) -> Vec<u8> {
+        let mut c = vec![0u8; CONFIG_BYTES];
+        c[STATUS] = STATUS_CAP_LIST as u8;
+        c[CAP_POINTER] = 0x40;
+        c[0x40..0x40 + CAP_BYTES].copy_from_slice(&m.encode(0, 0));
+        c
+    }
+
+    fn bar(b: u8) -> u64 {
+        if b == regs::MSIX_BAR {
+            regs::MSIX_BAR_SIZE.into()
+        } else {
+            0
+        }
+    }
+
+    #[test]
+    fn the_maps_capability_passes() {
+        let m = Msix::CONTRACT;
+        assert_eq!(check_msix(&space(m), m.vectors.into(), bar), Ok(m));
+    }
+
+    #[test]
+    fn every_disagreement_is_typed() {
+        let m = Msix::CONTRACT;
+        let irqs = u32::from(m.vectors);
+        for other in [
+            Msix {
+                vectors: m.vectors + 1,
+                ..m
+            },
+            Msix { table_bar: 0, ..m },
+            Msix {
+                pba_offset: m.pba_offset + 8,
+                ..m
+            },
+        ] {
+            assert_eq!(
+                check_msix(&space(other), irqs, bar),
+                Err(MsixError::Layout {
+                    found: other,
+                    expected: m
+                })
+            );
+        }
+        let mut none = space(m);
+        none[STATUS] = 0;
+        assert_eq!(
+            check_msix(&none, irqs, bar),
+            Err(MsixError::Capability(CapError::NoList))
+        );
+        assert_eq!(
+            check_msix(&space(m), irqs + 1, bar),
+            Err(MsixError::Interrupts {
+                irqs: irqs + 1,
+                vectors: m.vectors
+            })
+        );
+        assert!(matches!(
+            check_msix(&space(m), irqs, |_| 0x100),
+            Err(MsixError::Bar { size: 0x100, .. })
+        ));
     }
 }

@@ -51,9 +51,12 @@ impl Device {
     }
 
     /// One 32-bit write of BAR0, with the register map's access rules and side effects.
-    /// Never panics: unknown offsets, read-only registers and reserved bits are ignored
-    /// and counted in `UNKNOWN_ACCESS`.
+    /// The register port takes one write per cycle: a write issued in the cycle of the
+    /// previous one takes effect at the next cycle, the engine running up to it. Never
+    /// panics: unknown offsets, read-only registers and reserved bits are ignored and
+    /// counted in `UNKNOWN_ACCESS`.
     pub fn bar_write(&mut self, offset: u32, value: u32) {
+        self.take_bar_port();
         self.scan_changed();
         self.trace_bar_write(offset, value); // trace hook
         if self.faults.removed() {
@@ -103,6 +106,15 @@ impl Device {
             _ => {}
         }
         self.sync_ring_full();
+    }
+
+    /// Waits for the register port (one write per cycle) and takes it for this cycle.
+    fn take_bar_port(&mut self) {
+        if self.now < self.bar_free {
+            self.run_until(self.bar_free);
+            self.now = self.bar_free;
+        }
+        self.bar_free = self.now + 1;
     }
 
     /// Counts an access refused outside BAR0 in `UNKNOWN_ACCESS` (the model's traffic

@@ -55,7 +55,7 @@ impl Device {
         }
     }
 
-    /// Hook: the host writes `value` at BAR0 `offset`.
+    /// Hook: the register port takes the host's write of `value` at BAR0 `offset`.
     #[inline]
     pub(super) fn trace_bar_write(&mut self, offset: u32, value: u32) {
         let now = self.now;

@@ -13,6 +13,7 @@
 //! an unknown access, or reads 0), never by copying between slices of unchecked lengths.
 #![deny(clippy::indexing_slicing)]
 
+use super::msix::MsixBar;
 use super::pci::ConfigSpace;
 use super::port::{pump, Port};
 use crate::device::Device;
@@ -32,6 +33,8 @@ use vfio_user::{DmaMapFlags, DmaUnmapFlags, ServerBackend};
 
 /// Frames the model thread offers per turn before letting the protocol in.
 const TURN: usize = 64;
+/// The region of the MSI-X table and pending-bit array (its BAR's index).
+const MSIX_REGION: u32 = regs::MSIX_BAR as u32;
 
 /// The model and its injection queue, shared by the protocol handler and the model
 /// thread. Lock order: `dev` before `port`.
@@ -107,6 +110,7 @@ impl Shared {
 pub(crate) struct Backend {
     shared: Arc<Shared>,
     config: ConfigSpace,
+    msix: MsixBar,
     /// The eventfd of MSI-X vector 0, as bound by the client.
     irq: Option<Arc<File>>,
 }
@@ -126,12 +130,14 @@ impl Backend {
         Self {
             shared,
             config: ConfigSpace::default(),
+            msix: MsixBar::default(),
             irq: None,
         }
     }
 
     /// The client went away: the device returns to its power-on state — registers reset,
-    /// mappings of the old client's memory dropped, interrupt unbound, queue emptied.
+    /// mappings of the old client's memory dropped, interrupt unbound, queue emptied,
+    /// configuration space and MSI-X table at their reset values.
     pub(crate) fn power_on(&mut self) {
         let mut dev = lock(&self.shared.dev);
         soft_reset(&mut dev);
@@ -139,6 +145,7 @@ impl Backend {
         dev.set_irq(Box::new(|| {}));
         lock(&self.shared.port).clear(true);
         self.config = ConfigSpace::default();
+        self.msix = MsixBar::default();
         self.irq = None;
     }
 
@@ -211,6 +218,7 @@ impl ServerBackend for Backend {
             VFIO_PCI_BAR0_REGION_INDEX => self.bar0_read(offset, data),
             sim_port::SIM_PORT_REGION => self.port_read(offset, data),
             VFIO_PCI_CONFIG_REGION_INDEX => self.config.read(offset, data),
+            MSIX_REGION => self.msix.read(offset, data),
             _ => {}
         }
         Ok(())
@@ -221,6 +229,7 @@ impl ServerBackend for Backend {
             VFIO_PCI_BAR0_REGION_INDEX => self.bar0_write(offset, data),
             sim_port::SIM_PORT_REGION => self.port_write(offset, data),
             VFIO_PCI_CONFIG_REGION_INDEX => self.config.write(offset, data),
+            MSIX_REGION => self.msix.write(offset, data),
             _ => {}
         }
         Ok(())
