@@ -152,7 +152,7 @@ pub fn collectors(c: &[CollectorReport]) -> String {
     if !c.is_empty() {
         let _ = writeln!(
             s,
-            "(UDP gives no receipts: \"messages\" are what the kernel accepted, \"msg fail\" what was never sent; only the collector knows what arrived, from its sequence numbers)"
+            "\n(UDP gives no receipts: \"messages\" are what the kernel accepted, \"msg fail\" what was never sent; only the collector knows what arrived, from its sequence numbers)"
         );
     }
     s
