@@ -40,6 +40,34 @@ fn row(out: &str, header: &str, name: &str) -> Vec<u64> {
         .collect()
 }
 
+/// The README's first command starts with `cargo run --release --`: at the workspace root
+/// that must pick the `nsflow` binary (the root package is the only default member), not
+/// stop on "could not determine which binary to run". Checked with the test's own profile
+/// (`cargo run` picks the binary the same way in every profile).
+#[test]
+fn cargo_run_at_the_root_runs_nsflow() {
+    let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
+    let command = readme
+        .split("```sh\n")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap();
+    assert!(command.starts_with("cargo run --release -- "), "{command}");
+    let out = Command::new(option_env!("CARGO").unwrap_or("cargo"))
+        .args(["run", "-q", "--", "--version"])
+        .current_dir(workspace_root())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("nsflow "),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
 #[test]
 fn the_readme_first_command_shows_flows_collected_per_mode() {
     if require_shared().is_none() {
