@@ -14,7 +14,8 @@ use crate::run::job::{Job, JobOptions};
 use crate::run::replay::Replay;
 use crate::run::{route_tables, summary, Ending, RunError, RunReport};
 use crate::traffic::{Frames, Source};
-use crate::vrp::{Operation, Response, Session};
+use crate::vrp::filter::filtered;
+use crate::vrp::{Errors, Operation, Response, Session};
 use nsflow_driver::backend;
 use nsflow_exporter::template::Template;
 use nsflow_exporter::Version;
@@ -135,7 +136,7 @@ async fn run_async(
         ..RunReport::default()
     };
     for w in &warnings {
-        say(out, &format!("{w}\n"));
+        say(out, &format!("Warning: {w}\n"));
     }
     let mut input = lines(input);
     say(out, &sh.session.prompt());
@@ -166,6 +167,12 @@ async fn run_async(
                 say(out, &format!("\nInfo: replay finished, {n} frames offered.\n{}", sh.session.prompt()));
             }
         }
+    }
+    if sh.session.candidate() != sh.session.running() {
+        say(
+            out,
+            "\nWarning: the input ended with uncommitted configurations; they were discarded.",
+        );
     }
     stop.store(true, Ordering::Relaxed);
     if let Some(h) = replay {
@@ -214,17 +221,12 @@ impl Shell {
             Ok(Response::Closed) => return false,
             Ok(Response::Committed(report)) => {
                 match self.job.commit(self.session.running().clone()).await {
-                    Ok(diff) => {
-                        let mut text = String::new();
-                        for w in &report.warnings {
-                            let _ = writeln!(text, "{w}");
-                        }
-                        let _ = writeln!(text, "Info: {}.", diff.to_string().replace('\n', "; "));
-                        say(out, &text);
-                    }
+                    Ok(_) => say(out, &report.message()),
                     Err(e) => {
-                        // The running configuration stays what the device runs.
+                        // The running configuration stays what the device runs, and the
+                        // session stays in its view.
                         self.session = before;
+                        self.session.cancel_exit();
                         say(
                             out,
                             &format!("Error: the commit could not be applied: {e}\n"),
@@ -232,14 +234,14 @@ impl Shell {
                     }
                 }
             }
-            Ok(Response::Operation(op)) => {
+            Ok(Response::Operation(op, filter)) => {
                 let text = match self.operation(op).await {
-                    Ok(t) => t,
+                    Ok(t) => filtered(filter.as_ref(), t),
                     Err(e) => format!("Error: {e}\n"),
                 };
                 say(out, &text);
             }
-            Err(errors) => say(out, &format!("{errors}")),
+            Err(errors) => say(out, &errors.interactive().to_string()),
         }
         true
     }
@@ -254,7 +256,9 @@ impl Shell {
                 }
                 s
             }
-            Err(e) => format!("{}\n", e.at_line(1, partial)),
+            Err(e) => Errors::from(e.at_line(1, partial))
+                .interactive()
+                .to_string(),
         }
     }
 

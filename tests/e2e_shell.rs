@@ -287,3 +287,136 @@ fn displays_and_a_commit_during_a_replay() {
         "{report}"
     );
 }
+
+#[test]
+fn vrp_habits_display_this_filters_undo_values_and_leaving_uncommitted() {
+    let mut sh = Shell::start(&[]);
+    sh.wait_for("<nsflow>");
+    sh.ask("system-view", "[~nsflow]");
+    // A commit of a system-view setting no mode uses says so, not "no change".
+    sh.ask("ipv6 netstream as-mode 32", "[*nsflow]");
+    let out = sh.ask("commit", "[~nsflow]");
+    assert_eq!(
+        out,
+        "\nInfo: the configuration was committed; no enabled aggregation mode uses what changed, so the device and the exporters are unchanged.\n"
+    );
+    assert_eq!(sh.ask("commit", "[~nsflow]"), "\nInfo: no change.\n");
+    sh.ask(
+        "ipv6 netstream aggregation as",
+        "[*nsflow-aggregation-ipv6-as]",
+    );
+    sh.ask("enable", "[*nsflow-aggregation-ipv6-as]");
+    sh.ask("export version ipfix", "[*nsflow-aggregation-ipv6-as]");
+    sh.ask("template timeout-rate 20", "[*nsflow-aggregation-ipv6-as]");
+    let out = sh.ask("commit", "[~nsflow-aggregation-ipv6-as]");
+    // One `Warning: ` per warning.
+    assert!(
+        out.contains("\nWarning: aggregation as: no ipv6 netstream export source"),
+        "{out}"
+    );
+    assert!(!out.contains("Warning: Warning"), "{out}");
+    assert_eq!(
+        sh.ask("display this", "[~nsflow-aggregation-ipv6-as]"),
+        "\n#\nipv6 netstream aggregation as\n enable\n export version ipfix\n template timeout-rate 20\n#\nreturn\n"
+    );
+    // `undo` with a value that is not the configured one: VRP's error, no line number.
+    let out = sh.ask(
+        "undo template timeout-rate 25",
+        "[~nsflow-aggregation-ipv6-as]",
+    );
+    assert_eq!(
+        out,
+        "\nundo template timeout-rate 25\n                           ^\nError: The configuration to be deleted does not exist at '^' position.\n  `template timeout-rate 25` is not configured (the configuration is `template timeout-rate 20`)\n"
+    );
+    // With the configured value it works as without one.
+    sh.ask(
+        "undo template timeout-rate 20",
+        "[*nsflow-aggregation-ipv6-as]",
+    );
+    sh.ask("undo export version ipfix", "[*nsflow-aggregation-ipv6-as]");
+    let out = sh.ask("commit", "[~nsflow-aggregation-ipv6-as]");
+    assert!(out.ends_with("Info: export changed: as.\n"), "{out}");
+    assert_eq!(
+        sh.ask("display this", "[~nsflow-aggregation-ipv6-as]"),
+        "\n#\nipv6 netstream aggregation as\n enable\n#\nreturn\n"
+    );
+    // Output filters, on the configuration and on the device's displays.
+    assert_eq!(
+        sh.ask(
+            "display current-configuration | include ^ipv6",
+            "[~nsflow-aggregation-ipv6-as]"
+        ),
+        "\nipv6 netstream as-mode 32\nipv6 netstream aggregation as\n"
+    );
+    assert_eq!(
+        sh.ask(
+            "display current-configuration | begin aggregation",
+            "[~nsflow-aggregation-ipv6-as]"
+        ),
+        "\nipv6 netstream aggregation as\n enable\n#\nreturn\n"
+    );
+    let stats = sh.ask(
+        "display ipv6 netstream statistics | include ^(as|vlan-id) ",
+        "[~nsflow-aggregation-ipv6-as]",
+    );
+    assert_eq!(
+        stats.lines().filter(|l| !l.is_empty()).count(),
+        1,
+        "{stats}"
+    );
+    assert!(stats.starts_with("\nas "), "{stats}");
+    let stats = sh.ask(
+        "display ipv6 netstream statistics | exclude .",
+        "[~nsflow-aggregation-ipv6-as]",
+    );
+    assert!(stats.trim().is_empty(), "{stats}");
+    let out = sh.ask(
+        "display current-configuration | include (",
+        "[~nsflow-aggregation-ipv6-as]",
+    );
+    let caret = format!("{}^", " ".repeat(40));
+    assert!(
+        out.starts_with(&format!("\ndisplay current-configuration | include (\n{caret}\nError: Wrong parameter found at '^' position.\n")),
+        "{out}"
+    );
+    assert!(!out.contains("line "), "{out}");
+    // Leaving with uncommitted changes asks; `c` stays, `n` discards, `y` commits.
+    sh.ask("undo enable", "[*nsflow-aggregation-ipv6-as]");
+    let question = "Warning: Uncommitted configurations found. Are you sure to commit them before exiting? [Y(yes)/N(no)/C(cancel)]:";
+    sh.ask("return", question);
+    sh.ask("c", "[*nsflow-aggregation-ipv6-as]");
+    sh.ask("quit", "[*nsflow]");
+    sh.ask("quit", question);
+    sh.ask("n", "<nsflow>");
+    sh.ask("system-view", "[~nsflow]");
+    assert!(sh
+        .ask("display current-configuration", "[~nsflow]")
+        .contains(" enable\n"));
+    sh.ask(
+        "ipv6 netstream aggregation as",
+        "[~nsflow-aggregation-ipv6-as]",
+    );
+    sh.ask("undo enable", "[*nsflow-aggregation-ipv6-as]");
+    sh.ask("return", question);
+    let out = sh.ask("y", "<nsflow>");
+    assert_eq!(out, "\nInfo: removed: as.\n");
+    // The user view has nothing uncommitted: `quit` ends the shell.
+    sh.send("quit");
+    let report = sh.close();
+    assert!(!report.contains("uncommitted"), "{report}");
+}
+
+#[test]
+fn input_ending_with_uncommitted_changes_says_they_are_discarded() {
+    let mut sh = Shell::start(&[]);
+    sh.wait_for("<nsflow>");
+    sh.ask("system-view", "[~nsflow]");
+    sh.ask("ipv6 netstream as-mode 32", "[*nsflow]");
+    let report = sh.close();
+    assert!(
+        report.contains(
+            "Warning: the input ended with uncommitted configurations; they were discarded."
+        ),
+        "{report}"
+    );
+}

@@ -2,11 +2,13 @@
 //! at the token that is wrong. The same code answers `?` help (see [`super::cursor`]).
 //!
 //! `undo` of a setting parses to the setting with its default value, so that the model has
-//! one operation per setting.
+//! one operation per setting, and to the value typed after it, if any (`undo template
+//! timeout-rate 20`), which the session checks against the configured one.
 #![deny(clippy::indexing_slicing)]
 
 use super::cursor::{kw, unlisted, AddrSpec, Cursor, Kw};
 use super::error::{CommandError, ErrorKind};
+use super::filter::{self, OutputFilter};
 use super::model::{
     ActiveTimeout, AggregationConfig, AggregationSetting, Collector, Direction, ExportChange,
     FieldWidth, MplsAware, SystemConfig, SystemSetting, Version, ACTIVE_MINUTES, ACTIVE_SECONDS,
@@ -46,6 +48,8 @@ pub enum Shown {
     Running,
     /// `display configuration candidate`: the candidate being edited.
     Candidate,
+    /// `display this`: the running configuration of the current view.
+    This,
 }
 
 /// A command about the device's state rather than the configuration: the session cannot
@@ -75,24 +79,32 @@ pub enum Command {
     Return,
     /// `commit`: check the candidate and make it the running configuration.
     Commit,
-    /// `display current-configuration` / `display configuration candidate`.
-    Display(Shown),
-    /// `display ipv6 netstream …` or `reset ipv6 netstream cache`.
-    Operation(Operation),
+    /// `display current-configuration` / `display configuration candidate` / `display
+    /// this`, with its output filter.
+    Display(Shown, Option<OutputFilter>),
+    /// `display ipv6 netstream …` with its output filter, or `reset ipv6 netstream cache`.
+    Operation(Operation, Option<OutputFilter>),
     /// `ipv6 netstream aggregation MODE`: create (if needed) and enter the mode's view.
     EnterAggregation(AggregationMode),
     /// `undo ipv6 netstream aggregation MODE`: delete the mode's view.
     DeleteAggregation(AggregationMode),
-    /// A system-view setting (`undo` gives its default).
-    System(SystemSetting),
-    /// A setting of the aggregation view of this mode (`undo` gives its default).
-    Aggregation(AggregationMode, AggregationSetting),
+    /// A system-view setting (`undo` gives its default), and with `undo … VALUE` the
+    /// setting typed, which must be the configured one.
+    System(SystemSetting, Option<SystemSetting>),
+    /// A setting of the aggregation view of this mode (`undo` gives its default), and with
+    /// `undo … VALUE` the setting typed, which must be the configured one.
+    Aggregation(
+        AggregationMode,
+        AggregationSetting,
+        Option<AggregationSetting>,
+    ),
     /// A host or source change in the system view (`None`) or a mode's aggregation view.
     Export(Option<AggregationMode>, ExportChange),
 }
 
 /// A parsed command and the column of its main operand (the host or source address, the
-/// mode), where an error found when the command is executed points.
+/// mode, the value after `undo`), where an error found when the command is executed
+/// points.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parsed {
     /// The command.
@@ -150,12 +162,12 @@ const RESET: Kw<First> = kw("reset", "Clear a table", First::Reset);
 fn user(cur: &mut Cursor<'_>) -> Result<Command, CommandError> {
     let c = match cur.keyword(&[SYSTEM_VIEW, DISPLAY, RESET, QUIT])? {
         First::SystemView => Command::SystemView,
-        First::Display => display(cur)?,
+        First::Display => display(cur, false)?,
         First::Reset => {
             cur.keyword(&[kw("ipv6", "IPv6 NetStream", ())])?;
             netstream(cur)?;
             cur.keyword(&[kw("cache", "Age out every flow now: all are exported", ())])?;
-            Command::Operation(Operation::ResetCache)
+            Command::Operation(Operation::ResetCache, None)
         }
         _ => Command::Quit,
     };
@@ -167,10 +179,13 @@ fn user(cur: &mut Cursor<'_>) -> Result<Command, CommandError> {
 enum Shows {
     Running,
     Configuration,
+    This,
     Ipv6,
 }
 
-fn display(cur: &mut Cursor<'_>) -> Result<Command, CommandError> {
+/// What follows `display`, with its output filter; `display this` only in a
+/// configuration view (`this`).
+fn display(cur: &mut Cursor<'_>, this: bool) -> Result<Command, CommandError> {
     let shown = cur.keyword(&[
         kw(
             "current-configuration",
@@ -178,23 +193,38 @@ fn display(cur: &mut Cursor<'_>) -> Result<Command, CommandError> {
             Shows::Running,
         ),
         kw("configuration", "A configuration", Shows::Configuration),
+        Kw {
+            word: "this",
+            help: "The running configuration of the current view",
+            value: Shows::This,
+            listed: this,
+        },
         kw("ipv6", "IPv6 NetStream state", Shows::Ipv6),
     ])?;
-    Ok(match shown {
-        Shows::Running => Command::Display(Shown::Running),
+    let shown = match shown {
+        Shows::Running => Shown::Running,
+        Shows::This if this => Shown::This,
+        Shows::This => {
+            return Err(cur.refuse_last(
+                ErrorKind::Unrecognized,
+                "`display this` shows the configuration of a configuration view; the user view has none",
+            ))
+        }
         Shows::Configuration => {
             cur.keyword(&[kw(
                 "candidate",
                 "The candidate configuration (not yet committed)",
                 (),
             )])?;
-            Command::Display(Shown::Candidate)
+            Shown::Candidate
         }
         Shows::Ipv6 => {
             netstream(cur)?;
-            Command::Operation(display_netstream(cur)?)
+            let op = display_netstream(cur)?;
+            return Ok(Command::Operation(op, filter::parse(cur)?));
         }
-    })
+    };
+    Ok(Command::Display(shown, filter::parse(cur)?))
 }
 
 /// What follows `display ipv6 netstream`.
@@ -229,7 +259,7 @@ fn mode_keywords<T>(value: impl Fn(AggregationMode) -> T) -> Vec<Kw<T>> {
 fn common(first: First, cur: &mut Cursor<'_>) -> Result<Command, CommandError> {
     let c = match first {
         First::Commit => Command::Commit,
-        First::Display => display(cur)?,
+        First::Display => display(cur, true)?,
         First::Quit => Command::Quit,
         _ => Command::Return,
     };
@@ -319,7 +349,7 @@ fn system_netstream(
                         (),
                     )])?;
                     cur.end()?;
-                    SystemSetting::SequenceFixed(!undo)
+                    (SystemSetting::SequenceFixed(!undo), None)
                 }
                 _ => match cur.keyword(&[
                     kw(
@@ -333,21 +363,17 @@ fn system_netstream(
                         Word::TimeoutRate,
                     ),
                 ])? {
-                    Word::RefreshRate => SystemSetting::OptionRefreshRate(value(
-                        cur,
-                        undo,
-                        d.option_refresh_packets,
-                        |c| c.int(&OPTION_PACKETS, "Packets between options refreshes"),
-                    )?),
-                    _ => SystemSetting::OptionTimeoutRate(value(
-                        cur,
-                        undo,
-                        d.option_timeout_min,
-                        |c| c.int(&OPTION_MINUTES, "Minutes between options refreshes"),
-                    )?),
+                    Word::RefreshRate => value(cur, undo, d.option_refresh_packets, focus, |c| {
+                        c.int(&OPTION_PACKETS, "Packets between options refreshes")
+                    })?
+                    .map(SystemSetting::OptionRefreshRate),
+                    _ => value(cur, undo, d.option_timeout_min, focus, |c| {
+                        c.int(&OPTION_MINUTES, "Minutes between options refreshes")
+                    })?
+                    .map(SystemSetting::OptionTimeoutRate),
                 },
             },
-            _ => SystemSetting::IndexSwitch(value(cur, undo, d.index_switch, width)?),
+            _ => value(cur, undo, d.index_switch, focus, width)?.map(SystemSetting::IndexSwitch),
         },
         Word::Aggregation => {
             let mut table = mode_keywords(Some);
@@ -362,12 +388,12 @@ fn system_netstream(
                         Command::EnterAggregation(mode)
                     });
                 }
-                None => timeout(cur, undo, true)?,
+                None => timeout(cur, undo, true, focus)?,
             }
         }
-        Word::Timeout => timeout(cur, undo, false)?,
-        Word::AsMode => SystemSetting::AsMode(value(cur, undo, d.as_mode, width)?),
-        _ => SystemSetting::MplsAware(value(cur, undo, d.mpls_aware, |c| {
+        Word::Timeout => timeout(cur, undo, false, focus)?,
+        Word::AsMode => value(cur, undo, d.as_mode, focus, width)?.map(SystemSetting::AsMode),
+        _ => value(cur, undo, d.mpls_aware, focus, |c| {
             c.keyword(&[
                 kw("label-only", "Sample labels only", MplsAware::LabelOnly),
                 kw(
@@ -381,19 +407,57 @@ fn system_netstream(
                     MplsAware::LabelAndIp,
                 ),
             ])
-        })?),
+        })?
+        .map(SystemSetting::MplsAware),
     };
-    Ok(Command::System(setting))
+    Ok(Command::System(setting.0, setting.1))
 }
 
-/// The value of a setting: read it, or with `undo` take the default; then the line ends.
+/// A setting's value as a command gives it: the value set (the default after `undo`)
+/// and, after `undo … VALUE`, the value typed.
+struct Valued<T> {
+    set: T,
+    typed: Option<T>,
+}
+
+impl<T> Valued<T> {
+    /// The settings made of the two values.
+    fn map<S>(self, setting: impl Fn(T) -> S) -> (S, Option<S>) {
+        (setting(self.set), self.typed.map(setting))
+    }
+}
+
+/// The value of a setting: read it; with `undo` the default, and the value after `undo` if
+/// one is typed (its column becomes the focus, where a mismatch with the configured value
+/// points); then the line ends. After a bare `undo` the value is still offered in help.
 fn value<T>(
     cur: &mut Cursor<'_>,
     undo: bool,
     default: T,
+    focus: &mut usize,
     read: impl FnOnce(&mut Cursor<'_>) -> Result<T, CommandError>,
-) -> Result<T, CommandError> {
-    let v = if undo { default } else { read(cur)? };
+) -> Result<Valued<T>, CommandError> {
+    let v = if undo {
+        let bare = cur.at_end();
+        *focus = cur.column();
+        match read(cur) {
+            Ok(typed) => Valued {
+                set: default,
+                typed: Some(typed),
+            },
+            // Nothing after `undo …`: the read only listed the value for help.
+            Err(_) if bare => Valued {
+                set: default,
+                typed: None,
+            },
+            Err(e) => return Err(e),
+        }
+    } else {
+        Valued {
+            set: read(cur)?,
+            typed: None,
+        }
+    };
     cur.end()?;
     Ok(v)
 }
@@ -404,28 +468,23 @@ fn timeout(
     cur: &mut Cursor<'_>,
     undo: bool,
     aggregated: bool,
-) -> Result<SystemSetting, CommandError> {
+    focus: &mut usize,
+) -> Result<(SystemSetting, Option<SystemSetting>), CommandError> {
     let d = SystemConfig::default();
     let is_active = cur.keyword(&[
         kw("active", "Active aging time", true),
         kw("inactive", "Inactive aging time", false),
     ])?;
     Ok(match (is_active, aggregated) {
-        (true, true) => {
-            SystemSetting::AggregationActive(value(cur, undo, d.aggregation_active, active)?)
-        }
+        (true, true) => value(cur, undo, d.aggregation_active, focus, active)?
+            .map(SystemSetting::AggregationActive),
         (true, false) => {
-            SystemSetting::OriginalActive(value(cur, undo, d.original_active, active)?)
+            value(cur, undo, d.original_active, focus, active)?.map(SystemSetting::OriginalActive)
         }
-        (false, true) => SystemSetting::AggregationInactive(value(
-            cur,
-            undo,
-            d.aggregation_inactive_s,
-            inactive,
-        )?),
-        (false, false) => {
-            SystemSetting::OriginalInactive(value(cur, undo, d.original_inactive_s, inactive)?)
-        }
+        (false, true) => value(cur, undo, d.aggregation_inactive_s, focus, inactive)?
+            .map(SystemSetting::AggregationInactive),
+        (false, false) => value(cur, undo, d.original_inactive_s, focus, inactive)?
+            .map(SystemSetting::OriginalInactive),
     })
 }
 
@@ -596,14 +655,14 @@ fn aggregation(
         other => (false, other),
     };
     let d = AggregationConfig::default();
-    let setting = match first {
+    let (setting, typed) = match first {
         First::Enable => {
             cur.end()?;
-            AggregationSetting::Enable(!undo)
+            (AggregationSetting::Enable(!undo), None)
         }
         First::Export => {
             cur.keyword(&[kw("version", "Export format", ())])?;
-            AggregationSetting::ExportVersion(value(cur, undo, d.version, |c| {
+            value(cur, undo, d.version, focus, |c| {
                 c.keyword(&[
                     kw("9", "NetFlow v9 (default)", Some(Version::V9)),
                     kw("ipfix", "IPFIX", Some(Version::Ipfix)),
@@ -616,16 +675,15 @@ fn aggregation(
                         "IPv6 aggregated flows can only be exported as V9 or IPFIX; V5 and V8 are IPv4 formats",
                     )
                 })
-            })?)
+            })?
+            .map(AggregationSetting::ExportVersion)
         }
         First::Template => {
             cur.keyword(&[kw("timeout-rate", "Template refresh interval", ())])?;
-            AggregationSetting::TemplateTimeoutRate(value(
-                cur,
-                undo,
-                d.template_timeout_min,
-                |c| c.int(&TEMPLATE_MINUTES, "Minutes between template refreshes"),
-            )?)
+            value(cur, undo, d.template_timeout_min, focus, |c| {
+                c.int(&TEMPLATE_MINUTES, "Minutes between template refreshes")
+            })?
+            .map(AggregationSetting::TemplateTimeoutRate)
         }
         First::Mask => {
             if !mode.is_prefix_mode() {
@@ -647,12 +705,10 @@ fn aggregation(
                 kw("destination", "Destination prefix", Direction::Destination),
             ])?;
             cur.keyword(&[kw("minimum", "Minimum prefix length", ())])?;
-            AggregationSetting::Mask(
-                dir,
-                value(cur, undo, None, |c| {
-                    c.int(&MASK_LENGTH, "Minimum prefix length").map(Some)
-                })?,
-            )
+            value(cur, undo, None, focus, |c| {
+                c.int(&MASK_LENGTH, "Minimum prefix length").map(Some)
+            })?
+            .map(|l| AggregationSetting::Mask(dir, l))
         }
         First::Ipv6 => {
             netstream(cur)?;
@@ -662,5 +718,5 @@ fn aggregation(
         }
         other => return common(other, cur),
     };
-    Ok(Command::Aggregation(mode, setting))
+    Ok(Command::Aggregation(mode, setting, typed))
 }

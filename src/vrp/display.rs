@@ -2,36 +2,65 @@
 //! (system view, then one section per aggregation view in mode order), defaults omitted,
 //! `#` between sections, `return` at the end. Every line is a command that parses back to
 //! the setting it shows, so reading the text back gives the same configuration.
+//! `display this` shows one view's section in the same form ([`render_view`]).
 #![deny(clippy::indexing_slicing)]
 
+use super::command::View;
 use super::model::{
     ActiveTimeout, AggregationConfig, AggregationSetting, Config, Direction, ExportChange,
     FieldWidth, MplsAware, SystemConfig, SystemSetting, Version, ViewExport,
 };
+use nsflow_rtl::AggregationMode;
 use std::fmt;
 use std::net::IpAddr;
 
 /// The configuration as `display current-configuration` prints it.
 pub fn render(config: &Config) -> String {
     let mut out = String::from("#\n");
-    let system = system_lines(&config.system);
-    if !system.is_empty() {
-        for l in system {
-            out.push_str(&l);
-            out.push('\n');
-        }
-        out.push_str("#\n");
-    }
+    out.push_str(&system_section(config));
     for (mode, agg) in &config.aggregations {
-        out.push_str(&format!("ipv6 netstream aggregation {mode}\n"));
-        for l in aggregation_lines(agg) {
-            out.push(' ');
-            out.push_str(&l);
-            out.push('\n');
-        }
-        out.push_str("#\n");
+        out.push_str(&aggregation_section(*mode, agg));
     }
     out.push_str("return\n");
+    out
+}
+
+/// What `display this` prints in `view`: that view's section of `config` (nothing when
+/// the view is not configured), between `#` and `return`.
+pub fn render_view(config: &Config, view: View) -> String {
+    let section = match view {
+        View::User => String::new(),
+        View::System => system_section(config),
+        View::Aggregation(mode) => config
+            .aggregations
+            .get(&mode)
+            .map(|agg| aggregation_section(mode, agg))
+            .unwrap_or_default(),
+    };
+    format!("#\n{section}return\n")
+}
+
+/// The system view's lines, each ending in a newline, then `#`; nothing when every
+/// setting is at its default.
+fn system_section(config: &Config) -> String {
+    let lines = system_lines(&config.system);
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut out: String = lines.into_iter().map(|l| l + "\n").collect();
+    out.push_str("#\n");
+    out
+}
+
+/// `ipv6 netstream aggregation MODE`, the view's lines indented by one space, then `#`.
+fn aggregation_section(mode: AggregationMode, agg: &AggregationConfig) -> String {
+    let mut out = format!("ipv6 netstream aggregation {mode}\n");
+    for l in aggregation_lines(agg) {
+        out.push(' ');
+        out.push_str(&l);
+        out.push('\n');
+    }
+    out.push_str("#\n");
     out
 }
 

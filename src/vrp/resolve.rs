@@ -12,7 +12,8 @@ use nsflow_rtl::config::{EngineConfig, ProfileConfig};
 use nsflow_rtl::AggregationMode;
 use std::fmt;
 
-/// Something `commit` accepts but the operator should know: records that go nowhere.
+/// Something `commit` accepts but the operator should know: records that go nowhere. The
+/// text is the message without VRP's `Warning: `, which whoever shows it puts first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Warning {
     /// An enabled mode with no export source in its view or the system view (A2).
@@ -31,22 +32,22 @@ impl fmt::Display for Warning {
         match self {
             Self::NoSource(m) => write!(
                 f,
-                "Warning: aggregation {m}: no ipv6 netstream export source in this view or the system view; nothing is exported"
+                "aggregation {m}: no ipv6 netstream export source in this view or the system view; nothing is exported"
             ),
             Self::NoHosts(m) => write!(
                 f,
-                "Warning: aggregation {m}: no ipv6 netstream export host in this view or the system view; nothing is exported"
+                "aggregation {m}: no ipv6 netstream export host in this view or the system view; nothing is exported"
             ),
             Self::HostWithoutSource(m, h) => write!(
                 f,
-                "Warning: aggregation {m}: export host {} {} gets nothing: no IPv{} export source is configured",
+                "aggregation {m}: export host {} {} gets nothing: no IPv{} export source is configured",
                 h.addr,
                 h.port,
                 if h.addr.is_ipv4() { 4 } else { 6 }
             ),
             Self::AggregationHostsIgnored(m) => write!(
                 f,
-                "Warning: aggregation {m}: the export hosts of this view are not used; the system view's hosts take precedence"
+                "aggregation {m}: the export hosts of this view are not used; the system view's hosts take precedence"
             ),
         }
     }
