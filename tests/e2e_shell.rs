@@ -420,3 +420,37 @@ fn input_ending_with_uncommitted_changes_says_they_are_discarded() {
         "{report}"
     );
 }
+
+#[test]
+fn vpn_instances_are_declared_in_their_view_before_a_host_names_one() {
+    let mut sh = Shell::start(&[]);
+    sh.wait_for("<nsflow>");
+    sh.ask("system-view", "[~nsflow]");
+    sh.ask("ipv6 netstream export source 127.0.0.1", "[*nsflow]");
+    sh.ask(
+        "ipv6 netstream export host 127.0.0.1 9 vpn-instance blue",
+        "[*nsflow]",
+    );
+    sh.ask(
+        "ipv6 netstream aggregation as",
+        "[*nsflow-aggregation-ipv6-as]",
+    );
+    sh.ask("enable", "[*nsflow-aggregation-ipv6-as]");
+    let out = sh.ask("commit", "[*nsflow-aggregation-ipv6-as]");
+    assert_eq!(
+        out,
+        "\nipv6 netstream export host 127.0.0.1 9 vpn-instance blue\n                           ^\nError: The configuration cannot be committed.\n  system view: export host 127.0.0.1 9 names vpn-instance `blue`, which does not exist: declare it with `ip vpn-instance blue` in the system view\n"
+    );
+    sh.ask("ip vpn-instance blue", "[*nsflow-vpn-instance-blue]");
+    sh.ask("vrf-device lo", "[*nsflow-vpn-instance-blue]");
+    let out = sh.ask("commit", "[~nsflow-vpn-instance-blue]");
+    assert!(out.ends_with("Info: added: as.\n"), "{out}");
+    assert_eq!(
+        sh.ask("display this", "[~nsflow-vpn-instance-blue]"),
+        "\n#\nip vpn-instance blue\n vrf-device lo\n#\nreturn\n"
+    );
+    sh.ask("return", "<nsflow>");
+    sh.send("quit");
+    let report = sh.close();
+    assert!(report.contains("127.0.0.1:9"), "{report}");
+}

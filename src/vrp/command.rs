@@ -10,16 +10,16 @@ use super::cursor::{kw, unlisted, AddrSpec, Cursor, Kw};
 use super::error::{CommandError, ErrorKind};
 use super::filter::{self, OutputFilter};
 use super::model::{
-    ActiveTimeout, AggregationConfig, AggregationSetting, Collector, Direction, ExportChange,
-    FieldWidth, MplsAware, SystemConfig, SystemSetting, Version, ACTIVE_MINUTES, ACTIVE_SECONDS,
-    DSCP, INACTIVE_SECONDS, MASK_LENGTH, OPTION_MINUTES, OPTION_PACKETS, PORT, TEMPLATE_MINUTES,
-    VPN_NAME,
+    check_vrf_device, ActiveTimeout, AggregationConfig, AggregationSetting, Collector, Direction,
+    ExportChange, FieldWidth, MplsAware, SystemConfig, SystemSetting, Version, VpnSetting,
+    ACTIVE_MINUTES, ACTIVE_SECONDS, DSCP, INACTIVE_SECONDS, MASK_LENGTH, OPTION_MINUTES,
+    OPTION_PACKETS, PORT, TEMPLATE_MINUTES, VPN_NAME, VRF_DEVICE,
 };
 use nsflow_rtl::AggregationMode;
 use std::net::{IpAddr, Ipv4Addr};
 
 /// A VRP view: which commands a line can be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum View {
     /// `<nsflow>`: after login; `system-view` leaves it.
     User,
@@ -27,16 +27,18 @@ pub enum View {
     System,
     /// `[~nsflow-aggregation-ipv6-MODE]`: one aggregation mode's settings.
     Aggregation(AggregationMode),
+    /// `[~nsflow-vpn-instance-NAME]`: one VPN instance, by name.
+    VpnInstance(String),
 }
 
 impl View {
     /// The view a command falls back to when it is not a command of this one (VRP runs a
     /// command of an enclosing view and moves there).
-    pub const fn parent(self) -> Option<View> {
+    pub const fn parent(&self) -> Option<View> {
         match self {
             Self::User => None,
             Self::System => Some(Self::User),
-            Self::Aggregation(_) => Some(Self::System),
+            Self::Aggregation(_) | Self::VpnInstance(_) => Some(Self::System),
         }
     }
 }
@@ -88,6 +90,10 @@ pub enum Command {
     EnterAggregation(AggregationMode),
     /// `undo ipv6 netstream aggregation MODE`: delete the mode's view.
     DeleteAggregation(AggregationMode),
+    /// `ip vpn-instance NAME`: create (if needed) and enter the instance's view.
+    EnterVpnInstance(String),
+    /// `undo ip vpn-instance NAME`: delete the instance.
+    DeleteVpnInstance(String),
     /// A system-view setting (`undo` gives its default), and with `undo … VALUE` the
     /// setting typed, which must be the configured one.
     System(SystemSetting, Option<SystemSetting>),
@@ -100,6 +106,9 @@ pub enum Command {
     ),
     /// A host or source change in the system view (`None`) or a mode's aggregation view.
     Export(Option<AggregationMode>, ExportChange),
+    /// A setting of the view of this VPN instance (`undo` gives its default), and with
+    /// `undo … VALUE` the setting typed, which must be the configured one.
+    VpnInstance(String, VpnSetting, Option<VpnSetting>),
 }
 
 /// A parsed command and the column of its main operand (the host or source address, the
@@ -115,17 +124,18 @@ pub struct Parsed {
 
 /// Parses `line` as a command of `view` (no fallback to other views; see
 /// [`super::session::Session::feed_line`] for that).
-pub fn parse(view: View, line: &str) -> Result<Parsed, CommandError> {
+pub fn parse(view: &View, line: &str) -> Result<Parsed, CommandError> {
     parse_with(view, &mut Cursor::new(line))
 }
 
 /// Parses from `cur`, leaving in it what was acceptable where parsing stopped.
-pub(crate) fn parse_with(view: View, cur: &mut Cursor<'_>) -> Result<Parsed, CommandError> {
+pub(crate) fn parse_with(view: &View, cur: &mut Cursor<'_>) -> Result<Parsed, CommandError> {
     let mut focus = cur.column();
     let command = match view {
         View::User => user(cur)?,
         View::System => system(cur, &mut focus)?,
-        View::Aggregation(mode) => aggregation(mode, cur, &mut focus)?,
+        View::Aggregation(mode) => aggregation(*mode, cur, &mut focus)?,
+        View::VpnInstance(name) => vpn_instance(name, cur, &mut focus)?,
     };
     Ok(Parsed { command, focus })
 }
@@ -137,8 +147,10 @@ enum First {
     Quit,
     Return,
     Commit,
+    Ip,
     Ipv6,
     Undo,
+    VrfDevice,
     Enable,
     Export,
     Template,
@@ -156,6 +168,7 @@ const COMMIT: Kw<First> = kw(
     First::Commit,
 );
 const IPV6: Kw<First> = kw("ipv6", "IPv6 NetStream", First::Ipv6);
+const IP: Kw<First> = kw("ip", "VPN instances", First::Ip);
 const UNDO: Kw<First> = kw("undo", "Restore a default or delete a setting", First::Undo);
 const RESET: Kw<First> = kw("reset", "Clear a table", First::Reset);
 
@@ -268,18 +281,58 @@ fn common(first: First, cur: &mut Cursor<'_>) -> Result<Command, CommandError> {
 }
 
 fn system(cur: &mut Cursor<'_>, focus: &mut usize) -> Result<Command, CommandError> {
-    let first = cur.keyword(&[IPV6, UNDO, COMMIT, DISPLAY, QUIT, RETURN])?;
-    let undo = matches!(first, First::Undo);
+    let first = cur.keyword(&[IPV6, IP, UNDO, COMMIT, DISPLAY, QUIT, RETURN])?;
+    let (undo, first) = match first {
+        First::Undo => (true, cur.keyword(&[IPV6, IP])?),
+        other => (false, other),
+    };
     match first {
-        First::Ipv6 | First::Undo => {
-            if undo {
-                cur.keyword(&[IPV6])?;
-            }
+        First::Ipv6 => {
             netstream(cur)?;
             system_netstream(cur, undo, focus)
         }
+        First::Ip => {
+            cur.keyword(&[kw("vpn-instance", "A VPN instance", ())])?;
+            *focus = cur.column();
+            let name = cur.name(&VPN_NAME, "VPN instance name (case-sensitive)")?;
+            cur.end()?;
+            Ok(if undo {
+                Command::DeleteVpnInstance(name)
+            } else {
+                Command::EnterVpnInstance(name)
+            })
+        }
         other => common(other, cur),
     }
+}
+
+/// The commands of the view of the VPN instance `name`: `vrf-device DEV`, `undo
+/// vrf-device [DEV]`, and those of every configuration view.
+fn vpn_instance(
+    name: &str,
+    cur: &mut Cursor<'_>,
+    focus: &mut usize,
+) -> Result<Command, CommandError> {
+    let vrf = kw(
+        "vrf-device",
+        "The Linux VRF device that carries the export (default: the instance's name)",
+        First::VrfDevice,
+    );
+    let (undo, first) = match cur.keyword(&[vrf, UNDO, COMMIT, DISPLAY, QUIT, RETURN])? {
+        First::Undo => (true, cur.keyword(&[vrf])?),
+        other => (false, other),
+    };
+    if !matches!(first, First::VrfDevice) {
+        return common(first, cur);
+    }
+    let (set, typed) = value(cur, undo, None, focus, |c| {
+        let dev = c.name(&VRF_DEVICE, "Linux VRF device name")?;
+        check_vrf_device(&dev)
+            .map(|()| Some(dev))
+            .map_err(|d| c.refuse_last(ErrorKind::WrongParameter, d))
+    })?
+    .map(VpnSetting::VrfDevice);
+    Ok(Command::VpnInstance(name.to_owned(), set, typed))
 }
 
 fn netstream(cur: &mut Cursor<'_>) -> Result<(), CommandError> {
@@ -620,10 +673,9 @@ fn export(
             None => 0,
         };
         ExportChange::AddHost(Collector {
-            addr,
-            port,
             vpn_instance,
             dscp,
+            ..Collector::new(addr, port)
         })
     };
     cur.end()?;

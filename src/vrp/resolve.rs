@@ -88,7 +88,8 @@ impl Config {
 
     /// The exporter configuration of `mode`, when its view exists and is enabled: the
     /// hosts after A1 that have a source of their family (the others get nothing, as
-    /// `commit` warns), the sources after A2 (a source without a port sends from 40000),
+    /// `commit` warns), each with the VRF device of its VPN instance (`vrf-device`), the
+    /// sources after A2 (a source without a port sends from 40000),
     /// the view's format and template timeout-rate, the system view's sequence numbering,
     /// field widths, options refresh and aggregation timers, the mode's template
     /// announced at start, and one observation domain per mode (1 + mode index).
@@ -100,7 +101,14 @@ impl Config {
             .hosts
             .iter()
             .filter(|h| effective.reaches(h))
-            .cloned()
+            .map(|h| Collector {
+                vrf_device: h
+                    .vpn_instance
+                    .as_ref()
+                    .and_then(|name| self.vpn_instances.get(name))
+                    .and_then(|vpn| vpn.vrf_device.clone()),
+                ..h.clone()
+            })
             .collect();
         Some(ExportConfig {
             version: a.version,

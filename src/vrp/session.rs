@@ -20,9 +20,13 @@ use super::error::{CommandError, ErrorKind, Errors, Location, VrpError};
 use super::filter::filtered;
 use super::filter::OutputFilter;
 use super::lexer::is_comment;
-use super::model::{AggregationSetting, ApplyError, Config, MplsAware, SystemSetting, Violation};
+use super::model::{
+    AggregationSetting, ApplyError, Collector, Config, ExportChange, MplsAware, SystemSetting,
+    Violation,
+};
 use super::resolve::{Diff, Warning};
 use nsflow_rtl::AggregationMode;
+use std::collections::BTreeMap;
 use std::mem::discriminant;
 
 /// The device name in prompts.
@@ -91,6 +95,9 @@ pub struct Session {
     /// The last command that can break A12 (`enable` in the `mpls-label` view, `mpls-aware`
     /// set to ip-only), where a commit refusing A12 points.
     mpls_origin: Option<Location>,
+    /// The last command that named each VPN instance in a host or deleted it, where a
+    /// commit refusing an undeclared instance points.
+    vpn_origin: BTreeMap<String, Location>,
     /// [`EXIT_QUESTION`] was asked: the next line is its answer.
     exit_asked: bool,
 }
@@ -110,6 +117,7 @@ impl Session {
             view: View::User,
             lines: 0,
             mpls_origin: None,
+            vpn_origin: BTreeMap::new(),
             exit_asked: false,
         }
     }
@@ -133,11 +141,11 @@ impl Session {
 
     /// The current view.
     pub fn view(&self) -> View {
-        self.view
+        self.view.clone()
     }
 
     /// VRP's prompt for the current view: `<nsflow>`, `[~nsflow]`,
-    /// `[~nsflow-aggregation-ipv6-MODE]`; `*` instead of `~` while uncommitted changes exist;
+    /// `[~nsflow-aggregation-ipv6-MODE]`, `[~nsflow-vpn-instance-NAME]`; `*` instead of `~` while uncommitted changes exist;
     /// [`EXIT_QUESTION`] while it waits for its answer.
     pub fn prompt(&self) -> String {
         if self.exit_asked {
@@ -148,10 +156,11 @@ impl Session {
         } else {
             '*'
         };
-        match self.view {
+        match &self.view {
             View::User => format!("<{HOSTNAME}>"),
             View::System => format!("[{mark}{HOSTNAME}]"),
             View::Aggregation(m) => format!("[{mark}{HOSTNAME}-aggregation-ipv6-{m}]"),
+            View::VpnInstance(name) => format!("[{mark}{HOSTNAME}-vpn-instance-{name}]"),
         }
     }
 
@@ -216,7 +225,7 @@ impl Session {
         let warnings = scratch.commit()?.warnings;
         let diff = Diff::between(&self.running, &scratch.running);
         let changed = scratch.running != self.running;
-        scratch.view = self.view;
+        scratch.view = self.view.clone();
         scratch.lines = self.lines;
         *self = scratch;
         Ok(CommitReport {
@@ -234,8 +243,11 @@ impl Session {
                 violations
                     .into_iter()
                     .map(|v| VrpError {
-                        location: match v {
+                        location: match &v {
                             Violation::MplsLabelNeedsMplsAware => self.mpls_origin.clone(),
+                            Violation::UndeclaredVpnInstance { name, .. } => {
+                                self.vpn_origin.get(name).cloned()
+                            }
                             _ => None,
                         },
                         kind: ErrorKind::CommitCheck,
@@ -261,7 +273,7 @@ impl Session {
         let mut first_error = None;
         for view in self.chain() {
             let mut cur = Cursor::new(partial);
-            match parse_with(view, &mut cur) {
+            match parse_with(&view, &mut cur) {
                 Err(e) if e.kind != ErrorKind::Incomplete => {
                     first_error.get_or_insert(e);
                 }
@@ -298,7 +310,7 @@ impl Session {
 
     /// The current view and the views it falls back to.
     fn chain(&self) -> Vec<View> {
-        std::iter::successors(Some(self.view), |v| v.parent()).collect()
+        std::iter::successors(Some(self.view.clone()), View::parent).collect()
     }
 
     /// Runs one line; `interactive` asks [`EXIT_QUESTION`] where a file just moves.
@@ -341,12 +353,12 @@ impl Session {
     /// The view a line runs in and its parse, or the most telling error: the one that got
     /// furthest, the current view's on a tie.
     fn resolve(&self, line: &str) -> Result<(View, Parsed), CommandError> {
-        let mut best = match parse_with(self.view, &mut Cursor::new(line)) {
-            Ok(p) => return Ok((self.view, p)),
+        let mut best = match parse_with(&self.view, &mut Cursor::new(line)) {
+            Ok(p) => return Ok((self.view.clone(), p)),
             Err(e) => e,
         };
         for view in self.chain().into_iter().skip(1) {
-            match parse_with(view, &mut Cursor::new(line)) {
+            match parse_with(&view, &mut Cursor::new(line)) {
                 Ok(p) => return Ok((view, p)),
                 Err(e) if e.column > best.column => best = e,
                 Err(_) => {}
@@ -361,7 +373,7 @@ impl Session {
     }
 
     /// "a command of the … view", when the line is a command of a view the session is not
-    /// in or below (the user view is below every view, so only these two can be).
+    /// in or below (the user view is below every view, so only these can be).
     fn other_view_hint(&self, line: &str) -> Option<&'static str> {
         let chain = self.chain();
         [
@@ -370,11 +382,15 @@ impl Session {
                 View::Aggregation(AggregationMode::Prefix),
                 "a command of an aggregation view: enter one with `ipv6 netstream aggregation MODE`",
             ),
+            (
+                View::VpnInstance(String::new()),
+                "a command of a VPN instance view: enter one with `ip vpn-instance NAME`",
+            ),
         ]
         .into_iter()
         .find(|(v, _)| {
             !chain.iter().any(|c| discriminant(c) == discriminant(v))
-                && parse_with(*v, &mut Cursor::new(line)).is_ok()
+                && parse_with(v, &mut Cursor::new(line)).is_ok()
         })
         .map(|(_, hint)| hint)
     }
@@ -395,7 +411,7 @@ impl Session {
             Command::Quit => match self.view {
                 View::User => return Ok(Response::Closed),
                 View::System => self.leave(interactive),
-                View::Aggregation(_) => self.view = View::System,
+                View::Aggregation(_) | View::VpnInstance(_) => self.view = View::System,
             },
             Command::Return => self.leave(interactive),
             Command::Commit => return self.commit().map(Response::Committed),
@@ -403,11 +419,36 @@ impl Session {
                 let text = match shown {
                     Shown::Running => render(&self.running),
                     Shown::Candidate => render(&self.candidate),
-                    Shown::This => render_view(&self.running, self.view),
+                    Shown::This => render_view(&self.running, &self.view),
                 };
                 return Ok(Response::Output(filtered(filter.as_ref(), text)));
             }
             Command::Operation(op, filter) => return Ok(Response::Operation(op, filter)),
+            Command::EnterVpnInstance(name) => {
+                self.candidate
+                    .vpn_instances
+                    .entry(name.clone())
+                    .or_default();
+                self.view = View::VpnInstance(name);
+            }
+            Command::DeleteVpnInstance(name) => {
+                if self.candidate.vpn_instances.remove(&name).is_none() {
+                    return Err(fail(
+                        ErrorKind::NotConfigured,
+                        ApplyError::NoSuchVpnInstance(name),
+                    ));
+                }
+                self.vpn_origin.insert(name, loc);
+            }
+            Command::VpnInstance(name, s, typed) => {
+                let vpn = self.candidate.vpn_instances.entry(name).or_default();
+                check_undo(typed, vpn.settings(), &loc, |t| {
+                    let mut probe = vpn.clone();
+                    probe.apply(t);
+                    probe.settings()
+                })?;
+                vpn.apply(s);
+            }
             Command::EnterAggregation(m) => {
                 self.candidate.aggregations.entry(m).or_default();
                 self.view = View::Aggregation(m);
@@ -445,6 +486,13 @@ impl Session {
                 }
             }
             Command::Export(scope, change) => {
+                if let ExportChange::AddHost(Collector {
+                    vpn_instance: Some(name),
+                    ..
+                }) = &change
+                {
+                    self.vpn_origin.insert(name.clone(), loc.clone());
+                }
                 let export = match scope {
                     None => &mut self.candidate.system.export,
                     Some(m) => &mut self.candidate.aggregations.entry(m).or_default().export,
@@ -463,7 +511,7 @@ impl Session {
 /// view's settings); otherwise nothing is undone and the error points at the value and
 /// names the configured one (the setting that `apply`, the view's settings with the typed
 /// value applied, has changed).
-fn check_undo<S: Copy + PartialEq + std::fmt::Display, const N: usize>(
+fn check_undo<S: Clone + PartialEq + std::fmt::Display, const N: usize>(
     typed: Option<S>,
     current: [S; N],
     loc: &Location,
@@ -477,7 +525,7 @@ fn check_undo<S: Copy + PartialEq + std::fmt::Display, const N: usize>(
     }
     let configured = current
         .into_iter()
-        .zip(apply(typed))
+        .zip(apply(typed.clone()))
         .find(|(now, then)| now != then)
         .map_or(String::new(), |(now, _)| {
             format!(" (the configuration is `{now}`)")

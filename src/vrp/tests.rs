@@ -31,12 +31,7 @@ fn ip(s: &str) -> IpAddr {
 }
 
 fn host(addr: &str, port: u16) -> Collector {
-    Collector {
-        addr: ip(addr),
-        port,
-        vpn_instance: None,
-        dscp: 0,
-    }
+    Collector::new(ip(addr), port)
 }
 
 fn agg(enabled: bool) -> AggregationConfig {
@@ -326,7 +321,7 @@ fn every_error_points_at_its_token() {
         ("", "display", Incomplete, 8, "current-configuration, configuration"),
         ("", "display configuration", Incomplete, 22, "candidate"),
         ("", "commit now", TooManyParameters, 8, ""),
-        ("", "x", Unrecognized, 1, "ipv6, undo, commit, display, quit, return"),
+        ("", "x", Unrecognized, 1, "ipv6, ip, undo, commit, display, quit, return"),
         ("return", "ipv6 netstream as-mode 32", Unrecognized, 1, "a command of the system view"),
         ("return", "commit", Unrecognized, 1, "system-view, display, reset, quit"),
         (as_view, "mask source minimum 10", Unrecognized, 1, "only to the prefix modes"),
@@ -663,7 +658,7 @@ fn display_is_canonical_and_omits_defaults() {
     assert_eq!(render(&Config::default()), "#\nreturn\n");
     let c = candidate(
         "ipv6 netstream aggregation prefix\nmask destination minimum 64\nenable\nipv6 netstream export host ipv6 2001:DB8:0::1 9995 dscp 0\nquit\n\
-         ipv6 netstream aggregation as\nquit\n\
+         ipv6 netstream aggregation as\nquit\nip vpn-instance V\nvrf-device vrf-v\nip vpn-instance W\n\
          ipv6 netstream export host 127.0.0.1 9995 vpn-instance V dscp 8\nipv6 netstream export source ipv6 ::1\nipv6 netstream export source 127.0.0.1 7\n\
          ipv6 netstream mpls-aware ip-only\nipv6 netstream mpls-aware label-only\nipv6 netstream timeout active 30\n\
          ipv6 netstream aggregation timeout active interval-second 15\nipv6 netstream timeout inactive 10\n\
@@ -672,6 +667,11 @@ fn display_is_canonical_and_omits_defaults() {
          ipv6 netstream aggregation timeout inactive 5\nipv6 netstream timeout active interval-second 16",
     );
     let want = "#
+ip vpn-instance V
+ vrf-device vrf-v
+#
+ip vpn-instance W
+#
 ipv6 netstream timeout active interval-second 16
 ipv6 netstream timeout inactive 10
 ipv6 netstream as-mode 32
@@ -950,6 +950,7 @@ fn help_lists_what_may_come_next() {
             "display",
             "quit",
             "return",
+            "ip",
             "system-view",
             "reset"
         ]
@@ -1202,8 +1203,22 @@ mod properties {
         ];
         let aware = prop_oneof![Just("label-only"), Just("label-and-ip"), Just("ip-only")];
         (proptest::collection::vec(item, 0..25), aware).prop_map(|(items, aware)| {
+            let items: Vec<String> = items.into_iter().flatten().collect();
+            // Every VPN instance a host names is declared first; one whose name is too
+            // long for a device name gets a `vrf-device`.
+            let vpns: std::collections::BTreeSet<&str> = items
+                .iter()
+                .filter_map(|l| l.split(" vpn-instance ").nth(1))
+                .filter_map(|rest| rest.split(' ').next())
+                .collect();
             let mut lines = vec!["system-view".to_owned()];
-            lines.extend(items.into_iter().flatten());
+            for (i, name) in vpns.into_iter().enumerate() {
+                lines.push(format!("ip vpn-instance {name}"));
+                if name.len() > 15 {
+                    lines.push(format!(" vrf-device vrf{i}"));
+                }
+            }
+            lines.extend(items);
             lines.push(format!("ipv6 netstream mpls-aware {aware}"));
             lines
         })
@@ -1328,4 +1343,156 @@ fn a1_no_warning_when_both_views_name_the_same_hosts() {
         vec![host("127.0.0.1", 1)]
     );
     assert_eq!(c.warnings(), vec![]);
+}
+
+#[test]
+fn vpn_instances_are_declared_before_hosts_use_them() {
+    // A host naming an undeclared instance: commit refuses it, pointing at the host.
+    let mut s = session("ipv6 netstream aggregation as\nenable\nipv6 netstream export source 127.0.0.1\nipv6 netstream export host 127.0.0.1 9995 vpn-instance blue");
+    let e = s.commit().unwrap_err();
+    assert_eq!(e.0.len(), 1, "{e}");
+    assert_eq!(e.0[0].kind, ErrorKind::CommitCheck);
+    assert_eq!(
+        e.0[0].detail,
+        "ipv6 netstream aggregation as: export host 127.0.0.1 9995 names vpn-instance `blue`, which does not exist: declare it with `ip vpn-instance blue` in the system view"
+    );
+    assert_eq!(e.0[0].location.as_ref().unwrap().line, 5);
+    assert_eq!(s.running(), &Config::default());
+    // Declared, with its VRF device: the prompt, `display this`, the exporter's device.
+    s.feed_line("ip vpn-instance blue").unwrap();
+    assert_eq!(s.view(), View::VpnInstance("blue".into()));
+    assert_eq!(s.prompt(), "[*nsflow-vpn-instance-blue]");
+    s.feed_line("vrf-device vrf-blue").unwrap();
+    let report = s.commit().unwrap();
+    assert_eq!(report.diff.added, [M::As]);
+    assert_eq!(s.prompt(), "[~nsflow-vpn-instance-blue]");
+    assert_eq!(
+        output(&mut s, "display this"),
+        "#\nip vpn-instance blue\n vrf-device vrf-blue\n#\nreturn\n"
+    );
+    let c = &s.running().export_config(M::As).unwrap().collectors[0];
+    assert_eq!(
+        (c.vpn_instance.as_deref(), c.device()),
+        (Some("blue"), Some("vrf-blue"))
+    );
+    // `undo vrf-device VALUE` must name the configured device; without it the device is
+    // the instance's name again, and the export changes.
+    let e = s.feed_line("undo vrf-device vrf-red").unwrap_err();
+    assert_eq!(e.0[0].kind, ErrorKind::NotConfigured);
+    assert!(
+        e.0[0]
+            .detail
+            .ends_with("(the configuration is `vrf-device vrf-blue`)"),
+        "{e}"
+    );
+    s.feed_line("undo vrf-device vrf-blue").unwrap();
+    let report = s.commit().unwrap();
+    assert_eq!(report.diff.export_only, [M::As]);
+    let c = &s.running().export_config(M::As).unwrap().collectors[0];
+    assert_eq!(c.device(), Some("blue"));
+    // A system-view command leaves the instance's view; deleting an instance in use is
+    // refused at commit, pointing at the `undo`.
+    s.feed_line("undo ip vpn-instance blue").unwrap();
+    assert_eq!(s.view(), View::System);
+    let e = s.commit().unwrap_err();
+    assert_eq!(
+        e.0[0].location.as_ref().unwrap().text,
+        "undo ip vpn-instance blue"
+    );
+    s.feed_line("ip vpn-instance blue").unwrap();
+    s.commit().unwrap();
+    // A name too long for a device name needs a `vrf-device`.
+    let long = "a".repeat(16);
+    s.feed_line(&format!("ip vpn-instance {long}")).unwrap();
+    let e = s.commit().unwrap_err();
+    assert!(
+        e.0[0].detail.starts_with(&format!(
+            "ip vpn-instance {long}: vrf-device `{long}` has 16 characters: it must have 1 to 15; give its VRF device"
+        )),
+        "{e}"
+    );
+    s.feed_line("vrf-device short").unwrap();
+    s.commit().unwrap();
+    // Reading the display back gives the same configuration.
+    assert_eq!(parse_config(&render(s.running())).unwrap().0, *s.running());
+}
+
+#[test]
+fn vpn_instance_errors() {
+    use ErrorKind::*;
+    let blue = "ip vpn-instance blue";
+    let cases: &[(&str, &str, ErrorKind, usize, &str)] = &[
+        ("", "ip vpn-instance", Incomplete, 16, "<vpn-instance-name>"),
+        ("", "ip vpn-instance a b", TooManyParameters, 19, ""),
+        (
+            "",
+            &format!("ip vpn-instance {}", "a".repeat(32)),
+            WrongParameter,
+            17,
+            "1 to 31",
+        ),
+        (
+            "",
+            "undo ip vpn-instance nope",
+            NotConfigured,
+            22,
+            "no ip vpn-instance nope is configured",
+        ),
+        (
+            "",
+            "vrf-device x",
+            Unrecognized,
+            1,
+            "a command of a VPN instance view",
+        ),
+        (blue, "vrf-device", Incomplete, 11, "<vrf-device>"),
+        (
+            blue,
+            "vrf-device a/b",
+            WrongParameter,
+            12,
+            "cannot name a Linux network device",
+        ),
+        (
+            blue,
+            "vrf-device ..",
+            WrongParameter,
+            12,
+            "cannot name a Linux network device",
+        ),
+        (
+            blue,
+            "vrf-device 0123456789abcdef",
+            WrongParameter,
+            12,
+            "1 to 15",
+        ),
+        (
+            blue,
+            "undo vrf-device x",
+            NotConfigured,
+            17,
+            "(the configuration is `undo vrf-device`)",
+        ),
+        (
+            blue,
+            "enable",
+            Unrecognized,
+            1,
+            "a command of an aggregation view",
+        ),
+    ];
+    for (setup, line, kind, column, detail) in cases {
+        let mut s = session(setup);
+        let before = s.clone();
+        let e = s.feed_line(line).unwrap_err().0.remove(0);
+        let loc = e.location.clone().unwrap();
+        assert_eq!((e.kind, loc.column), (*kind, *column), "`{line}`:\n{e}");
+        assert!(
+            e.detail.contains(detail),
+            "`{line}`: `{}` lacks `{detail}`",
+            e.detail
+        );
+        assert_eq!(s.candidate(), before.candidate(), "{line}");
+    }
 }
