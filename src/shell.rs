@@ -6,8 +6,12 @@
 //! word; `display ipv6 netstream {statistics | export | template | cache aggregation
 //! MODE}` and `reset ipv6 netstream cache` show and act on the device. Traffic given with
 //! `--pcap`/`--generate` is replayed in the background from the start; `Info: replay
-//! finished` is printed when it has all been offered. `quit` in the user view, or the end
-//! of the input, stops the device gracefully and returns the run's report.
+//! finished` is printed when it has all been offered. From then on (from the start without
+//! traffic) a modelled device runs on the wall clock: every [`LIVE_CLOCK_TICK`] the idle
+//! time that passed is passed to it ([`Job::pass_idle_time`]), so its scanner ages flows
+//! and their records are exported as on a router, and the displays show it. `quit` in the
+//! user view, or the end of the input, stops the device gracefully and returns the run's
+//! report.
 
 use crate::collect::key_text;
 use crate::run::job::{Job, JobOptions};
@@ -24,7 +28,12 @@ use std::fmt::Write as _;
 use std::io::{BufRead, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+use tokio::time::MissedTickBehavior;
+
+/// How often an idle modelled device's clock is moved on to the wall clock.
+pub const LIVE_CLOCK_TICK: Duration = Duration::from_secs(1);
 
 /// What the shell runs against.
 #[derive(Debug, Clone)]
@@ -139,6 +148,11 @@ async fn run_async(
         say(out, &format!("Warning: {w}\n"));
     }
     let mut input = lines(input);
+    let mut clock = tokio::time::interval(LIVE_CLOCK_TICK);
+    clock.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    // Up to when the device's idle time has been passed to it: `None` while a replay's
+    // frames drive its clock, or when the device keeps its own time.
+    let mut idle_since = replay.is_none().then(Instant::now);
     say(out, &sh.session.prompt());
     loop {
         tokio::select! {
@@ -165,6 +179,19 @@ async fn run_async(
                     say(out, &format!("\nError: {e}"));
                 }
                 say(out, &format!("\nInfo: replay finished, {n} frames offered.\n{}", sh.session.prompt()));
+                idle_since = Some(Instant::now());
+            }
+            _ = clock.tick(), if idle_since.is_some() => {
+                let now = Instant::now();
+                let since = idle_since.replace(now).unwrap_or(now);
+                match sh.job.pass_idle_time(now - since) {
+                    Ok(true) => {}
+                    Ok(false) => idle_since = None,
+                    Err(e) => {
+                        idle_since = None;
+                        say(out, &format!("\nError: the device's clock stopped: {e}\n{}", sh.session.prompt()));
+                    }
+                }
             }
         }
     }

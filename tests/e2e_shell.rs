@@ -454,3 +454,80 @@ fn vpn_instances_are_declared_in_their_view_before_a_host_names_one() {
     let report = sh.close();
     assert!(report.contains("127.0.0.1:9"), "{report}");
 }
+
+/// IPv6 packets keyed, from `display ipv6 netstream statistics`.
+fn keyed(stats: &str) -> u64 {
+    stats
+        .split(": IPv6 ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no IPv6 count in:\n{stats}"))
+}
+
+#[test]
+fn after_the_traffic_the_device_runs_on_the_wall_clock_and_flows_age_out() {
+    if require_shared().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("live.cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "system-view\nipv6 netstream timeout inactive 5\nipv6 netstream aggregation timeout inactive 5\n\
+             ipv6 netstream export source 127.0.0.1\nipv6 netstream export host 127.0.0.1 {}\n\
+             ipv6 netstream aggregation protocol-port\n enable\ncommit\n",
+            nsflow_tests::free_udp_port()
+        ),
+    )
+    .unwrap();
+    // 193 frames over 23 s of capture time, replayed at once.
+    let mut sh = Shell::start(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--pcap",
+        "../shared/pcaps/ndpi-http-ipv6.pcap",
+    ]);
+    sh.wait_for("<nsflow>");
+    sh.wait_anywhere("frames offered.");
+    let finished = Instant::now();
+    sh.sync("<nsflow>");
+    // The flows of the capture's last seconds are still in the device.
+    let stats = sh.ask("display ipv6 netstream statistics", "<nsflow>");
+    let total = keyed(&stats);
+    assert!(total > 0, "{stats}");
+    let exported = numbers(&stats, "protocol-port")[3];
+    assert!(exported < total, "{stats}");
+    // With no traffic and no `reset`, idle time passes as on a router: past the
+    // inactive timeouts every flow has aged out and been exported.
+    let deadline = finished + Duration::from_secs(60);
+    let stats = loop {
+        let stats = sh.ask("display ipv6 netstream statistics", "<nsflow>");
+        if numbers(&stats, "protocol-port")[3] == total {
+            break stats;
+        }
+        assert!(Instant::now() < deadline, "nothing aged out:\n{stats}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let waited = finished.elapsed();
+    assert!(
+        waited >= Duration::from_secs(2),
+        "aged after {waited:?}, before the device could have waited its inactive timeout:\n{stats}"
+    );
+    let cache = sh.ask(
+        "display ipv6 netstream cache aggregation protocol-port",
+        "<nsflow>",
+    );
+    assert!(
+        cache
+            .lines()
+            .nth(1)
+            .unwrap()
+            .ends_with(&format!(" aggregates exported so far, {total} packets")),
+        "{cache}"
+    );
+    sh.send("quit");
+    let report = sh.close();
+    assert_eq!(numbers(&report, "protocol-port")[3], total, "{report}");
+}
