@@ -6,15 +6,20 @@
 //! word; `display ipv6 netstream {statistics | export | template | cache aggregation
 //! MODE}` and `reset ipv6 netstream cache` show and act on the device. Traffic given with
 //! `--pcap`/`--generate` is replayed in the background from the start; `Info: replay
-//! finished` is printed when it has all been offered. `quit` in the user view, or the end
-//! of the input, stops the device gracefully and returns the run's report.
+//! finished` is printed when it has all been offered. From then on (from the start without
+//! traffic) a modelled device runs on the wall clock: every [`LIVE_CLOCK_TICK`] the idle
+//! time that passed is passed to it ([`Job::pass_idle_time`]), so its scanner ages flows
+//! and their records are exported as on a router, and the displays show it. `quit` in the
+//! user view, or the end of the input, stops the device gracefully and returns the run's
+//! report.
 
 use crate::collect::key_text;
 use crate::run::job::{Job, JobOptions};
 use crate::run::replay::Replay;
 use crate::run::{route_tables, summary, Ending, RunError, RunReport};
 use crate::traffic::{Frames, Source};
-use crate::vrp::{Operation, Response, Session};
+use crate::vrp::filter::filtered;
+use crate::vrp::{Errors, Operation, Response, Session};
 use nsflow_driver::backend;
 use nsflow_exporter::template::Template;
 use nsflow_exporter::Version;
@@ -23,7 +28,12 @@ use std::fmt::Write as _;
 use std::io::{BufRead, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+use tokio::time::MissedTickBehavior;
+
+/// How often an idle modelled device's clock is moved on to the wall clock.
+pub const LIVE_CLOCK_TICK: Duration = Duration::from_secs(1);
 
 /// What the shell runs against.
 #[derive(Debug, Clone)]
@@ -135,9 +145,14 @@ async fn run_async(
         ..RunReport::default()
     };
     for w in &warnings {
-        say(out, &format!("{w}\n"));
+        say(out, &format!("Warning: {w}\n"));
     }
     let mut input = lines(input);
+    let mut clock = tokio::time::interval(LIVE_CLOCK_TICK);
+    clock.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    // Up to when the device's idle time has been passed to it: `None` while a replay's
+    // frames drive its clock, or when the device keeps its own time.
+    let mut idle_since = replay.is_none().then(Instant::now);
     say(out, &sh.session.prompt());
     loop {
         tokio::select! {
@@ -164,8 +179,27 @@ async fn run_async(
                     say(out, &format!("\nError: {e}"));
                 }
                 say(out, &format!("\nInfo: replay finished, {n} frames offered.\n{}", sh.session.prompt()));
+                idle_since = Some(Instant::now());
+            }
+            _ = clock.tick(), if idle_since.is_some() => {
+                let now = Instant::now();
+                let since = idle_since.replace(now).unwrap_or(now);
+                match sh.job.pass_idle_time(now - since) {
+                    Ok(true) => {}
+                    Ok(false) => idle_since = None,
+                    Err(e) => {
+                        idle_since = None;
+                        say(out, &format!("\nError: the device's clock stopped: {e}\n{}", sh.session.prompt()));
+                    }
+                }
             }
         }
+    }
+    if sh.session.candidate() != sh.session.running() {
+        say(
+            out,
+            "\nWarning: the input ended with uncommitted configurations; they were discarded.",
+        );
     }
     stop.store(true, Ordering::Relaxed);
     if let Some(h) = replay {
@@ -214,17 +248,12 @@ impl Shell {
             Ok(Response::Closed) => return false,
             Ok(Response::Committed(report)) => {
                 match self.job.commit(self.session.running().clone()).await {
-                    Ok(diff) => {
-                        let mut text = String::new();
-                        for w in &report.warnings {
-                            let _ = writeln!(text, "{w}");
-                        }
-                        let _ = writeln!(text, "Info: {}.", diff.to_string().replace('\n', "; "));
-                        say(out, &text);
-                    }
+                    Ok(_) => say(out, &report.message()),
                     Err(e) => {
-                        // The running configuration stays what the device runs.
+                        // The running configuration stays what the device runs, and the
+                        // session stays in its view.
                         self.session = before;
+                        self.session.cancel_exit();
                         say(
                             out,
                             &format!("Error: the commit could not be applied: {e}\n"),
@@ -232,14 +261,14 @@ impl Shell {
                     }
                 }
             }
-            Ok(Response::Operation(op)) => {
+            Ok(Response::Operation(op, filter)) => {
                 let text = match self.operation(op).await {
-                    Ok(t) => t,
+                    Ok(t) => filtered(filter.as_ref(), t),
                     Err(e) => format!("Error: {e}\n"),
                 };
                 say(out, &text);
             }
-            Err(errors) => say(out, &format!("{errors}")),
+            Err(errors) => say(out, &errors.interactive().to_string()),
         }
         true
     }
@@ -254,7 +283,9 @@ impl Shell {
                 }
                 s
             }
-            Err(e) => format!("{}\n", e.at_line(1, partial)),
+            Err(e) => Errors::from(e.at_line(1, partial))
+                .interactive()
+                .to_string(),
         }
     }
 

@@ -883,11 +883,30 @@ fn a_host_that_can_never_work_is_refused_and_one_that_fails_at_run_time_fails_al
             assert!(out.stdout.is_empty(), "{args:?}");
         }
     }
-    // A VRF that does not exist shows only when the socket is set up: that host fails
-    // alone, every record counted as failed for it, and the others export everything.
+    // A VPN instance must be declared: refused at commit, pointing at the host.
+    let text = config(&[9995], &MODES).replacen(
+        "system-view\n",
+        "system-view\nipv6 netstream export host 127.0.0.1 9 vpn-instance blue\n",
+        1,
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let out = Command::new(nsflow_binary())
+        .args(["check-config", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("line 2, column 28:\nipv6 netstream export host 127.0.0.1 9 vpn-instance blue\n")
+            && err.contains("Error: The configuration cannot be committed.\n  system view: export host 127.0.0.1 9 names vpn-instance `blue`, which does not exist: declare it with `ip vpn-instance blue` in the system view"),
+        "{err}"
+    );
+    // A declared instance whose VRF device does not exist shows only when the socket is
+    // set up: that host fails alone, every record counted as failed for it, and the others
+    // export everything.
     let r = nsflow_run(
         &["--generate", "flows=2000,pps=100000,seconds=1,seed=7"],
-        "ipv6 netstream export host 127.0.0.1 9 vpn-instance nsflow-no-vrf\n",
+        "ip vpn-instance blue\n vrf-device nsflow-no-vrf\nipv6 netstream export host 127.0.0.1 9 vpn-instance blue\n",
         None,
     );
     assert!(r.status.success(), "{}: {}\n{}", r.status, r.err, r.out);
@@ -913,9 +932,9 @@ fn a_host_that_can_never_work_is_refused_and_one_that_fails_at_run_time_fails_al
         );
     }
     assert!(
-        r.out
-            .contains("last error: vpn-instance `nsflow-no-vrf` (export host 127.0.0.1:9)")
-            || r.out.contains("SO_BINDTODEVICE (vpn-instance)"),
+        r.out.contains(
+            "last error: vpn-instance `blue` (export host 127.0.0.1:9): its VRF device `nsflow-no-vrf` does not exist"
+        ) || r.out.contains("SO_BINDTODEVICE (vpn-instance)"),
         "{}",
         r.out
     );

@@ -289,3 +289,247 @@ fn displays_and_a_commit_during_a_replay() {
         "{report}"
     );
 }
+
+#[test]
+fn vrp_habits_display_this_filters_undo_values_and_leaving_uncommitted() {
+    let mut sh = Shell::start(&[]);
+    sh.wait_for("<nsflow>");
+    sh.ask("system-view", "[~nsflow]");
+    // A commit of a system-view setting no mode uses says so, not "no change".
+    sh.ask("ipv6 netstream as-mode 32", "[*nsflow]");
+    let out = sh.ask("commit", "[~nsflow]");
+    assert_eq!(
+        out,
+        "\nInfo: the configuration was committed; no enabled aggregation mode uses what changed, so the device and the exporters are unchanged.\n"
+    );
+    assert_eq!(sh.ask("commit", "[~nsflow]"), "\nInfo: no change.\n");
+    sh.ask(
+        "ipv6 netstream aggregation as",
+        "[*nsflow-aggregation-ipv6-as]",
+    );
+    sh.ask("enable", "[*nsflow-aggregation-ipv6-as]");
+    sh.ask("export version ipfix", "[*nsflow-aggregation-ipv6-as]");
+    sh.ask("template timeout-rate 20", "[*nsflow-aggregation-ipv6-as]");
+    let out = sh.ask("commit", "[~nsflow-aggregation-ipv6-as]");
+    // One `Warning: ` per warning.
+    assert!(
+        out.contains("\nWarning: aggregation as: no ipv6 netstream export source"),
+        "{out}"
+    );
+    assert!(!out.contains("Warning: Warning"), "{out}");
+    assert_eq!(
+        sh.ask("display this", "[~nsflow-aggregation-ipv6-as]"),
+        "\n#\nipv6 netstream aggregation as\n enable\n export version ipfix\n template timeout-rate 20\n#\nreturn\n"
+    );
+    // `undo` with a value that is not the configured one: VRP's error, no line number.
+    let out = sh.ask(
+        "undo template timeout-rate 25",
+        "[~nsflow-aggregation-ipv6-as]",
+    );
+    assert_eq!(
+        out,
+        "\nundo template timeout-rate 25\n                           ^\nError: The configuration to be deleted does not exist at '^' position.\n  `template timeout-rate 25` is not configured (the configuration is `template timeout-rate 20`)\n"
+    );
+    // With the configured value it works as without one.
+    sh.ask(
+        "undo template timeout-rate 20",
+        "[*nsflow-aggregation-ipv6-as]",
+    );
+    sh.ask("undo export version ipfix", "[*nsflow-aggregation-ipv6-as]");
+    let out = sh.ask("commit", "[~nsflow-aggregation-ipv6-as]");
+    assert!(out.ends_with("Info: export changed: as.\n"), "{out}");
+    assert_eq!(
+        sh.ask("display this", "[~nsflow-aggregation-ipv6-as]"),
+        "\n#\nipv6 netstream aggregation as\n enable\n#\nreturn\n"
+    );
+    // Output filters, on the configuration and on the device's displays.
+    assert_eq!(
+        sh.ask(
+            "display current-configuration | include ^ipv6",
+            "[~nsflow-aggregation-ipv6-as]"
+        ),
+        "\nipv6 netstream as-mode 32\nipv6 netstream aggregation as\n"
+    );
+    assert_eq!(
+        sh.ask(
+            "display current-configuration | begin aggregation",
+            "[~nsflow-aggregation-ipv6-as]"
+        ),
+        "\nipv6 netstream aggregation as\n enable\n#\nreturn\n"
+    );
+    let stats = sh.ask(
+        "display ipv6 netstream statistics | include ^(as|vlan-id) ",
+        "[~nsflow-aggregation-ipv6-as]",
+    );
+    assert_eq!(
+        stats.lines().filter(|l| !l.is_empty()).count(),
+        1,
+        "{stats}"
+    );
+    assert!(stats.starts_with("\nas "), "{stats}");
+    let stats = sh.ask(
+        "display ipv6 netstream statistics | exclude .",
+        "[~nsflow-aggregation-ipv6-as]",
+    );
+    assert!(stats.trim().is_empty(), "{stats}");
+    let out = sh.ask(
+        "display current-configuration | include (",
+        "[~nsflow-aggregation-ipv6-as]",
+    );
+    let caret = format!("{}^", " ".repeat(40));
+    assert!(
+        out.starts_with(&format!("\ndisplay current-configuration | include (\n{caret}\nError: Wrong parameter found at '^' position.\n")),
+        "{out}"
+    );
+    assert!(!out.contains("line "), "{out}");
+    // Leaving with uncommitted changes asks; `c` stays, `n` discards, `y` commits.
+    sh.ask("undo enable", "[*nsflow-aggregation-ipv6-as]");
+    let question = "Warning: Uncommitted configurations found. Are you sure to commit them before exiting? [Y(yes)/N(no)/C(cancel)]:";
+    sh.ask("return", question);
+    sh.ask("c", "[*nsflow-aggregation-ipv6-as]");
+    sh.ask("quit", "[*nsflow]");
+    sh.ask("quit", question);
+    sh.ask("n", "<nsflow>");
+    sh.ask("system-view", "[~nsflow]");
+    assert!(sh
+        .ask("display current-configuration", "[~nsflow]")
+        .contains(" enable\n"));
+    sh.ask(
+        "ipv6 netstream aggregation as",
+        "[~nsflow-aggregation-ipv6-as]",
+    );
+    sh.ask("undo enable", "[*nsflow-aggregation-ipv6-as]");
+    sh.ask("return", question);
+    let out = sh.ask("y", "<nsflow>");
+    assert_eq!(out, "\nInfo: removed: as.\n");
+    // The user view has nothing uncommitted: `quit` ends the shell.
+    sh.send("quit");
+    let report = sh.close();
+    assert!(!report.contains("uncommitted"), "{report}");
+}
+
+#[test]
+fn input_ending_with_uncommitted_changes_says_they_are_discarded() {
+    let mut sh = Shell::start(&[]);
+    sh.wait_for("<nsflow>");
+    sh.ask("system-view", "[~nsflow]");
+    sh.ask("ipv6 netstream as-mode 32", "[*nsflow]");
+    let report = sh.close();
+    assert!(
+        report.contains(
+            "Warning: the input ended with uncommitted configurations; they were discarded."
+        ),
+        "{report}"
+    );
+}
+
+#[test]
+fn vpn_instances_are_declared_in_their_view_before_a_host_names_one() {
+    let mut sh = Shell::start(&[]);
+    sh.wait_for("<nsflow>");
+    sh.ask("system-view", "[~nsflow]");
+    sh.ask("ipv6 netstream export source 127.0.0.1", "[*nsflow]");
+    sh.ask(
+        "ipv6 netstream export host 127.0.0.1 9 vpn-instance blue",
+        "[*nsflow]",
+    );
+    sh.ask(
+        "ipv6 netstream aggregation as",
+        "[*nsflow-aggregation-ipv6-as]",
+    );
+    sh.ask("enable", "[*nsflow-aggregation-ipv6-as]");
+    let out = sh.ask("commit", "[*nsflow-aggregation-ipv6-as]");
+    assert_eq!(
+        out,
+        "\nipv6 netstream export host 127.0.0.1 9 vpn-instance blue\n                           ^\nError: The configuration cannot be committed.\n  system view: export host 127.0.0.1 9 names vpn-instance `blue`, which does not exist: declare it with `ip vpn-instance blue` in the system view\n"
+    );
+    sh.ask("ip vpn-instance blue", "[*nsflow-vpn-instance-blue]");
+    sh.ask("vrf-device lo", "[*nsflow-vpn-instance-blue]");
+    let out = sh.ask("commit", "[~nsflow-vpn-instance-blue]");
+    assert!(out.ends_with("Info: added: as.\n"), "{out}");
+    assert_eq!(
+        sh.ask("display this", "[~nsflow-vpn-instance-blue]"),
+        "\n#\nip vpn-instance blue\n vrf-device lo\n#\nreturn\n"
+    );
+    sh.ask("return", "<nsflow>");
+    sh.send("quit");
+    let report = sh.close();
+    assert!(report.contains("127.0.0.1:9"), "{report}");
+}
+
+/// IPv6 packets keyed, from `display ipv6 netstream statistics`.
+fn keyed(stats: &str) -> u64 {
+    stats
+        .split(": IPv6 ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no IPv6 count in:\n{stats}"))
+}
+
+#[test]
+fn after_the_traffic_the_device_runs_on_the_wall_clock_and_flows_age_out() {
+    if require_shared().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("live.cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "system-view\nipv6 netstream timeout inactive 5\nipv6 netstream aggregation timeout inactive 5\n\
+             ipv6 netstream export source 127.0.0.1\nipv6 netstream export host 127.0.0.1 {}\n\
+             ipv6 netstream aggregation protocol-port\n enable\ncommit\n",
+            nsflow_tests::free_udp_port()
+        ),
+    )
+    .unwrap();
+    // 193 frames over 23 s of capture time, replayed at once.
+    let mut sh = Shell::start(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--pcap",
+        "../shared/pcaps/ndpi-http-ipv6.pcap",
+    ]);
+    sh.wait_for("<nsflow>");
+    sh.wait_anywhere("frames offered.");
+    let finished = Instant::now();
+    sh.sync("<nsflow>");
+    // The flows of the capture's last seconds are still in the device.
+    let stats = sh.ask("display ipv6 netstream statistics", "<nsflow>");
+    let total = keyed(&stats);
+    assert!(total > 0, "{stats}");
+    let exported = numbers(&stats, "protocol-port")[3];
+    assert!(exported < total, "{stats}");
+    // With no traffic and no `reset`, idle time passes as on a router: past the
+    // inactive timeouts every flow has aged out and been exported.
+    let deadline = finished + Duration::from_secs(60);
+    let stats = loop {
+        let stats = sh.ask("display ipv6 netstream statistics", "<nsflow>");
+        if numbers(&stats, "protocol-port")[3] == total {
+            break stats;
+        }
+        assert!(Instant::now() < deadline, "nothing aged out:\n{stats}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let waited = finished.elapsed();
+    assert!(
+        waited >= Duration::from_secs(2),
+        "aged after {waited:?}, before the device could have waited its inactive timeout:\n{stats}"
+    );
+    let cache = sh.ask(
+        "display ipv6 netstream cache aggregation protocol-port",
+        "<nsflow>",
+    );
+    assert!(
+        cache
+            .lines()
+            .nth(1)
+            .unwrap()
+            .ends_with(&format!(" aggregates exported so far, {total} packets")),
+        "{cache}"
+    );
+    sh.send("quit");
+    let report = sh.close();
+    assert_eq!(numbers(&report, "protocol-port")[3], total, "{report}");
+}

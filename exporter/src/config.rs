@@ -64,6 +64,20 @@ pub const COLLECTOR_PORTS: RangeInclusive<u16> = 1..=u16::MAX;
 pub const MAX_DSCP: u8 = 63;
 /// Length of a VPN instance name, characters (A16).
 pub const VPN_INSTANCE_NAME_LEN: RangeInclusive<usize> = 1..=31;
+/// Length of a Linux network device name, the VRF device of a VPN instance: at most
+/// IFNAMSIZ - 1 characters.
+pub const VRF_DEVICE_NAME_LEN: RangeInclusive<usize> = 1..=15;
+
+/// Whether `name` can name a Linux network device: [`VRF_DEVICE_NAME_LEN`] characters,
+/// printable ASCII without `/` or `:`, not `.` or `..` (the kernel's `dev_valid_name`).
+pub fn is_device_name(name: &str) -> bool {
+    VRF_DEVICE_NAME_LEN.contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_graphic() && c != '/' && c != ':')
+        && name != "."
+        && name != ".."
+}
 /// `template timeout-rate`: template refresh interval, minutes (A5).
 pub const TEMPLATE_TIMEOUT_MINUTES: RangeInclusive<u16> = 1..=3600;
 /// Default template refresh interval, minutes (A5).
@@ -103,8 +117,12 @@ pub struct Collector {
     pub addr: IpAddr,
     /// Collector UDP port (1–65535).
     pub port: u16,
-    /// VPN instance: the Linux VRF device of this name carries the export (SO_BINDTODEVICE).
+    /// VPN instance the collector is reached in: its Linux VRF device carries the export
+    /// (SO_BINDTODEVICE).
     pub vpn_instance: Option<String>,
+    /// The VRF device of `vpn_instance` (the configuration's `vrf-device`); `None`: the
+    /// device named as the instance.
+    pub vrf_device: Option<String>,
     /// DSCP 0–63 written into the IP TOS / IPv6 Traffic Class (0 = unmarked).
     pub dscp: u8,
 }
@@ -116,8 +134,16 @@ impl Collector {
             addr,
             port,
             vpn_instance: None,
+            vrf_device: None,
             dscp: 0,
         }
+    }
+
+    /// The network device the export to this collector is bound to: the VRF device of its
+    /// VPN instance, `None` in the default VRF.
+    pub fn device(&self) -> Option<&str> {
+        let vpn = self.vpn_instance.as_deref()?;
+        Some(self.vrf_device.as_deref().unwrap_or(vpn))
     }
 
     /// The collector's socket address.
@@ -309,6 +335,9 @@ impl ExportConfig {
                     return Err(ConfigError::VpnInstanceName(v.clone()));
                 }
             }
+            if let Some(d) = c.device().filter(|d| !is_device_name(d)) {
+                return Err(ConfigError::VrfDeviceName(d.to_owned()));
+            }
             if self.source.for_collector(c.addr).is_none() {
                 return Err(ConfigError::NoSourceForFamily(c.socket_addr()));
             }
@@ -380,6 +409,13 @@ pub enum ConfigError {
         hi = VPN_INSTANCE_NAME_LEN.end()
     )]
     VpnInstanceName(String),
+    /// A VRF device name the kernel cannot have ([`is_device_name`]).
+    #[error(
+        "VRF device name `{0}` must be {lo}-{hi} printable characters without `/` or `:`",
+        lo = VRF_DEVICE_NAME_LEN.start(),
+        hi = VRF_DEVICE_NAME_LEN.end()
+    )]
+    VrfDeviceName(String),
     /// A value outside its documented range.
     #[error("{what} {value} is out of range {lo}-{hi}")]
     Range {
@@ -480,7 +516,20 @@ mod tests {
         assert!(matches!(c.validate(), Err(ConfigError::VpnInstanceName(_))));
         let mut c = valid();
         c.collectors[0].vpn_instance = Some("a".repeat(31));
+        // An instance name longer than a device name needs its `vrf-device`.
+        assert_eq!(
+            c.validate(),
+            Err(ConfigError::VrfDeviceName("a".repeat(31)))
+        );
+        c.collectors[0].vrf_device = Some("vrf-a".into());
         assert_eq!(c.validate(), Ok(()));
+        assert_eq!(c.collectors[0].device(), Some("vrf-a"));
+        c.collectors[0].vrf_device = Some("a/b".into());
+        assert!(matches!(c.validate(), Err(ConfigError::VrfDeviceName(_))));
+        for bad in ["", ".", "..", "a:b", "a b", "0123456789abcdef"] {
+            assert!(!is_device_name(bad), "{bad}");
+        }
+        assert!(is_device_name("0123456789abcde"));
         let mut c = valid();
         c.template_timeout_minutes = 3601;
         assert!(matches!(

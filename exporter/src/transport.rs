@@ -1,6 +1,7 @@
 //! UDP transport on tokio: one connected socket per collector, each bound to the view's
 //! source address and port (A2), marked with the collector's DSCP (IP_TOS / IPV6_TCLASS),
-//! bound to the VRF device of its `vpn-instance` (SO_BINDTODEVICE), and served by its own
+//! bound to the VRF device of its `vpn-instance` (SO_BINDTODEVICE, [`Collector::device`]),
+//! and served by its own
 //! task with a bounded queue, so that a collector that is down, slow or answering with ICMP
 //! unreachable never blocks the others or the pipeline: when its queue is full, messages
 //! for it are dropped and counted as failed. Each task sends its queue in batches with
@@ -34,11 +35,15 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(1);
 /// Why a collector's socket could not be set up (its last error in the counters).
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
-    /// `vpn-instance NAME` names no network device (no VRF of that name).
-    #[error("vpn-instance `{name}` (export host {collector}): no VRF device of that name exists")]
+    /// The VRF device of `vpn-instance NAME` does not exist.
+    #[error(
+        "vpn-instance `{name}` (export host {collector}): its VRF device `{device}` does not exist"
+    )]
     NoSuchVpnInstance {
         /// The instance name.
         name: String,
+        /// Its VRF device.
+        device: String,
         /// The collector that uses it.
         collector: SocketAddr,
     },
@@ -221,11 +226,12 @@ fn open_socket(c: &Collector, src: SocketAddr) -> Result<Socket, TransportError>
         .map_err(sock_err(to, "SO_REUSEADDR"))?;
     s.set_reuse_port(true)
         .map_err(sock_err(to, "SO_REUSEPORT"))?;
-    if let Some(name) = &c.vpn_instance {
-        s.bind_device(Some(name.as_bytes())).map_err(|e| {
+    if let (Some(name), Some(device)) = (&c.vpn_instance, c.device()) {
+        s.bind_device(Some(device.as_bytes())).map_err(|e| {
             if e.raw_os_error() == Some(nix::errno::Errno::ENODEV as i32) {
                 TransportError::NoSuchVpnInstance {
                     name: name.clone(),
+                    device: device.to_owned(),
                     collector: to,
                 }
             } else {
@@ -437,6 +443,7 @@ mod tests {
             addr,
             port: 9,
             vpn_instance: vpn.map(str::to_owned),
+            vrf_device: None,
             dscp,
         }
     }
@@ -474,9 +481,14 @@ mod tests {
         .unwrap_err();
         match &e {
             // Root (or CAP_NET_RAW) gets ENODEV for a missing device.
-            TransportError::NoSuchVpnInstance { name, .. } => {
-                assert_eq!(name, "no-such-vrf-x");
-                assert!(e.to_string().contains("vpn-instance `no-such-vrf-x`"));
+            TransportError::NoSuchVpnInstance { name, device, .. } => {
+                assert_eq!(
+                    (name.as_str(), device.as_str()),
+                    ("no-such-vrf-x", "no-such-vrf-x")
+                );
+                assert!(e
+                    .to_string()
+                    .contains("vpn-instance `no-such-vrf-x` (export host 127.0.0.1:9): its VRF device `no-such-vrf-x` does not exist"));
             }
             // Without the capability the kernel refuses SO_BINDTODEVICE first.
             TransportError::Socket { what, .. } => {
@@ -488,9 +500,14 @@ mod tests {
 
     #[test]
     fn existing_device_binds() {
-        // `lo` always exists; binding to it is what a VRF binding does.
+        // `lo` always exists; binding to it is what a VRF binding does. The instance's
+        // `vrf-device` is the device bound.
         let v4 = IpAddr::V4(Ipv4Addr::LOCALHOST);
-        match open_socket(&collector(v4, 0, Some("lo")), SocketAddr::new(v4, 0)) {
+        let c = Collector {
+            vrf_device: Some("lo".into()),
+            ..collector(v4, 0, Some("blue"))
+        };
+        match open_socket(&c, SocketAddr::new(v4, 0)) {
             Ok(s) => assert_eq!(s.device().unwrap().as_deref(), Some(&b"lo"[..])),
             Err(TransportError::Socket { source, .. })
                 if source.kind() == io::ErrorKind::PermissionDenied => {}

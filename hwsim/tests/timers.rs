@@ -169,6 +169,37 @@ fn no_record_spans_more_than_the_active_timeout_plus_a_scan_period() {
     assert_conserved("active", &records, &stats, 2, orig);
 }
 
+#[test]
+fn idle_device_time_passes_without_traffic_and_ages_what_expires() {
+    let mut engine = EngineConfig::with_modes(&[AggregationMode::ProtocolPort]);
+    engine.orig_inactive_s = 3;
+    engine.profiles[0].inactive_s = 3;
+    let mut h = Harness::new(&HarnessConfig {
+        engine,
+        ..HarnessConfig::default()
+    })
+    .unwrap();
+    for i in 0..20u64 {
+        h.offer_frame(&eth(1_000 * S + i * S / 10, tcp_frame(1, 1000, 0x10, 100)))
+            .unwrap();
+    }
+    let before = h.device().now_ns();
+    // Less than the inactive timeout: nothing leaves yet.
+    h.device().advance_ns(2 * S);
+    h.device().run_until_idle();
+    h.drain().unwrap();
+    assert!(h.records().is_empty());
+    assert!(h.device().now_ns() >= before + 2 * S);
+    // Past it (the aggregate's idle time counts from the flow's last packet too): the
+    // flow and then its aggregate leave on their idle timers.
+    h.device().advance_ns(2 * S);
+    h.device().run_until_idle();
+    h.drain().unwrap();
+    assert_eq!(h.records().len(), 1);
+    assert_eq!(h.records()[0].reason, EndReason::Idle);
+    assert_eq!(h.records()[0].packets, 20);
+}
+
 /// Default geometry constants, from the register map.
 struct BuildDefaults;
 impl BuildDefaults {

@@ -427,6 +427,20 @@ impl Job {
         self.sync().await
     }
 
+    /// Lets `elapsed` of device time pass on a modelled device while no traffic is offered
+    /// ([`nsflow_driver::backend::TrafficPort::idle`]): its scanner ages what expires
+    /// meanwhile and the records are drained and exported as usual. False when the device
+    /// has no such clock (silicon keeps its own time; a model served over vfio-user stands
+    /// still while idle).
+    pub fn pass_idle_time(&self, elapsed: Duration) -> Result<bool, RunError> {
+        let ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        let mut d = lock(&self.dev);
+        match d.backend().traffic() {
+            Some(port) => Ok(port.idle(ns)?),
+            None => Ok(false),
+        }
+    }
+
     /// Device statistics now.
     pub fn device_stats(&self) -> Result<DeviceStats, RunError> {
         Ok(lock(&self.dev).stats()?)

@@ -2,22 +2,24 @@
 //! at the token that is wrong. The same code answers `?` help (see [`super::cursor`]).
 //!
 //! `undo` of a setting parses to the setting with its default value, so that the model has
-//! one operation per setting.
+//! one operation per setting, and to the value typed after it, if any (`undo template
+//! timeout-rate 20`), which the session checks against the configured one.
 #![deny(clippy::indexing_slicing)]
 
 use super::cursor::{kw, unlisted, AddrSpec, Cursor, Kw};
 use super::error::{CommandError, ErrorKind};
+use super::filter::{self, OutputFilter};
 use super::model::{
-    ActiveTimeout, AggregationConfig, AggregationSetting, Collector, Direction, ExportChange,
-    FieldWidth, MplsAware, SystemConfig, SystemSetting, Version, ACTIVE_MINUTES, ACTIVE_SECONDS,
-    DSCP, INACTIVE_SECONDS, MASK_LENGTH, OPTION_MINUTES, OPTION_PACKETS, PORT, TEMPLATE_MINUTES,
-    VPN_NAME,
+    check_vrf_device, ActiveTimeout, AggregationConfig, AggregationSetting, Collector, Direction,
+    ExportChange, FieldWidth, MplsAware, SystemConfig, SystemSetting, Version, VpnSetting,
+    ACTIVE_MINUTES, ACTIVE_SECONDS, DSCP, INACTIVE_SECONDS, MASK_LENGTH, OPTION_MINUTES,
+    OPTION_PACKETS, PORT, TEMPLATE_MINUTES, VPN_NAME, VRF_DEVICE,
 };
 use nsflow_rtl::AggregationMode;
 use std::net::{IpAddr, Ipv4Addr};
 
 /// A VRP view: which commands a line can be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum View {
     /// `<nsflow>`: after login; `system-view` leaves it.
     User,
@@ -25,16 +27,18 @@ pub enum View {
     System,
     /// `[~nsflow-aggregation-ipv6-MODE]`: one aggregation mode's settings.
     Aggregation(AggregationMode),
+    /// `[~nsflow-vpn-instance-NAME]`: one VPN instance, by name.
+    VpnInstance(String),
 }
 
 impl View {
     /// The view a command falls back to when it is not a command of this one (VRP runs a
     /// command of an enclosing view and moves there).
-    pub const fn parent(self) -> Option<View> {
+    pub const fn parent(&self) -> Option<View> {
         match self {
             Self::User => None,
             Self::System => Some(Self::User),
-            Self::Aggregation(_) => Some(Self::System),
+            Self::Aggregation(_) | Self::VpnInstance(_) => Some(Self::System),
         }
     }
 }
@@ -46,6 +50,8 @@ pub enum Shown {
     Running,
     /// `display configuration candidate`: the candidate being edited.
     Candidate,
+    /// `display this`: the running configuration of the current view.
+    This,
 }
 
 /// A command about the device's state rather than the configuration: the session cannot
@@ -75,24 +81,39 @@ pub enum Command {
     Return,
     /// `commit`: check the candidate and make it the running configuration.
     Commit,
-    /// `display current-configuration` / `display configuration candidate`.
-    Display(Shown),
-    /// `display ipv6 netstream …` or `reset ipv6 netstream cache`.
-    Operation(Operation),
+    /// `display current-configuration` / `display configuration candidate` / `display
+    /// this`, with its output filter.
+    Display(Shown, Option<OutputFilter>),
+    /// `display ipv6 netstream …` with its output filter, or `reset ipv6 netstream cache`.
+    Operation(Operation, Option<OutputFilter>),
     /// `ipv6 netstream aggregation MODE`: create (if needed) and enter the mode's view.
     EnterAggregation(AggregationMode),
     /// `undo ipv6 netstream aggregation MODE`: delete the mode's view.
     DeleteAggregation(AggregationMode),
-    /// A system-view setting (`undo` gives its default).
-    System(SystemSetting),
-    /// A setting of the aggregation view of this mode (`undo` gives its default).
-    Aggregation(AggregationMode, AggregationSetting),
+    /// `ip vpn-instance NAME`: create (if needed) and enter the instance's view.
+    EnterVpnInstance(String),
+    /// `undo ip vpn-instance NAME`: delete the instance.
+    DeleteVpnInstance(String),
+    /// A system-view setting (`undo` gives its default), and with `undo … VALUE` the
+    /// setting typed, which must be the configured one.
+    System(SystemSetting, Option<SystemSetting>),
+    /// A setting of the aggregation view of this mode (`undo` gives its default), and with
+    /// `undo … VALUE` the setting typed, which must be the configured one.
+    Aggregation(
+        AggregationMode,
+        AggregationSetting,
+        Option<AggregationSetting>,
+    ),
     /// A host or source change in the system view (`None`) or a mode's aggregation view.
     Export(Option<AggregationMode>, ExportChange),
+    /// A setting of the view of this VPN instance (`undo` gives its default), and with
+    /// `undo … VALUE` the setting typed, which must be the configured one.
+    VpnInstance(String, VpnSetting, Option<VpnSetting>),
 }
 
 /// A parsed command and the column of its main operand (the host or source address, the
-/// mode), where an error found when the command is executed points.
+/// mode, the value after `undo`), where an error found when the command is executed
+/// points.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parsed {
     /// The command.
@@ -103,17 +124,18 @@ pub struct Parsed {
 
 /// Parses `line` as a command of `view` (no fallback to other views; see
 /// [`super::session::Session::feed_line`] for that).
-pub fn parse(view: View, line: &str) -> Result<Parsed, CommandError> {
+pub fn parse(view: &View, line: &str) -> Result<Parsed, CommandError> {
     parse_with(view, &mut Cursor::new(line))
 }
 
 /// Parses from `cur`, leaving in it what was acceptable where parsing stopped.
-pub(crate) fn parse_with(view: View, cur: &mut Cursor<'_>) -> Result<Parsed, CommandError> {
+pub(crate) fn parse_with(view: &View, cur: &mut Cursor<'_>) -> Result<Parsed, CommandError> {
     let mut focus = cur.column();
     let command = match view {
         View::User => user(cur)?,
         View::System => system(cur, &mut focus)?,
-        View::Aggregation(mode) => aggregation(mode, cur, &mut focus)?,
+        View::Aggregation(mode) => aggregation(*mode, cur, &mut focus)?,
+        View::VpnInstance(name) => vpn_instance(name, cur, &mut focus)?,
     };
     Ok(Parsed { command, focus })
 }
@@ -125,8 +147,10 @@ enum First {
     Quit,
     Return,
     Commit,
+    Ip,
     Ipv6,
     Undo,
+    VrfDevice,
     Enable,
     Export,
     Template,
@@ -144,18 +168,19 @@ const COMMIT: Kw<First> = kw(
     First::Commit,
 );
 const IPV6: Kw<First> = kw("ipv6", "IPv6 NetStream", First::Ipv6);
+const IP: Kw<First> = kw("ip", "VPN instances", First::Ip);
 const UNDO: Kw<First> = kw("undo", "Restore a default or delete a setting", First::Undo);
 const RESET: Kw<First> = kw("reset", "Clear a table", First::Reset);
 
 fn user(cur: &mut Cursor<'_>) -> Result<Command, CommandError> {
     let c = match cur.keyword(&[SYSTEM_VIEW, DISPLAY, RESET, QUIT])? {
         First::SystemView => Command::SystemView,
-        First::Display => display(cur)?,
+        First::Display => display(cur, false)?,
         First::Reset => {
             cur.keyword(&[kw("ipv6", "IPv6 NetStream", ())])?;
             netstream(cur)?;
             cur.keyword(&[kw("cache", "Age out every flow now: all are exported", ())])?;
-            Command::Operation(Operation::ResetCache)
+            Command::Operation(Operation::ResetCache, None)
         }
         _ => Command::Quit,
     };
@@ -167,10 +192,13 @@ fn user(cur: &mut Cursor<'_>) -> Result<Command, CommandError> {
 enum Shows {
     Running,
     Configuration,
+    This,
     Ipv6,
 }
 
-fn display(cur: &mut Cursor<'_>) -> Result<Command, CommandError> {
+/// What follows `display`, with its output filter; `display this` only in a
+/// configuration view (`this`).
+fn display(cur: &mut Cursor<'_>, this: bool) -> Result<Command, CommandError> {
     let shown = cur.keyword(&[
         kw(
             "current-configuration",
@@ -178,23 +206,38 @@ fn display(cur: &mut Cursor<'_>) -> Result<Command, CommandError> {
             Shows::Running,
         ),
         kw("configuration", "A configuration", Shows::Configuration),
+        Kw {
+            word: "this",
+            help: "The running configuration of the current view",
+            value: Shows::This,
+            listed: this,
+        },
         kw("ipv6", "IPv6 NetStream state", Shows::Ipv6),
     ])?;
-    Ok(match shown {
-        Shows::Running => Command::Display(Shown::Running),
+    let shown = match shown {
+        Shows::Running => Shown::Running,
+        Shows::This if this => Shown::This,
+        Shows::This => {
+            return Err(cur.refuse_last(
+                ErrorKind::Unrecognized,
+                "`display this` shows the configuration of a configuration view; the user view has none",
+            ))
+        }
         Shows::Configuration => {
             cur.keyword(&[kw(
                 "candidate",
                 "The candidate configuration (not yet committed)",
                 (),
             )])?;
-            Command::Display(Shown::Candidate)
+            Shown::Candidate
         }
         Shows::Ipv6 => {
             netstream(cur)?;
-            Command::Operation(display_netstream(cur)?)
+            let op = display_netstream(cur)?;
+            return Ok(Command::Operation(op, filter::parse(cur)?));
         }
-    })
+    };
+    Ok(Command::Display(shown, filter::parse(cur)?))
 }
 
 /// What follows `display ipv6 netstream`.
@@ -229,7 +272,7 @@ fn mode_keywords<T>(value: impl Fn(AggregationMode) -> T) -> Vec<Kw<T>> {
 fn common(first: First, cur: &mut Cursor<'_>) -> Result<Command, CommandError> {
     let c = match first {
         First::Commit => Command::Commit,
-        First::Display => display(cur)?,
+        First::Display => display(cur, true)?,
         First::Quit => Command::Quit,
         _ => Command::Return,
     };
@@ -238,18 +281,58 @@ fn common(first: First, cur: &mut Cursor<'_>) -> Result<Command, CommandError> {
 }
 
 fn system(cur: &mut Cursor<'_>, focus: &mut usize) -> Result<Command, CommandError> {
-    let first = cur.keyword(&[IPV6, UNDO, COMMIT, DISPLAY, QUIT, RETURN])?;
-    let undo = matches!(first, First::Undo);
+    let first = cur.keyword(&[IPV6, IP, UNDO, COMMIT, DISPLAY, QUIT, RETURN])?;
+    let (undo, first) = match first {
+        First::Undo => (true, cur.keyword(&[IPV6, IP])?),
+        other => (false, other),
+    };
     match first {
-        First::Ipv6 | First::Undo => {
-            if undo {
-                cur.keyword(&[IPV6])?;
-            }
+        First::Ipv6 => {
             netstream(cur)?;
             system_netstream(cur, undo, focus)
         }
+        First::Ip => {
+            cur.keyword(&[kw("vpn-instance", "A VPN instance", ())])?;
+            *focus = cur.column();
+            let name = cur.name(&VPN_NAME, "VPN instance name (case-sensitive)")?;
+            cur.end()?;
+            Ok(if undo {
+                Command::DeleteVpnInstance(name)
+            } else {
+                Command::EnterVpnInstance(name)
+            })
+        }
         other => common(other, cur),
     }
+}
+
+/// The commands of the view of the VPN instance `name`: `vrf-device DEV`, `undo
+/// vrf-device [DEV]`, and those of every configuration view.
+fn vpn_instance(
+    name: &str,
+    cur: &mut Cursor<'_>,
+    focus: &mut usize,
+) -> Result<Command, CommandError> {
+    let vrf = kw(
+        "vrf-device",
+        "The Linux VRF device that carries the export (default: the instance's name)",
+        First::VrfDevice,
+    );
+    let (undo, first) = match cur.keyword(&[vrf, UNDO, COMMIT, DISPLAY, QUIT, RETURN])? {
+        First::Undo => (true, cur.keyword(&[vrf])?),
+        other => (false, other),
+    };
+    if !matches!(first, First::VrfDevice) {
+        return common(first, cur);
+    }
+    let (set, typed) = value(cur, undo, None, focus, |c| {
+        let dev = c.name(&VRF_DEVICE, "Linux VRF device name")?;
+        check_vrf_device(&dev)
+            .map(|()| Some(dev))
+            .map_err(|d| c.refuse_last(ErrorKind::WrongParameter, d))
+    })?
+    .map(VpnSetting::VrfDevice);
+    Ok(Command::VpnInstance(name.to_owned(), set, typed))
 }
 
 fn netstream(cur: &mut Cursor<'_>) -> Result<(), CommandError> {
@@ -319,7 +402,7 @@ fn system_netstream(
                         (),
                     )])?;
                     cur.end()?;
-                    SystemSetting::SequenceFixed(!undo)
+                    (SystemSetting::SequenceFixed(!undo), None)
                 }
                 _ => match cur.keyword(&[
                     kw(
@@ -333,21 +416,17 @@ fn system_netstream(
                         Word::TimeoutRate,
                     ),
                 ])? {
-                    Word::RefreshRate => SystemSetting::OptionRefreshRate(value(
-                        cur,
-                        undo,
-                        d.option_refresh_packets,
-                        |c| c.int(&OPTION_PACKETS, "Packets between options refreshes"),
-                    )?),
-                    _ => SystemSetting::OptionTimeoutRate(value(
-                        cur,
-                        undo,
-                        d.option_timeout_min,
-                        |c| c.int(&OPTION_MINUTES, "Minutes between options refreshes"),
-                    )?),
+                    Word::RefreshRate => value(cur, undo, d.option_refresh_packets, focus, |c| {
+                        c.int(&OPTION_PACKETS, "Packets between options refreshes")
+                    })?
+                    .map(SystemSetting::OptionRefreshRate),
+                    _ => value(cur, undo, d.option_timeout_min, focus, |c| {
+                        c.int(&OPTION_MINUTES, "Minutes between options refreshes")
+                    })?
+                    .map(SystemSetting::OptionTimeoutRate),
                 },
             },
-            _ => SystemSetting::IndexSwitch(value(cur, undo, d.index_switch, width)?),
+            _ => value(cur, undo, d.index_switch, focus, width)?.map(SystemSetting::IndexSwitch),
         },
         Word::Aggregation => {
             let mut table = mode_keywords(Some);
@@ -362,12 +441,12 @@ fn system_netstream(
                         Command::EnterAggregation(mode)
                     });
                 }
-                None => timeout(cur, undo, true)?,
+                None => timeout(cur, undo, true, focus)?,
             }
         }
-        Word::Timeout => timeout(cur, undo, false)?,
-        Word::AsMode => SystemSetting::AsMode(value(cur, undo, d.as_mode, width)?),
-        _ => SystemSetting::MplsAware(value(cur, undo, d.mpls_aware, |c| {
+        Word::Timeout => timeout(cur, undo, false, focus)?,
+        Word::AsMode => value(cur, undo, d.as_mode, focus, width)?.map(SystemSetting::AsMode),
+        _ => value(cur, undo, d.mpls_aware, focus, |c| {
             c.keyword(&[
                 kw("label-only", "Sample labels only", MplsAware::LabelOnly),
                 kw(
@@ -381,19 +460,57 @@ fn system_netstream(
                     MplsAware::LabelAndIp,
                 ),
             ])
-        })?),
+        })?
+        .map(SystemSetting::MplsAware),
     };
-    Ok(Command::System(setting))
+    Ok(Command::System(setting.0, setting.1))
 }
 
-/// The value of a setting: read it, or with `undo` take the default; then the line ends.
+/// A setting's value as a command gives it: the value set (the default after `undo`)
+/// and, after `undo … VALUE`, the value typed.
+struct Valued<T> {
+    set: T,
+    typed: Option<T>,
+}
+
+impl<T> Valued<T> {
+    /// The settings made of the two values.
+    fn map<S>(self, setting: impl Fn(T) -> S) -> (S, Option<S>) {
+        (setting(self.set), self.typed.map(setting))
+    }
+}
+
+/// The value of a setting: read it; with `undo` the default, and the value after `undo` if
+/// one is typed (its column becomes the focus, where a mismatch with the configured value
+/// points); then the line ends. After a bare `undo` the value is still offered in help.
 fn value<T>(
     cur: &mut Cursor<'_>,
     undo: bool,
     default: T,
+    focus: &mut usize,
     read: impl FnOnce(&mut Cursor<'_>) -> Result<T, CommandError>,
-) -> Result<T, CommandError> {
-    let v = if undo { default } else { read(cur)? };
+) -> Result<Valued<T>, CommandError> {
+    let v = if undo {
+        let bare = cur.at_end();
+        *focus = cur.column();
+        match read(cur) {
+            Ok(typed) => Valued {
+                set: default,
+                typed: Some(typed),
+            },
+            // Nothing after `undo …`: the read only listed the value for help.
+            Err(_) if bare => Valued {
+                set: default,
+                typed: None,
+            },
+            Err(e) => return Err(e),
+        }
+    } else {
+        Valued {
+            set: read(cur)?,
+            typed: None,
+        }
+    };
     cur.end()?;
     Ok(v)
 }
@@ -404,28 +521,23 @@ fn timeout(
     cur: &mut Cursor<'_>,
     undo: bool,
     aggregated: bool,
-) -> Result<SystemSetting, CommandError> {
+    focus: &mut usize,
+) -> Result<(SystemSetting, Option<SystemSetting>), CommandError> {
     let d = SystemConfig::default();
     let is_active = cur.keyword(&[
         kw("active", "Active aging time", true),
         kw("inactive", "Inactive aging time", false),
     ])?;
     Ok(match (is_active, aggregated) {
-        (true, true) => {
-            SystemSetting::AggregationActive(value(cur, undo, d.aggregation_active, active)?)
-        }
+        (true, true) => value(cur, undo, d.aggregation_active, focus, active)?
+            .map(SystemSetting::AggregationActive),
         (true, false) => {
-            SystemSetting::OriginalActive(value(cur, undo, d.original_active, active)?)
+            value(cur, undo, d.original_active, focus, active)?.map(SystemSetting::OriginalActive)
         }
-        (false, true) => SystemSetting::AggregationInactive(value(
-            cur,
-            undo,
-            d.aggregation_inactive_s,
-            inactive,
-        )?),
-        (false, false) => {
-            SystemSetting::OriginalInactive(value(cur, undo, d.original_inactive_s, inactive)?)
-        }
+        (false, true) => value(cur, undo, d.aggregation_inactive_s, focus, inactive)?
+            .map(SystemSetting::AggregationInactive),
+        (false, false) => value(cur, undo, d.original_inactive_s, focus, inactive)?
+            .map(SystemSetting::OriginalInactive),
     })
 }
 
@@ -561,10 +673,9 @@ fn export(
             None => 0,
         };
         ExportChange::AddHost(Collector {
-            addr,
-            port,
             vpn_instance,
             dscp,
+            ..Collector::new(addr, port)
         })
     };
     cur.end()?;
@@ -596,14 +707,14 @@ fn aggregation(
         other => (false, other),
     };
     let d = AggregationConfig::default();
-    let setting = match first {
+    let (setting, typed) = match first {
         First::Enable => {
             cur.end()?;
-            AggregationSetting::Enable(!undo)
+            (AggregationSetting::Enable(!undo), None)
         }
         First::Export => {
             cur.keyword(&[kw("version", "Export format", ())])?;
-            AggregationSetting::ExportVersion(value(cur, undo, d.version, |c| {
+            value(cur, undo, d.version, focus, |c| {
                 c.keyword(&[
                     kw("9", "NetFlow v9 (default)", Some(Version::V9)),
                     kw("ipfix", "IPFIX", Some(Version::Ipfix)),
@@ -616,16 +727,15 @@ fn aggregation(
                         "IPv6 aggregated flows can only be exported as V9 or IPFIX; V5 and V8 are IPv4 formats",
                     )
                 })
-            })?)
+            })?
+            .map(AggregationSetting::ExportVersion)
         }
         First::Template => {
             cur.keyword(&[kw("timeout-rate", "Template refresh interval", ())])?;
-            AggregationSetting::TemplateTimeoutRate(value(
-                cur,
-                undo,
-                d.template_timeout_min,
-                |c| c.int(&TEMPLATE_MINUTES, "Minutes between template refreshes"),
-            )?)
+            value(cur, undo, d.template_timeout_min, focus, |c| {
+                c.int(&TEMPLATE_MINUTES, "Minutes between template refreshes")
+            })?
+            .map(AggregationSetting::TemplateTimeoutRate)
         }
         First::Mask => {
             if !mode.is_prefix_mode() {
@@ -647,12 +757,10 @@ fn aggregation(
                 kw("destination", "Destination prefix", Direction::Destination),
             ])?;
             cur.keyword(&[kw("minimum", "Minimum prefix length", ())])?;
-            AggregationSetting::Mask(
-                dir,
-                value(cur, undo, None, |c| {
-                    c.int(&MASK_LENGTH, "Minimum prefix length").map(Some)
-                })?,
-            )
+            value(cur, undo, None, focus, |c| {
+                c.int(&MASK_LENGTH, "Minimum prefix length").map(Some)
+            })?
+            .map(|l| AggregationSetting::Mask(dir, l))
         }
         First::Ipv6 => {
             netstream(cur)?;
@@ -662,5 +770,5 @@ fn aggregation(
         }
         other => return common(other, cur),
     };
-    Ok(Command::Aggregation(mode, setting))
+    Ok(Command::Aggregation(mode, setting, typed))
 }

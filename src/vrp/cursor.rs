@@ -141,6 +141,7 @@ pub const fn unlisted<T>(word: &'static str, value: T) -> Kw<T> {
 /// The cursor: the tokens of a line, the position, and what was acceptable there.
 #[derive(Debug)]
 pub struct Cursor<'a> {
+    line: &'a str,
     tokens: Vec<Token<'a>>,
     pos: usize,
     end_column: usize,
@@ -152,6 +153,7 @@ impl<'a> Cursor<'a> {
     pub fn new(line: &'a str) -> Self {
         let (tokens, end_column) = tokenize(line);
         Self {
+            line,
             tokens,
             pos: 0,
             end_column,
@@ -414,6 +416,29 @@ impl<'a> Cursor<'a> {
         Ok(tok.text.to_owned())
     }
 
+    /// The rest of the line from the current word, as typed (inner whitespace kept), and
+    /// its column; every word is consumed. An incomplete-command error at the end of the
+    /// line.
+    pub fn rest(
+        &mut self,
+        placeholder: &str,
+        help: &str,
+    ) -> Result<(&'a str, usize), CommandError> {
+        self.expect(placeholder.to_owned(), help);
+        let Some(tok) = self.peek() else {
+            return Err(self.incomplete());
+        };
+        let start = self
+            .line
+            .char_indices()
+            .nth(tok.column.saturating_sub(1))
+            .map_or(self.line.len(), |(i, _)| i);
+        let text = self.line.get(start..).unwrap_or_default().trim_end();
+        self.pos = self.tokens.len();
+        self.expected.clear();
+        Ok((text, tok.column))
+    }
+
     /// The end of the command: no word may follow.
     pub fn end(&mut self) -> Result<(), CommandError> {
         self.expect("<cr>".to_owned(), "end of the command");
@@ -548,6 +573,17 @@ mod tests {
         assert!(Cursor::new("")
             .ipv6_prefix("")
             .is_err_and(|e| e.kind == ErrorKind::Incomplete));
+    }
+
+    #[test]
+    fn rest_of_the_line_as_typed() {
+        let mut c = Cursor::new("a  b é  c\t ");
+        assert_eq!(c.keyword(&[kw("a", "", ())]), Ok(()));
+        assert_eq!(c.rest("<x>", ""), Ok(("b é  c", 4)));
+        assert!(c.at_end());
+        assert_eq!(c.end(), Ok(()));
+        let e = Cursor::new(" ").rest("<x>", "").unwrap_err();
+        assert_eq!((e.kind, e.column), (ErrorKind::Incomplete, 2));
     }
 
     #[test]

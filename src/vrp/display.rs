@@ -1,67 +1,120 @@
 //! `display current-configuration`: the canonical VRP text of a configuration. Fixed order
-//! (system view, then one section per aggregation view in mode order), defaults omitted,
+//! (one section per VPN instance in name order, the system view, then one section per
+//! aggregation view in mode order), defaults omitted,
 //! `#` between sections, `return` at the end. Every line is a command that parses back to
 //! the setting it shows, so reading the text back gives the same configuration.
+//! `display this` shows one view's section in the same form ([`render_view`]).
 #![deny(clippy::indexing_slicing)]
 
+use super::command::View;
 use super::model::{
     ActiveTimeout, AggregationConfig, AggregationSetting, Config, Direction, ExportChange,
-    FieldWidth, MplsAware, SystemConfig, SystemSetting, Version, ViewExport,
+    FieldWidth, MplsAware, SystemConfig, SystemSetting, Version, ViewExport, VpnInstance,
+    VpnSetting,
 };
+use nsflow_rtl::AggregationMode;
 use std::fmt;
 use std::net::IpAddr;
 
 /// The configuration as `display current-configuration` prints it.
 pub fn render(config: &Config) -> String {
     let mut out = String::from("#\n");
-    let system = system_lines(&config.system);
-    if !system.is_empty() {
-        for l in system {
-            out.push_str(&l);
-            out.push('\n');
-        }
-        out.push_str("#\n");
+    for (name, vpn) in &config.vpn_instances {
+        out.push_str(&vpn_section(name, vpn));
     }
+    out.push_str(&system_section(config));
     for (mode, agg) in &config.aggregations {
-        out.push_str(&format!("ipv6 netstream aggregation {mode}\n"));
-        for l in aggregation_lines(agg) {
-            out.push(' ');
-            out.push_str(&l);
-            out.push('\n');
-        }
-        out.push_str("#\n");
+        out.push_str(&aggregation_section(*mode, agg));
     }
     out.push_str("return\n");
     out
 }
 
-fn system_lines(s: &SystemConfig) -> Vec<String> {
-    changed_lines(s.settings(), SystemConfig::default().settings(), &s.export)
+/// What `display this` prints in `view`: that view's section of `config` (nothing when
+/// the view is not configured), between `#` and `return`.
+pub fn render_view(config: &Config, view: &View) -> String {
+    let section = match view {
+        View::User => String::new(),
+        View::System => system_section(config),
+        View::Aggregation(mode) => config
+            .aggregations
+            .get(mode)
+            .map(|agg| aggregation_section(*mode, agg))
+            .unwrap_or_default(),
+        View::VpnInstance(name) => config
+            .vpn_instances
+            .get(name)
+            .map(|vpn| vpn_section(name, vpn))
+            .unwrap_or_default(),
+    };
+    format!("#\n{section}return\n")
 }
 
-fn aggregation_lines(a: &AggregationConfig) -> Vec<String> {
-    changed_lines(
-        a.settings(),
-        AggregationConfig::default().settings(),
-        &a.export,
+/// The system view's lines, each ending in a newline, then `#`; nothing when every
+/// setting is at its default.
+fn system_section(config: &Config) -> String {
+    let lines = system_lines(&config.system);
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut out: String = lines.into_iter().map(|l| l + "\n").collect();
+    out.push_str("#\n");
+    out
+}
+
+/// `ipv6 netstream aggregation MODE`, the view's lines indented by one space, then `#`.
+fn aggregation_section(mode: AggregationMode, agg: &AggregationConfig) -> String {
+    section(
+        &format!("ipv6 netstream aggregation {mode}"),
+        aggregation_lines(agg),
     )
 }
 
-/// The settings that differ from their defaults (in their fixed order), then the view's
-/// export lines.
-fn changed_lines<T: PartialEq + std::fmt::Display, const N: usize>(
+/// `ip vpn-instance NAME`, its settings that are not defaults indented by one space, `#`.
+fn vpn_section(name: &str, vpn: &VpnInstance) -> String {
+    section(
+        &format!("ip vpn-instance {name}"),
+        changed(vpn.settings(), VpnInstance::default().settings()),
+    )
+}
+
+/// A view's section: the line entering it, its lines indented by one space, then `#`.
+fn section(head: &str, lines: Vec<String>) -> String {
+    let mut out = format!("{head}\n");
+    for l in lines {
+        out.push(' ');
+        out.push_str(&l);
+        out.push('\n');
+    }
+    out.push_str("#\n");
+    out
+}
+
+/// The settings that differ from their defaults, then the export lines.
+fn system_lines(s: &SystemConfig) -> Vec<String> {
+    let mut lines = changed(s.settings(), SystemConfig::default().settings());
+    lines.extend(export_lines(&s.export));
+    lines
+}
+
+/// The settings that differ from their defaults, then the export lines.
+fn aggregation_lines(a: &AggregationConfig) -> Vec<String> {
+    let mut lines = changed(a.settings(), AggregationConfig::default().settings());
+    lines.extend(export_lines(&a.export));
+    lines
+}
+
+/// The settings that differ from their defaults, in their fixed order.
+fn changed<T: PartialEq + std::fmt::Display, const N: usize>(
     settings: [T; N],
     defaults: [T; N],
-    export: &ViewExport,
 ) -> Vec<String> {
-    let mut lines: Vec<String> = settings
+    settings
         .into_iter()
         .zip(defaults)
         .filter(|(v, d)| v != d)
         .map(|(v, _)| v.to_string())
-        .collect();
-    lines.extend(export_lines(export));
-    lines
+        .collect()
 }
 
 /// Sources (IPv4, then IPv6), then hosts in configuration order.
@@ -215,6 +268,16 @@ impl fmt::Display for SystemSetting {
             Self::AggregationInactive(s) => {
                 write!(f, "ipv6 netstream aggregation timeout inactive {s}")
             }
+        }
+    }
+}
+
+impl fmt::Display for VpnSetting {
+    /// The VPN-instance-view command that sets this value.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::VrfDevice(Some(d)) => write!(f, "vrf-device {d}"),
+            Self::VrfDevice(None) => f.write_str("undo vrf-device"),
         }
     }
 }

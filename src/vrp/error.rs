@@ -104,8 +104,10 @@ pub struct VrpError {
     pub detail: String,
 }
 
-impl fmt::Display for VrpError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl VrpError {
+    /// Writes the error; `numbered` puts `line N, column M:` before the echoed line (a
+    /// file's errors), without it the line and caret follow as on VRP's terminal.
+    fn render(&self, f: &mut fmt::Formatter<'_>, numbered: bool) -> fmt::Result {
         if let Some(loc) = &self.location {
             // Whitespace becomes one space so that the caret lines up under tabs too.
             let echo: String = loc
@@ -113,7 +115,9 @@ impl fmt::Display for VrpError {
                 .chars()
                 .map(|c| if c.is_whitespace() { ' ' } else { c })
                 .collect();
-            writeln!(f, "line {}, column {}:", loc.line, loc.column)?;
+            if numbered {
+                writeln!(f, "line {}, column {}:", loc.line, loc.column)?;
+            }
             writeln!(f, "{}", echo.trim_end())?;
             writeln!(f, "{}^", " ".repeat(loc.column.saturating_sub(1)))?;
         }
@@ -121,19 +125,54 @@ impl fmt::Display for VrpError {
     }
 }
 
+impl fmt::Display for VrpError {
+    /// The error as in a file: `line N, column M:`, the line, the caret, the headline and
+    /// the explanation.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.render(f, true)
+    }
+}
+
 /// Every error of a file, a line or a commit; nothing took effect.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct Errors(pub Vec<VrpError>);
 
-impl fmt::Display for Errors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Errors {
+    /// Writes every error, a blank line between them, numbered as in a file or not.
+    fn render(&self, f: &mut fmt::Formatter<'_>, numbered: bool) -> fmt::Result {
         for (i, e) in self.0.iter().enumerate() {
             if i > 0 {
                 writeln!(f)?;
             }
-            writeln!(f, "{e}")?;
+            e.render(f, numbered)?;
+            writeln!(f)?;
         }
         Ok(())
+    }
+}
+
+impl fmt::Display for Errors {
+    /// The errors as in a file, each with its `line N, column M:`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.render(f, true)
+    }
+}
+
+impl Errors {
+    /// The errors as an interactive session shows them: the line, the caret, the headline
+    /// and the explanation, without the `line N, column M:` of a file.
+    pub fn interactive(&self) -> Interactive<'_> {
+        Interactive(self)
+    }
+}
+
+/// [`Errors`] shown in an interactive session ([`Errors::interactive`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Interactive<'a>(&'a Errors);
+
+impl fmt::Display for Interactive<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.render(f, false)
     }
 }
 
@@ -168,6 +207,12 @@ mod tests {
             e.to_string(),
             "Error: The configuration cannot be committed.\n  x"
         );
+        let one = Errors::from(CommandError::new(ErrorKind::Incomplete, 3, "d").at_line(2, "ab"));
+        assert_eq!(
+            one.interactive().to_string(),
+            "ab\n  ^\nError: Incomplete command found at '^' position.\n  d\n"
+        );
+        assert!(one.to_string().starts_with("line 2, column 3:\nab\n"));
         assert_eq!(
             Errors(vec![e.clone(), e])
                 .to_string()

@@ -18,8 +18,9 @@
 //! | [`precedence`] | which view's hosts and sources a mode uses (A1, A2) |
 //! | [`resolve`] | engine configuration, exporter configurations, warnings, diff |
 //! | [`session`] | views, candidate and running configuration, scripts, prompt, help |
-//! | [`display`] | `display current-configuration` |
-//! | [`error`] | VRP error messages with caret |
+//! | [`display`] | `display current-configuration`, `display this` |
+//! | [`filter`] | output filters of the display commands: `\| include`, `\| exclude`, `\| begin` |
+//! | [`error`] | VRP error messages with caret, for files and for a terminal |
 //! | [`routes`] | the route/interface/label file |
 //!
 //! Entry points never panic, whatever the input.
@@ -33,6 +34,7 @@ pub mod command;
 pub mod cursor;
 pub mod display;
 pub mod error;
+pub mod filter;
 pub mod lexer;
 pub mod model;
 pub mod precedence;
@@ -43,6 +45,7 @@ pub mod session;
 pub use command::{parse, Command, Operation, View};
 pub use display::render;
 pub use error::{ErrorKind, Errors, VrpError};
+pub use filter::OutputFilter;
 pub use model::Config;
 pub use resolve::{Diff, Warning};
 pub use routes::{parse_routes, RouteTables};

@@ -1,5 +1,6 @@
 //! The NetStream configuration as data: the system view's settings, one
-//! [`AggregationConfig`] per `ipv6 netstream aggregation MODE` view, the export hosts and
+//! [`AggregationConfig`] per `ipv6 netstream aggregation MODE` view, one [`VpnInstance`]
+//! per `ip vpn-instance NAME` view, the export hosts and
 //! sources of each view, the parameter ranges as VRP names them (the export settings'
 //! ranges come from the exporter's constants, the timer ranges of A4 are the language's
 //! own, and a compile-time check holds them within the engine's registers), and the
@@ -12,9 +13,10 @@
 use super::cursor::Limit;
 pub use super::precedence::ViewExport;
 use nsflow_exporter::config::{
-    COLLECTOR_PORTS, DEFAULT_OPTIONS_REFRESH_MINUTES, DEFAULT_OPTIONS_REFRESH_PACKETS,
-    DEFAULT_TEMPLATE_TIMEOUT_MINUTES, MAX_COLLECTORS, MAX_DSCP, OPTIONS_REFRESH_MINUTES,
-    OPTIONS_REFRESH_PACKETS, TEMPLATE_TIMEOUT_MINUTES, VPN_INSTANCE_NAME_LEN,
+    is_device_name, COLLECTOR_PORTS, DEFAULT_OPTIONS_REFRESH_MINUTES,
+    DEFAULT_OPTIONS_REFRESH_PACKETS, DEFAULT_TEMPLATE_TIMEOUT_MINUTES, MAX_COLLECTORS, MAX_DSCP,
+    OPTIONS_REFRESH_MINUTES, OPTIONS_REFRESH_PACKETS, TEMPLATE_TIMEOUT_MINUTES,
+    VPN_INSTANCE_NAME_LEN, VRF_DEVICE_NAME_LEN,
 };
 pub use nsflow_exporter::{Collector, ExportSource, FieldWidth, SourceAddr, Version};
 use nsflow_rtl::regs::{self, Field};
@@ -39,6 +41,26 @@ pub const VPN_NAME: Limit = Limit {
     min: *VPN_INSTANCE_NAME_LEN.start() as u32,
     max: *VPN_INSTANCE_NAME_LEN.end() as u32,
 };
+/// Length of a `vrf-device` name: a Linux network device name.
+pub const VRF_DEVICE: Limit = Limit {
+    what: "vrf-device",
+    min: *VRF_DEVICE_NAME_LEN.start() as u32,
+    max: *VRF_DEVICE_NAME_LEN.end() as u32,
+};
+
+/// `Ok` when `name` can name a Linux network device (the VRF device of a VPN instance),
+/// else the explanation.
+pub fn check_vrf_device(name: &str) -> Result<(), String> {
+    VRF_DEVICE.check_name(name)?;
+    if is_device_name(name) {
+        Ok(())
+    } else {
+        Err(format!(
+            "vrf-device `{name}` cannot name a Linux network device: no `/` or `:`, not `.` or `..`"
+        ))
+    }
+}
+
 /// `template timeout-rate`, minutes (A5).
 pub const TEMPLATE_MINUTES: Limit = Limit::of("timeout-rate (minutes)", &TEMPLATE_TIMEOUT_MINUTES);
 /// `template option timeout-rate`, minutes (A15).
@@ -188,6 +210,9 @@ pub enum ApplyError {
     /// `undo ipv6 netstream aggregation MODE` of a view that does not exist.
     #[error("no ipv6 netstream aggregation {0} view is configured")]
     NoSuchAggregation(AggregationMode),
+    /// `undo ip vpn-instance NAME` of an instance that does not exist.
+    #[error("no ip vpn-instance {0} is configured")]
+    NoSuchVpnInstance(String),
 }
 
 /// Whether `h` is the collector at `addr`, `port`, `vpn_instance`: those identify a host;
@@ -432,6 +457,42 @@ impl AggregationConfig {
     }
 }
 
+/// A setting of an `ip vpn-instance NAME` view. `undo` of a setting is the setting with
+/// its default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VpnSetting {
+    /// `vrf-device DEV`: the Linux VRF device of the instance; `None` (the default): the
+    /// device named as the instance.
+    VrfDevice(Option<String>),
+}
+
+/// One `ip vpn-instance NAME` view: a VPN instance export hosts may name, and the Linux
+/// VRF device that carries their export.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VpnInstance {
+    /// `vrf-device DEV`; `None`: the device named as the instance.
+    pub vrf_device: Option<String>,
+}
+
+impl VpnInstance {
+    /// Applies one setting.
+    pub fn apply(&mut self, s: VpnSetting) {
+        match s {
+            VpnSetting::VrfDevice(d) => self.vrf_device = d,
+        }
+    }
+
+    /// Every setting, in the canonical display order.
+    pub fn settings(&self) -> [VpnSetting; 1] {
+        [VpnSetting::VrfDevice(self.vrf_device.clone())]
+    }
+
+    /// The VRF device of the instance called `name`.
+    pub fn device<'a>(&'a self, name: &'a str) -> &'a str {
+        self.vrf_device.as_deref().unwrap_or(name)
+    }
+}
+
 /// A whole NetStream configuration: what is running, or the candidate being edited.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Config {
@@ -439,6 +500,8 @@ pub struct Config {
     pub system: SystemConfig,
     /// The aggregation views that exist (enabled or not), by mode.
     pub aggregations: BTreeMap<AggregationMode, AggregationConfig>,
+    /// The VPN instances declared (`ip vpn-instance NAME`), by name.
+    pub vpn_instances: BTreeMap<String, VpnInstance>,
 }
 
 /// A rule `commit` found broken. Commands keep ranges and the host limit by themselves;
@@ -467,6 +530,25 @@ pub enum Violation {
     /// `mask` set in a mode that keys on no prefix.
     #[error("ipv6 netstream aggregation {0}: mask applies only to the prefix modes")]
     MaskInNonPrefixMode(AggregationMode),
+    /// An export host names a VPN instance that is not declared.
+    #[error("{view}: export host {host} names vpn-instance `{name}`, which does not exist: declare it with `ip vpn-instance {name}` in the system view")]
+    UndeclaredVpnInstance {
+        /// The view of the host.
+        view: String,
+        /// The host, `ADDRESS PORT`.
+        host: String,
+        /// The instance name.
+        name: String,
+    },
+    /// A VPN instance whose VRF device name cannot name a Linux network device (an
+    /// instance name too long for one, without `vrf-device`).
+    #[error("ip vpn-instance {name}: {detail}; give its VRF device with `vrf-device DEV`")]
+    VrfDevice {
+        /// The instance name.
+        name: String,
+        /// Why.
+        detail: String,
+    },
 }
 
 impl Config {
@@ -514,14 +596,19 @@ impl Config {
             for h in &export.hosts {
                 range(&name, &PORT, h.port.into());
                 range(&name, &DSCP, h.dscp.into());
-                if let Some(detail) = h
-                    .vpn_instance
-                    .as_ref()
-                    .and_then(|vpn| VPN_NAME.check_name(vpn).err())
-                {
+                let Some(vpn) = &h.vpn_instance else {
+                    continue;
+                };
+                if let Err(detail) = VPN_NAME.check_name(vpn) {
                     names.push(Violation::OutOfRange {
                         view: name.clone(),
                         detail,
+                    });
+                } else if !self.vpn_instances.contains_key(vpn) {
+                    names.push(Violation::UndeclaredVpnInstance {
+                        view: name.clone(),
+                        host: format!("{} {}", h.addr, h.port),
+                        name: vpn.clone(),
                     });
                 }
             }
@@ -542,6 +629,19 @@ impl Config {
             }
             if !mode.is_prefix_mode() && (a.mask_source.is_some() || a.mask_destination.is_some()) {
                 mask_misuse.push(Violation::MaskInNonPrefixMode(*mode));
+            }
+        }
+        for (name, vpn) in &self.vpn_instances {
+            if let Err(detail) = VPN_NAME.check_name(name) {
+                names.push(Violation::OutOfRange {
+                    view: format!("ip vpn-instance {name}"),
+                    detail,
+                });
+            } else if let Err(detail) = check_vrf_device(vpn.device(name)) {
+                names.push(Violation::VrfDevice {
+                    name: name.clone(),
+                    detail,
+                });
             }
         }
         v.extend(names);
@@ -581,12 +681,7 @@ mod tests {
     use std::net::{Ipv4Addr, Ipv6Addr};
 
     fn host(last: u8, port: u16) -> Collector {
-        Collector {
-            addr: IpAddr::V4(Ipv4Addr::new(127, 0, 0, last)),
-            port,
-            vpn_instance: None,
-            dscp: 0,
-        }
+        Collector::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, last)), port)
     }
 
     fn apply(v: &mut ViewExport, change: &ExportChange) -> Result<(), ApplyError> {

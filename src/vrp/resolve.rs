@@ -12,7 +12,8 @@ use nsflow_rtl::config::{EngineConfig, ProfileConfig};
 use nsflow_rtl::AggregationMode;
 use std::fmt;
 
-/// Something `commit` accepts but the operator should know: records that go nowhere.
+/// Something `commit` accepts but the operator should know: records that go nowhere. The
+/// text is the message without VRP's `Warning: `, which whoever shows it puts first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Warning {
     /// An enabled mode with no export source in its view or the system view (A2).
@@ -31,22 +32,22 @@ impl fmt::Display for Warning {
         match self {
             Self::NoSource(m) => write!(
                 f,
-                "Warning: aggregation {m}: no ipv6 netstream export source in this view or the system view; nothing is exported"
+                "aggregation {m}: no ipv6 netstream export source in this view or the system view; nothing is exported"
             ),
             Self::NoHosts(m) => write!(
                 f,
-                "Warning: aggregation {m}: no ipv6 netstream export host in this view or the system view; nothing is exported"
+                "aggregation {m}: no ipv6 netstream export host in this view or the system view; nothing is exported"
             ),
             Self::HostWithoutSource(m, h) => write!(
                 f,
-                "Warning: aggregation {m}: export host {} {} gets nothing: no IPv{} export source is configured",
+                "aggregation {m}: export host {} {} gets nothing: no IPv{} export source is configured",
                 h.addr,
                 h.port,
                 if h.addr.is_ipv4() { 4 } else { 6 }
             ),
             Self::AggregationHostsIgnored(m) => write!(
                 f,
-                "Warning: aggregation {m}: the export hosts of this view are not used; the system view's hosts take precedence"
+                "aggregation {m}: the export hosts of this view are not used; the system view's hosts take precedence"
             ),
         }
     }
@@ -87,7 +88,8 @@ impl Config {
 
     /// The exporter configuration of `mode`, when its view exists and is enabled: the
     /// hosts after A1 that have a source of their family (the others get nothing, as
-    /// `commit` warns), the sources after A2 (a source without a port sends from 40000),
+    /// `commit` warns), each with the VRF device of its VPN instance (`vrf-device`), the
+    /// sources after A2 (a source without a port sends from 40000),
     /// the view's format and template timeout-rate, the system view's sequence numbering,
     /// field widths, options refresh and aggregation timers, the mode's template
     /// announced at start, and one observation domain per mode (1 + mode index).
@@ -99,7 +101,14 @@ impl Config {
             .hosts
             .iter()
             .filter(|h| effective.reaches(h))
-            .cloned()
+            .map(|h| Collector {
+                vrf_device: h
+                    .vpn_instance
+                    .as_ref()
+                    .and_then(|name| self.vpn_instances.get(name))
+                    .and_then(|vpn| vpn.vrf_device.clone()),
+                ..h.clone()
+            })
             .collect();
         Some(ExportConfig {
             version: a.version,

@@ -5,7 +5,7 @@ use super::command::View;
 use super::error::ErrorKind;
 use super::model::*;
 use super::resolve::{Diff, Warning};
-use super::session::{Response, Session};
+use super::session::{Response, Session, EXIT_QUESTION};
 use super::{parse_config, parse_routes, render};
 use nsflow_rtl::config::EngineConfig;
 use nsflow_rtl::AggregationMode as M;
@@ -31,12 +31,7 @@ fn ip(s: &str) -> IpAddr {
 }
 
 fn host(addr: &str, port: u16) -> Collector {
-    Collector {
-        addr: ip(addr),
-        port,
-        vpn_instance: None,
-        dscp: 0,
-    }
+    Collector::new(ip(addr), port)
 }
 
 fn agg(enabled: bool) -> AggregationConfig {
@@ -61,6 +56,21 @@ fn every_command_changes_what_it_says() {
         ("ipv6 netstream timeout active 10\nundo ipv6 netstream timeout active", |_| {}),
         ("ipv6 netstream timeout inactive 600", |c| c.system.original_inactive_s = 600),
         ("ipv6 netstream timeout inactive 5\nundo ipv6 netstream timeout inactive", |_| {}),
+        // `undo` with the configured value works as without it.
+        ("ipv6 netstream timeout inactive 5\nundo ipv6 netstream timeout inactive 5", |_| {}),
+        ("ipv6 netstream timeout active interval-second 20\nundo ipv6 netstream timeout active interval-second 20", |_| {}),
+        ("undo ipv6 netstream as-mode 16", |_| {}),
+        ("ipv6 netstream mpls-aware label-only\nundo ipv6 netstream mpls-aware label-only", |_| {}),
+        ("ipv6 netstream export template option timeout-rate 9\nundo ipv6 netstream export template option timeout-rate 9", |_| {}),
+        ("ipv6 netstream aggregation as\ntemplate timeout-rate 20\nundo template timeout-rate 20", |c| {
+            c.aggregations.insert(M::As, agg(false));
+        }),
+        ("ipv6 netstream aggregation as\nexport version ipfix\nundo export version ipfix", |c| {
+            c.aggregations.insert(M::As, agg(false));
+        }),
+        ("ipv6 netstream aggregation prefix\nmask source minimum 24\nundo mask source minimum 24", |c| {
+            c.aggregations.insert(M::Prefix, agg(false));
+        }),
         ("ipv6 netstream aggregation timeout active 60", |c| {
             c.system.aggregation_active = ActiveTimeout::Minutes(60)
         }),
@@ -292,13 +302,26 @@ fn every_error_points_at_its_token() {
         ("", "undo ipv6 netstream export source 10.0.0.9", NotConfigured, 35, "10.0.0.9 is not configured"),
         ("ipv6 netstream export source 10.0.0.8", "undo ipv6 netstream export source 10.0.0.9", NotConfigured, 35, ""),
         ("", "undo ipv6 netstream aggregation as", NotConfigured, 33, "no ipv6 netstream aggregation as view"),
-        ("", "undo ipv6 netstream as-mode 32", TooManyParameters, 29, ""),
+        ("", "undo ipv6 netstream as-mode 32", NotConfigured, 29, "`ipv6 netstream as-mode 32` is not configured (the configuration is `ipv6 netstream as-mode 16`)"),
+        ("", "undo ipv6 netstream as-mode 32 x", TooManyParameters, 32, ""),
+        ("", "undo ipv6 netstream timeout active interval-second", Incomplete, 51, "<15-59>"),
+        ("ipv6 netstream timeout active 5", "undo ipv6 netstream timeout active interval-second 30", NotConfigured, 36, "(the configuration is `ipv6 netstream timeout active 5`)"),
+        ("ipv6 netstream aggregation timeout inactive 60", "undo ipv6 netstream aggregation timeout inactive 61", NotConfigured, 50, "(the configuration is `ipv6 netstream aggregation timeout inactive 60`)"),
+        ("", "undo ipv6 netstream mpls-aware label-only", NotConfigured, 32, "(the configuration is `ipv6 netstream mpls-aware ip-only`)"),
+        (as_view, "undo template timeout-rate 20", NotConfigured, 28, "`template timeout-rate 20` is not configured (the configuration is `template timeout-rate 30`)"),
+        (as_view, "undo export version ipfix", NotConfigured, 21, "(the configuration is `export version 9`)"),
+        (prefix_view, "undo mask destination minimum 24", NotConfigured, 31, "`mask destination minimum 24` is not configured (the configuration is `undo mask destination minimum`)"),
+        ("return", "display this", Unrecognized, 9, "the user view has none"),
+        ("", "display current-configuration | count", Unrecognized, 33, "begin, exclude, include"),
+        ("", "display current-configuration | include [", WrongParameter, 41, "`[` is not a regular expression"),
+        ("", "display current-configuration |", Incomplete, 32, "begin, exclude, include"),
+        ("", "display current-configuration x", Unrecognized, 31, "|, <cr>"),
         ("", "undo ipv6 netstream export host 10.0.0.1 1 dscp 3", Unrecognized, 44, "vpn-instance, <cr>"),
         ("", "undo enable", Unrecognized, 6, "expected one of: ipv6"),
         ("", "display", Incomplete, 8, "current-configuration, configuration"),
         ("", "display configuration", Incomplete, 22, "candidate"),
         ("", "commit now", TooManyParameters, 8, ""),
-        ("", "x", Unrecognized, 1, "ipv6, undo, commit, display, quit, return"),
+        ("", "x", Unrecognized, 1, "ipv6, ip, undo, commit, display, quit, return"),
         ("return", "ipv6 netstream as-mode 32", Unrecognized, 1, "a command of the system view"),
         ("return", "commit", Unrecognized, 1, "system-view, display, reset, quit"),
         (as_view, "mask source minimum 10", Unrecognized, 1, "only to the prefix modes"),
@@ -532,7 +555,7 @@ fn no_source_commits_with_a_warning() {
     assert_eq!(report.warnings, vec![Warning::NoSource(M::As)]);
     assert_eq!(
         report.warnings[0].to_string(),
-        "Warning: aggregation as: no ipv6 netstream export source in this view or the system view; nothing is exported"
+        "aggregation as: no ipv6 netstream export source in this view or the system view; nothing is exported"
     );
     assert_eq!(
         s.running().export_config(M::As).unwrap().destinations(),
@@ -635,7 +658,7 @@ fn display_is_canonical_and_omits_defaults() {
     assert_eq!(render(&Config::default()), "#\nreturn\n");
     let c = candidate(
         "ipv6 netstream aggregation prefix\nmask destination minimum 64\nenable\nipv6 netstream export host ipv6 2001:DB8:0::1 9995 dscp 0\nquit\n\
-         ipv6 netstream aggregation as\nquit\n\
+         ipv6 netstream aggregation as\nquit\nip vpn-instance V\nvrf-device vrf-v\nip vpn-instance W\n\
          ipv6 netstream export host 127.0.0.1 9995 vpn-instance V dscp 8\nipv6 netstream export source ipv6 ::1\nipv6 netstream export source 127.0.0.1 7\n\
          ipv6 netstream mpls-aware ip-only\nipv6 netstream mpls-aware label-only\nipv6 netstream timeout active 30\n\
          ipv6 netstream aggregation timeout active interval-second 15\nipv6 netstream timeout inactive 10\n\
@@ -644,6 +667,11 @@ fn display_is_canonical_and_omits_defaults() {
          ipv6 netstream aggregation timeout inactive 5\nipv6 netstream timeout active interval-second 16",
     );
     let want = "#
+ip vpn-instance V
+ vrf-device vrf-v
+#
+ip vpn-instance W
+#
 ipv6 netstream timeout active interval-second 16
 ipv6 netstream timeout inactive 10
 ipv6 netstream as-mode 32
@@ -695,11 +723,180 @@ fn display_commands_show_running_and_candidate() {
     s.feed_line("ipv6 netstream aggregation as").unwrap();
     assert!(matches!(s.feed_line("disp cur"), Ok(Response::Output(_))));
     assert_eq!(s.view(), View::Aggregation(M::As));
+    s.feed_line("commit").unwrap();
     s.feed_line("return").unwrap();
     assert!(matches!(
         s.feed_line("display current-configuration"),
         Ok(Response::Output(_))
     ));
+}
+
+fn output(s: &mut Session, line: &str) -> String {
+    match s.feed_line(line) {
+        Ok(Response::Output(text)) => text,
+        other => panic!("`{line}`: {other:?}"),
+    }
+}
+
+#[test]
+fn display_this_shows_the_running_configuration_of_the_view() {
+    let mut s = session(
+        "ipv6 netstream as-mode 32\nipv6 netstream export source 127.0.0.1\nipv6 netstream aggregation as\nenable\nexport version ipfix\ncommit",
+    );
+    assert_eq!(
+        output(&mut s, "display this"),
+        "#\nipv6 netstream aggregation as\n enable\n export version ipfix\n#\nreturn\n"
+    );
+    s.feed_line("quit").unwrap();
+    assert_eq!(
+        output(&mut s, "display this"),
+        "#\nipv6 netstream as-mode 32\nipv6 netstream export source 127.0.0.1\n#\nreturn\n"
+    );
+    // The running configuration: a view not committed yet shows nothing, an uncommitted
+    // change is not shown.
+    s.feed_line("ipv6 netstream aggregation prefix").unwrap();
+    assert_eq!(output(&mut s, "dis th"), "#\nreturn\n");
+    s.feed_line("ipv6 netstream aggregation as").unwrap();
+    s.feed_line("undo enable").unwrap();
+    assert!(output(&mut s, "display this").contains(" enable\n"));
+    let help: Vec<String> = s
+        .help("display ")
+        .unwrap()
+        .into_iter()
+        .map(|i| i.word)
+        .collect();
+    assert!(help.contains(&"this".to_owned()), "{help:?}");
+}
+
+#[test]
+fn output_filters_of_display_commands() {
+    let mut s = session(
+        "ipv6 netstream as-mode 32\nipv6 netstream aggregation as\nenable\nipv6 netstream aggregation vlan-id\ncommit",
+    );
+    assert_eq!(
+        output(
+            &mut s,
+            "display current-configuration | include aggregation"
+        ),
+        "ipv6 netstream aggregation as\nipv6 netstream aggregation vlan-id\n"
+    );
+    assert_eq!(
+        output(&mut s, "display current-configuration | exclude ^(#| )"),
+        "ipv6 netstream as-mode 32\nipv6 netstream aggregation as\nipv6 netstream aggregation vlan-id\nreturn\n"
+    );
+    assert_eq!(
+        output(&mut s, "disp cur | b vlan-id"),
+        "ipv6 netstream aggregation vlan-id\n#\nreturn\n"
+    );
+    assert_eq!(
+        output(
+            &mut s,
+            "display configuration candidate | include ^ enable$"
+        ),
+        " enable\n"
+    );
+    assert_eq!(output(&mut s, "display this | include as-mode"), "");
+    // Device displays carry their filter to the shell.
+    let Ok(Response::Operation(op, Some(f))) =
+        s.feed_line("display ipv6 netstream statistics | include drops")
+    else {
+        panic!()
+    };
+    assert_eq!(op, super::command::Operation::Statistics);
+    assert_eq!(f.apply("a\nno drops\n"), "no drops\n");
+    let words: Vec<String> = s
+        .help("display current-configuration | ")
+        .unwrap()
+        .into_iter()
+        .map(|i| i.word)
+        .collect();
+    assert_eq!(words, ["begin", "exclude", "include"]);
+    let words: Vec<String> = s
+        .help("display current-configuration ")
+        .unwrap()
+        .into_iter()
+        .map(|i| i.word)
+        .collect();
+    assert_eq!(words, ["|", "<cr>"]);
+}
+
+#[test]
+fn leaving_with_uncommitted_changes_asks() {
+    // `return` asks; `c` stays.
+    let mut s = session("ipv6 netstream as-mode 32");
+    assert_eq!(s.feed_line("return"), Ok(Response::Done));
+    assert_eq!(s.prompt(), EXIT_QUESTION);
+    assert_eq!(s.view(), View::System);
+    // Anything but an answer asks again.
+    assert_eq!(s.feed_line("maybe"), Ok(Response::Done));
+    assert_eq!(s.prompt(), EXIT_QUESTION);
+    assert_eq!(s.feed_line("C"), Ok(Response::Done));
+    assert_eq!(s.prompt(), "[*nsflow]");
+    // `n` discards and leaves.
+    s.feed_line("quit").unwrap();
+    assert_eq!(s.feed_line("no"), Ok(Response::Done));
+    assert_eq!(s.view(), View::User);
+    assert_eq!(s.candidate(), &Config::default());
+    assert_eq!(s.prompt(), "<nsflow>");
+    // `y` commits and leaves.
+    let mut s = session("ipv6 netstream aggregation as\nenable");
+    s.feed_line("return").unwrap();
+    let Ok(Response::Committed(report)) = s.feed_line("y") else {
+        panic!()
+    };
+    assert_eq!(report.diff.added, [M::As]);
+    assert_eq!(s.view(), View::User);
+    assert!(s.running().aggregations[&M::As].enabled);
+    // A refused commit stays in the view, the candidate kept.
+    let mut s = session("ipv6 netstream aggregation mpls-label\nenable");
+    s.feed_line("return").unwrap();
+    assert_eq!(
+        s.feed_line("Y").unwrap_err().0[0].kind,
+        ErrorKind::CommitCheck
+    );
+    assert_eq!(s.view(), View::Aggregation(M::MplsLabel));
+    assert_eq!(s.prompt(), "[*nsflow-aggregation-ipv6-mpls-label]");
+    // `cancel_exit` forgets the question.
+    s.feed_line("return").unwrap();
+    s.cancel_exit();
+    assert_eq!(s.prompt(), "[*nsflow-aggregation-ipv6-mpls-label]");
+    // Nothing to commit: no question; a file's `return` never asks.
+    let mut s = session("");
+    s.feed_line("return").unwrap();
+    assert_eq!(s.view(), View::User);
+    let (s, _) = Session::from_script(
+        "ipv6 netstream as-mode 32\nreturn\nsystem-view\nipv6 netstream export index-switch 32",
+    )
+    .unwrap();
+    assert_eq!(s.running().system.index_switch, FieldWidth::Four);
+}
+
+#[test]
+fn commit_messages() {
+    let mut s = session("ipv6 netstream as-mode 32");
+    let m = s.commit().unwrap().message();
+    assert_eq!(m, "Info: the configuration was committed; no enabled aggregation mode uses what changed, so the device and the exporters are unchanged.\n");
+    assert_eq!(s.commit().unwrap().message(), "Info: no change.\n");
+    s.feed_line("ipv6 netstream aggregation as").unwrap();
+    s.feed_line("enable").unwrap();
+    s.feed_line("ipv6 netstream timeout inactive 10").unwrap();
+    assert_eq!(
+        s.commit().unwrap().message(),
+        "Warning: aggregation as: no ipv6 netstream export source in this view or the system view; nothing is exported\nWarning: aggregation as: no ipv6 netstream export host in this view or the system view; nothing is exported\nInfo: original-flow timers changed; added: as.\n"
+    );
+}
+
+#[test]
+fn errors_in_a_session_have_no_line_numbers() {
+    let mut s = session("");
+    let e = s.feed_line("ipv6 netstream as-mode 8").unwrap_err();
+    assert_eq!(
+        e.interactive().to_string(),
+        "ipv6 netstream as-mode 8\n                       ^\nError: Unrecognized command found at '^' position.\n  `8` is not valid here; expected one of: 16, 32\n"
+    );
+    // A file's errors keep them.
+    let e = Session::from_script("\nipv6 netstream as-mode 8").unwrap_err();
+    assert!(e.to_string().starts_with("line 2, column 24:\n"), "{e}");
 }
 
 #[test]
@@ -720,12 +917,12 @@ fn views_prompts_quit_and_return() {
     s.feed_line("system-view").unwrap();
     assert_eq!(s.view(), View::System);
     s.feed_line("ipv6 netstream aggregation as").unwrap();
+    s.feed_line("commit").unwrap();
     s.feed_line("return").unwrap();
     assert_eq!(s.view(), View::User);
     s.feed_line("system-view").unwrap();
     s.feed_line("quit").unwrap();
     assert_eq!(s.view(), View::User);
-    // Uncommitted changes survive leaving the system view.
     assert_eq!(s.candidate().aggregations.len(), 3);
     assert_eq!(s.feed_line("quit"), Ok(Response::Closed));
 }
@@ -753,6 +950,7 @@ fn help_lists_what_may_come_next() {
             "display",
             "quit",
             "return",
+            "ip",
             "system-view",
             "reset"
         ]
@@ -1005,8 +1203,22 @@ mod properties {
         ];
         let aware = prop_oneof![Just("label-only"), Just("label-and-ip"), Just("ip-only")];
         (proptest::collection::vec(item, 0..25), aware).prop_map(|(items, aware)| {
+            let items: Vec<String> = items.into_iter().flatten().collect();
+            // Every VPN instance a host names is declared first; one whose name is too
+            // long for a device name gets a `vrf-device`.
+            let vpns: std::collections::BTreeSet<&str> = items
+                .iter()
+                .filter_map(|l| l.split(" vpn-instance ").nth(1))
+                .filter_map(|rest| rest.split(' ').next())
+                .collect();
             let mut lines = vec!["system-view".to_owned()];
-            lines.extend(items.into_iter().flatten());
+            for (i, name) in vpns.into_iter().enumerate() {
+                lines.push(format!("ip vpn-instance {name}"));
+                if name.len() > 15 {
+                    lines.push(format!(" vrf-device vrf{i}"));
+                }
+            }
+            lines.extend(items);
             lines.push(format!("ipv6 netstream mpls-aware {aware}"));
             lines
         })
@@ -1085,21 +1297,27 @@ fn device_operations_are_handed_to_the_shell() {
         ("reset ipv6 netstream cache", Op::ResetCache),
     ];
     for (line, op) in cases {
-        assert_eq!(s.feed_line(line), Ok(Response::Operation(op)), "{line}");
+        assert_eq!(
+            s.feed_line(line),
+            Ok(Response::Operation(op, None)),
+            "{line}"
+        );
     }
     // From the system and aggregation views too (displays fall back to the user view's
     // `reset`); nothing changes the configuration.
     s.feed_line("system-view").unwrap();
     assert_eq!(
         s.feed_line("display ipv6 netstream statistics"),
-        Ok(Response::Operation(Op::Statistics))
+        Ok(Response::Operation(Op::Statistics, None))
     );
     s.feed_line("ipv6 netstream aggregation as").unwrap();
     assert_eq!(
         s.feed_line("reset ipv6 netstream cache"),
-        Ok(Response::Operation(Op::ResetCache))
+        Ok(Response::Operation(Op::ResetCache, None))
     );
-    assert_eq!(s.view(), View::User);
+    // VRP climbs back to the system view at most: a user-view command leaves the session
+    // in its view.
+    assert_eq!(s.view(), View::Aggregation(M::As));
     let e = s
         .feed_line("display ipv6 netstream cache aggregation bogus")
         .unwrap_err();
@@ -1125,4 +1343,156 @@ fn a1_no_warning_when_both_views_name_the_same_hosts() {
         vec![host("127.0.0.1", 1)]
     );
     assert_eq!(c.warnings(), vec![]);
+}
+
+#[test]
+fn vpn_instances_are_declared_before_hosts_use_them() {
+    // A host naming an undeclared instance: commit refuses it, pointing at the host.
+    let mut s = session("ipv6 netstream aggregation as\nenable\nipv6 netstream export source 127.0.0.1\nipv6 netstream export host 127.0.0.1 9995 vpn-instance blue");
+    let e = s.commit().unwrap_err();
+    assert_eq!(e.0.len(), 1, "{e}");
+    assert_eq!(e.0[0].kind, ErrorKind::CommitCheck);
+    assert_eq!(
+        e.0[0].detail,
+        "ipv6 netstream aggregation as: export host 127.0.0.1 9995 names vpn-instance `blue`, which does not exist: declare it with `ip vpn-instance blue` in the system view"
+    );
+    assert_eq!(e.0[0].location.as_ref().unwrap().line, 5);
+    assert_eq!(s.running(), &Config::default());
+    // Declared, with its VRF device: the prompt, `display this`, the exporter's device.
+    s.feed_line("ip vpn-instance blue").unwrap();
+    assert_eq!(s.view(), View::VpnInstance("blue".into()));
+    assert_eq!(s.prompt(), "[*nsflow-vpn-instance-blue]");
+    s.feed_line("vrf-device vrf-blue").unwrap();
+    let report = s.commit().unwrap();
+    assert_eq!(report.diff.added, [M::As]);
+    assert_eq!(s.prompt(), "[~nsflow-vpn-instance-blue]");
+    assert_eq!(
+        output(&mut s, "display this"),
+        "#\nip vpn-instance blue\n vrf-device vrf-blue\n#\nreturn\n"
+    );
+    let c = &s.running().export_config(M::As).unwrap().collectors[0];
+    assert_eq!(
+        (c.vpn_instance.as_deref(), c.device()),
+        (Some("blue"), Some("vrf-blue"))
+    );
+    // `undo vrf-device VALUE` must name the configured device; without it the device is
+    // the instance's name again, and the export changes.
+    let e = s.feed_line("undo vrf-device vrf-red").unwrap_err();
+    assert_eq!(e.0[0].kind, ErrorKind::NotConfigured);
+    assert!(
+        e.0[0]
+            .detail
+            .ends_with("(the configuration is `vrf-device vrf-blue`)"),
+        "{e}"
+    );
+    s.feed_line("undo vrf-device vrf-blue").unwrap();
+    let report = s.commit().unwrap();
+    assert_eq!(report.diff.export_only, [M::As]);
+    let c = &s.running().export_config(M::As).unwrap().collectors[0];
+    assert_eq!(c.device(), Some("blue"));
+    // A system-view command leaves the instance's view; deleting an instance in use is
+    // refused at commit, pointing at the `undo`.
+    s.feed_line("undo ip vpn-instance blue").unwrap();
+    assert_eq!(s.view(), View::System);
+    let e = s.commit().unwrap_err();
+    assert_eq!(
+        e.0[0].location.as_ref().unwrap().text,
+        "undo ip vpn-instance blue"
+    );
+    s.feed_line("ip vpn-instance blue").unwrap();
+    s.commit().unwrap();
+    // A name too long for a device name needs a `vrf-device`.
+    let long = "a".repeat(16);
+    s.feed_line(&format!("ip vpn-instance {long}")).unwrap();
+    let e = s.commit().unwrap_err();
+    assert!(
+        e.0[0].detail.starts_with(&format!(
+            "ip vpn-instance {long}: vrf-device `{long}` has 16 characters: it must have 1 to 15; give its VRF device"
+        )),
+        "{e}"
+    );
+    s.feed_line("vrf-device short").unwrap();
+    s.commit().unwrap();
+    // Reading the display back gives the same configuration.
+    assert_eq!(parse_config(&render(s.running())).unwrap().0, *s.running());
+}
+
+#[test]
+fn vpn_instance_errors() {
+    use ErrorKind::*;
+    let blue = "ip vpn-instance blue";
+    let cases: &[(&str, &str, ErrorKind, usize, &str)] = &[
+        ("", "ip vpn-instance", Incomplete, 16, "<vpn-instance-name>"),
+        ("", "ip vpn-instance a b", TooManyParameters, 19, ""),
+        (
+            "",
+            &format!("ip vpn-instance {}", "a".repeat(32)),
+            WrongParameter,
+            17,
+            "1 to 31",
+        ),
+        (
+            "",
+            "undo ip vpn-instance nope",
+            NotConfigured,
+            22,
+            "no ip vpn-instance nope is configured",
+        ),
+        (
+            "",
+            "vrf-device x",
+            Unrecognized,
+            1,
+            "a command of a VPN instance view",
+        ),
+        (blue, "vrf-device", Incomplete, 11, "<vrf-device>"),
+        (
+            blue,
+            "vrf-device a/b",
+            WrongParameter,
+            12,
+            "cannot name a Linux network device",
+        ),
+        (
+            blue,
+            "vrf-device ..",
+            WrongParameter,
+            12,
+            "cannot name a Linux network device",
+        ),
+        (
+            blue,
+            "vrf-device 0123456789abcdef",
+            WrongParameter,
+            12,
+            "1 to 15",
+        ),
+        (
+            blue,
+            "undo vrf-device x",
+            NotConfigured,
+            17,
+            "(the configuration is `undo vrf-device`)",
+        ),
+        (
+            blue,
+            "enable",
+            Unrecognized,
+            1,
+            "a command of an aggregation view",
+        ),
+    ];
+    for (setup, line, kind, column, detail) in cases {
+        let mut s = session(setup);
+        let before = s.clone();
+        let e = s.feed_line(line).unwrap_err().0.remove(0);
+        let loc = e.location.clone().unwrap();
+        assert_eq!((e.kind, loc.column), (*kind, *column), "`{line}`:\n{e}");
+        assert!(
+            e.detail.contains(detail),
+            "`{line}`: `{}` lacks `{detail}`",
+            e.detail
+        );
+        assert_eq!(s.candidate(), before.candidate(), "{line}");
+    }
 }

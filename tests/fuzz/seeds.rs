@@ -133,12 +133,7 @@ fn flow_record(i: usize, key: FlowKey) -> FlowRecord {
 fn exported(version: Version, keys: &[FlowKey], domain: u32) -> Vec<Vec<u8>> {
     let any = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let mut cfg = ExportConfig::new(
-        vec![Collector {
-            addr: any,
-            port: 9995,
-            vpn_instance: None,
-            dscp: 0,
-        }],
+        vec![Collector::new(any, 9995)],
         ExportSource {
             v4: Some(SourceAddr {
                 addr: any,

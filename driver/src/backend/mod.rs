@@ -97,6 +97,16 @@ pub trait TrafficPort {
     /// back, e.g. with its record ring full, or in its error state until the driver recovers
     /// it). The caller offers the rest later.
     fn offer(&mut self, frames: &[Frame]) -> Result<usize, BackendError>;
+
+    /// Lets `ns` nanoseconds of device time pass with no traffic. A model's clock moves
+    /// only with the frames offered (their capture times) and the work the host asks for,
+    /// so a host that wants idle time to count as on a running router (flows aging out
+    /// after the traffic stopped) says how much passed. Returns false when this port
+    /// cannot move its device's clock (the default): the clock stands still while idle.
+    fn idle(&mut self, ns: u64) -> Result<bool, BackendError> {
+        let _ = ns;
+        Ok(false)
+    }
 }
 
 /// Opens a device by its command-line specification: `sim` (the in-process model, default

@@ -125,4 +125,9 @@ impl TrafficPort for SimBackend {
         }
         Ok(frames.len())
     }
+
+    fn idle(&mut self, ns: u64) -> Result<bool, BackendError> {
+        self.dev.advance_ns(ns);
+        Ok(true)
+    }
 }

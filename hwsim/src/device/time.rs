@@ -33,7 +33,19 @@ impl Device {
     pub fn advance_to(&mut self, ts_ns: u64) {
         let now_ns = self.now_ns();
         let mapped = self.capture.map(ts_ns, now_ns);
-        let a = self.cycle_of_ns(mapped);
+        self.run_to_cycle(self.cycle_of_ns(mapped));
+    }
+
+    /// Runs the engine for `ns` more nanoseconds of device time with no traffic (a host
+    /// that keeps the model on the wall clock while no frame arrives): the scanner ages
+    /// what expires meanwhile. Idle time is skipped; the capture mapping is untouched.
+    pub fn advance_ns(&mut self, ns: u64) {
+        let target = self.now_ns().saturating_add(ns);
+        self.run_to_cycle(self.cycle_of_ns(target));
+    }
+
+    /// Runs the engine up to cycle `a` and makes it the current cycle (never backwards).
+    fn run_to_cycle(&mut self, a: u64) {
         self.run_until(a);
         self.now = self.now.max(a);
     }
