@@ -121,7 +121,7 @@ pub fn vfio_user() -> Option<Factory> {
 /// The server binary beside this test's own (`target/<profile>/nsflow-hwsim`; the test
 /// runs as `target/<profile>/deps/backends-HASH`), built with `cargo build -p
 /// nsflow-hwsim` when missing (once per test process).
-fn hwsim_binary() -> Option<PathBuf> {
+pub fn hwsim_binary() -> Option<PathBuf> {
     static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
     BIN.get_or_init(|| {
         let exe = std::env::current_exe().unwrap();
@@ -204,6 +204,13 @@ impl Served {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+}
+
+impl Served {
+    /// The server's socket.
+    pub fn socket(&self) -> PathBuf {
+        self.dir.join("nsflow.sock")
     }
 }
 

@@ -3,18 +3,27 @@
 //!
 //! BAR0 accesses are region read/write messages. DMA memory is shared as a file
 //! descriptor (DMA_MAP with the memfd), so the device process writes the driver's memory
-//! directly: the Rust vfio-user crate cannot start DMA from the server side, so shared
-//! mappings are the design. The interrupt is an eventfd handed over with SET_IRQS. Frames
-//! reach a modelled device through its traffic port (`nsflow_rtl::sim_port`, BAR2).
+//! directly: shared mappings are the design (the server starts no DMA of its own). The
+//! interrupt is an eventfd handed over with SET_IRQS. Frames reach a modelled device
+//! through its traffic port (`nsflow_rtl::sim_port`, BAR2).
+//!
+//! The protocol is [`client`]'s: every request has a deadline and every reply is checked,
+//! so a server that is silent, answers garbage or an error, claims a huge size, serves
+//! another client, or dies mid-run makes the request fail with a
+//! [`BackendError::VfioUser`] that says which request and why — never a hang.
+
+pub mod client;
 
 use super::{Backend, BackendError, TrafficPort};
 use crate::dma::{DmaMemory, IovaAllocator};
+use client::{Client, ClientError, SocketTransport, DEFAULT_TIMEOUT};
 use nsflow_rtl::sim_port;
 use nsflow_rtl::sim_port::Frame;
-use std::os::fd::AsRawFd;
+use nsflow_rtl::vfio_user::SetIrqs;
+use std::os::fd::AsFd;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
-use vfio_user::Client;
+use std::time::{Duration, Instant};
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
 /// `VFIO_PCI_BAR0_REGION_INDEX`.
@@ -23,21 +32,22 @@ const BAR0: u32 = 0;
 const MSIX: u32 = 2;
 /// `VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER`.
 const IRQ_EVENTFD_TRIGGER: u32 = 0x4 | 0x20;
-/// Largest batch written in one message (the crate's default transfer limit is 1 MiB).
+/// Largest batch written in one message (a quarter of the protocol's 1 MiB limit).
 const MAX_BATCH: usize = 256 << 10;
 
 /// A device reached through a vfio-user socket.
 pub struct VfioUserBackend {
     path: PathBuf,
-    client: Client,
+    client: Client<SocketTransport>,
     irq: Option<EventFd>,
     iova: IovaAllocator,
     batch: Vec<u8>,
 }
 
-fn err(context: &str) -> impl Fn(vfio_user::Error) -> BackendError + '_ {
+/// The backend error for a failed request, saying what it was.
+fn err(context: String) -> impl FnOnce(ClientError) -> BackendError {
     move |e| BackendError::VfioUser {
-        context: context.to_owned(),
+        context,
         message: e.to_string(),
     }
 }
@@ -58,19 +68,38 @@ fn not_a_socket(path: &Path) -> Option<String> {
 }
 
 impl VfioUserBackend {
-    /// Connects to the server at `path`, checks BAR0 is there and binds the interrupt.
+    /// Connects to the server at `path`, checks BAR0 is there and binds the interrupt,
+    /// each request within [`DEFAULT_TIMEOUT`].
     pub fn connect(path: &Path) -> Result<Self, BackendError> {
+        Self::connect_with_timeout(path, DEFAULT_TIMEOUT)
+    }
+
+    /// As [`Self::connect`], each request (this one's and every later one) within
+    /// `timeout`.
+    pub fn connect_with_timeout(path: &Path, timeout: Duration) -> Result<Self, BackendError> {
+        let context = || format!("connect to {}", path.display());
         if let Some(why) = not_a_socket(path) {
             return Err(BackendError::VfioUser {
-                context: format!("connect to {}", path.display()),
+                context: context(),
                 message: why,
             });
         }
-        let mut client = Client::new(path).map_err(|e| BackendError::VfioUser {
-            context: format!("connect to {}", path.display()),
-            message: e.to_string(),
+        let transport = SocketTransport::connect(path, Instant::now() + timeout).map_err(|e| {
+            BackendError::VfioUser {
+                context: context(),
+                message: if e.kind() == std::io::ErrorKind::ConnectionRefused {
+                    "connection refused: nothing listens on this socket (a server that was killed leaves it behind)".into()
+                } else {
+                    e.to_string()
+                },
+            }
         })?;
-        let bar0 = client.region(BAR0).map(|r| r.size).unwrap_or(0);
+        let mut client =
+            Client::connect(transport, timeout).map_err(|e| BackendError::VfioUser {
+                context: format!("{} ({})", context(), e.step),
+                message: e.error.to_string(),
+            })?;
+        let bar0 = client.region(BAR0).map_or(0, |r| r.size);
         if bar0 < u64::from(nsflow_rtl::regs::BAR0_SIZE) {
             return Err(BackendError::VfioUser {
                 context: path.display().to_string(),
@@ -80,15 +109,26 @@ impl VfioUserBackend {
                 ),
             });
         }
-        let irq = match client.get_irq_info(MSIX) {
-            Ok(info) if info.count > 0 => {
+        let msix = match client.irq_info(MSIX) {
+            // A server that refuses the question has no vector to offer: the drain polls.
+            Err(ClientError::Refused(_)) => None,
+            r => r.map_err(err(format!("{}: MSI-X information", context())))?,
+        };
+        let irq = match msix {
+            Some(info) if info.count > 0 => {
                 let efd = EventFd::new(EFD_NONBLOCK).map_err(|source| BackendError::Io {
                     context: "eventfd".into(),
                     source,
                 })?;
+                let bind = SetIrqs {
+                    flags: IRQ_EVENTFD_TRIGGER,
+                    index: MSIX,
+                    start: 0,
+                    count: 1,
+                };
                 client
-                    .set_irqs(MSIX, IRQ_EVENTFD_TRIGGER, 0, 1, &[efd.as_raw_fd()])
-                    .map_err(err("bind MSI-X vector 0"))?;
+                    .set_irqs(bind, &[crate::irq::eventfd_fd(&efd)])
+                    .map_err(err(format!("{}: bind MSI-X vector 0", context())))?;
                 Some(efd)
             }
             _ => None,
@@ -106,7 +146,7 @@ impl VfioUserBackend {
         let mut b = [0u8; 4];
         self.client
             .region_read(sim_port::SIM_PORT_REGION, offset, &mut b)
-            .map_err(err("traffic port read"))?;
+            .map_err(err(format!("traffic port read at {offset:#x}")))?;
         Ok(u32::from_le_bytes(b))
     }
 }
@@ -120,28 +160,28 @@ impl Backend for VfioUserBackend {
         let mut b = [0u8; 4];
         self.client
             .region_read(BAR0, u64::from(offset), &mut b)
-            .map_err(err("BAR0 read"))?;
+            .map_err(err(format!("BAR0 read at {offset:#x}")))?;
         Ok(u32::from_le_bytes(b))
     }
 
     fn write32(&mut self, offset: u32, value: u32) -> Result<(), BackendError> {
         self.client
             .region_write(BAR0, u64::from(offset), &value.to_le_bytes())
-            .map_err(err("BAR0 write"))
+            .map_err(err(format!("BAR0 write at {offset:#x}")))
     }
 
     fn map_dma(&mut self, mem: &DmaMemory) -> Result<u64, BackendError> {
         let iova = self.iova.alloc(mem.len() as u64, 4096)?;
         self.client
-            .dma_map(0, iova, mem.len() as u64, mem.file().as_raw_fd())
-            .map_err(err("DMA_MAP"))?;
+            .dma_map(iova, mem.len() as u64, mem.file().as_fd(), 0)
+            .map_err(err(format!("DMA_MAP {iova:#x}+{:#x}", mem.len())))?;
         Ok(iova)
     }
 
     fn unmap_dma(&mut self, iova: u64, len: usize) -> Result<(), BackendError> {
         self.client
             .dma_unmap(iova, len as u64)
-            .map_err(err("DMA_UNMAP"))?;
+            .map_err(err(format!("DMA_UNMAP {iova:#x}+{len:#x}")))?;
         self.iova.free(iova, len as u64);
         Ok(())
     }
@@ -182,7 +222,11 @@ impl TrafficPort for VfioUserBackend {
                     sim_port::SIM_PORT_DATA,
                     &self.batch,
                 )
-                .map_err(err("traffic port write"))?;
+                .map_err(err(format!(
+                    "traffic port write of {} frames ({} bytes)",
+                    n,
+                    self.batch.len()
+                )))?;
         }
         Ok(n)
     }
