@@ -42,6 +42,9 @@ pub struct VfioUserBackend {
     irq: Option<EventFd>,
     iova: IovaAllocator,
     batch: Vec<u8>,
+    /// The request that left the connection out of step, and why: later requests, which
+    /// fail at once, name it.
+    first_failure: Option<String>,
 }
 
 /// The backend error for a failed request, saying what it was.
@@ -139,14 +142,33 @@ impl VfioUserBackend {
             irq,
             iova: IovaAllocator::new(super::vfio::IOVA_BASE, super::vfio::IOVA_LIMIT),
             batch: Vec::new(),
+            first_failure: None,
         })
+    }
+
+    /// The backend error for the request `context` that failed with `e`. The first
+    /// failure that broke the connection is remembered, and the requests that fail at once
+    /// after it name it (the drain's BAR0 read then says that the traffic port write before
+    /// it found the server gone, rather than only that the connection failed earlier).
+    fn fail(&mut self, context: String, e: ClientError) -> BackendError {
+        let message = match (&e, &self.first_failure) {
+            (ClientError::Broken(_), Some(first)) => {
+                format!("the connection failed earlier, at {first}")
+            }
+            _ => e.to_string(),
+        };
+        if self.first_failure.is_none() && !matches!(e, ClientError::Refused(_) | ClientError::Busy)
+        {
+            self.first_failure = Some(format!("{context}: {message}"));
+        }
+        BackendError::VfioUser { context, message }
     }
 
     fn port_read32(&mut self, offset: u64) -> Result<u32, BackendError> {
         let mut b = [0u8; 4];
         self.client
             .region_read(sim_port::SIM_PORT_REGION, offset, &mut b)
-            .map_err(err(format!("traffic port read at {offset:#x}")))?;
+            .map_err(|e| self.fail(format!("traffic port read at {offset:#x}"), e))?;
         Ok(u32::from_le_bytes(b))
     }
 }
@@ -160,28 +182,28 @@ impl Backend for VfioUserBackend {
         let mut b = [0u8; 4];
         self.client
             .region_read(BAR0, u64::from(offset), &mut b)
-            .map_err(err(format!("BAR0 read at {offset:#x}")))?;
+            .map_err(|e| self.fail(format!("BAR0 read at {offset:#x}"), e))?;
         Ok(u32::from_le_bytes(b))
     }
 
     fn write32(&mut self, offset: u32, value: u32) -> Result<(), BackendError> {
         self.client
             .region_write(BAR0, u64::from(offset), &value.to_le_bytes())
-            .map_err(err(format!("BAR0 write at {offset:#x}")))
+            .map_err(|e| self.fail(format!("BAR0 write at {offset:#x}"), e))
     }
 
     fn map_dma(&mut self, mem: &DmaMemory) -> Result<u64, BackendError> {
         let iova = self.iova.alloc(mem.len() as u64, 4096)?;
         self.client
             .dma_map(iova, mem.len() as u64, mem.file().as_fd(), 0)
-            .map_err(err(format!("DMA_MAP {iova:#x}+{:#x}", mem.len())))?;
+            .map_err(|e| self.fail(format!("DMA_MAP {iova:#x}+{:#x}", mem.len()), e))?;
         Ok(iova)
     }
 
     fn unmap_dma(&mut self, iova: u64, len: usize) -> Result<(), BackendError> {
         self.client
             .dma_unmap(iova, len as u64)
-            .map_err(err(format!("DMA_UNMAP {iova:#x}+{len:#x}")))?;
+            .map_err(|e| self.fail(format!("DMA_UNMAP {iova:#x}+{len:#x}"), e))?;
         self.iova.free(iova, len as u64);
         Ok(())
     }
@@ -222,11 +244,13 @@ impl TrafficPort for VfioUserBackend {
                     sim_port::SIM_PORT_DATA,
                     &self.batch,
                 )
-                .map_err(err(format!(
-                    "traffic port write of {} frames ({} bytes)",
-                    n,
-                    self.batch.len()
-                )))?;
+                .map_err(|e| {
+                    let what = format!(
+                        "traffic port write of {n} frames ({} bytes)",
+                        self.batch.len()
+                    );
+                    self.fail(what, e)
+                })?;
         }
         Ok(n)
     }
