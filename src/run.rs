@@ -205,6 +205,10 @@ pub enum Ending {
     /// The traffic could not be read on (the error names the file and byte offset); every
     /// frame before it was offered and exported. The run failed.
     ReadError(String),
+    /// The device failed before the end of the traffic (it stopped answering, its
+    /// vfio-user server died, its drain gave up): everything drained until then was
+    /// exported, and [`RunReport::failure`] says why. The run failed.
+    DeviceFailed,
 }
 
 /// What a run did.
@@ -438,6 +442,9 @@ async fn run_async(
                     match r.map_err(|e| RunError::Task(format!("replay thread: {e}"))).and_then(|r| r) {
                         Ok(replayed) => {
                             report.frames = replayed.frames;
+                            if let Some(e) = replayed.end.error() {
+                                failure.get_or_insert(e.to_owned());
+                            }
                             report.ending = replayed.end.ending(STOP_REQUEST);
                         }
                         Err(e) => {
@@ -468,7 +475,9 @@ async fn run_async(
             while !stop.load(Ordering::Relaxed) && !failed.load(Ordering::Relaxed) {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            if stop.load(Ordering::Relaxed) {
+            if failed.load(Ordering::Relaxed) {
+                report.ending = Ending::DeviceFailed;
+            } else if stop.load(Ordering::Relaxed) {
                 report.ending = Ending::Interrupted(STOP_REQUEST.into());
             }
         }
@@ -509,7 +518,7 @@ impl RunReport {
     /// Whether the run failed (a read error, a device or pipeline failure): `nsflow run`
     /// then exits 1, after the summary.
     pub fn failed(&self) -> bool {
-        self.failure.is_some() || matches!(self.ending, Ending::ReadError(_))
+        self.failure.is_some() || matches!(self.ending, Ending::ReadError(_) | Ending::DeviceFailed)
     }
 
     /// The summary's `stopped:` line: why the traffic ended and whether the run is
@@ -525,6 +534,9 @@ impl RunReport {
             ),
             Ending::ReadError(e) => format!(
                 "stopped: read error after {frames} frames (incomplete: everything offered until then was flushed, drained and exported): {e}\n"
+            ),
+            Ending::DeviceFailed => format!(
+                "stopped: the device failed after {frames} frames (incomplete: everything drained until then was exported; FAILED below says why)\n"
             ),
         }
     }

@@ -174,6 +174,10 @@ async fn run_async(
                 let r = r.map_err(|e| RunError::Task(format!("replay thread: {e}")))??;
                 let n = r.frames;
                 report.frames = n;
+                if let Some(e) = r.end.error() {
+                    say(out, &format!("\nError: {e}"));
+                    report.failure.get_or_insert(e.to_owned());
+                }
                 report.ending = r.end.ending("quit");
                 if let Ending::ReadError(e) = &report.ending {
                     say(out, &format!("\nError: {e}"));
@@ -207,10 +211,14 @@ async fn run_async(
             .await
             .map_err(|e| RunError::Task(format!("replay thread: {e}")))??;
         report.frames = r.frames;
+        if let Some(e) = r.end.error() {
+            report.failure.get_or_insert(e.to_owned());
+        }
         report.ending = r.end.ending("quit");
     }
     say(out, "\n");
     let done = sh.job.finish().await?;
+    report.failure = done.failure.or(report.failure);
     report.modes = done.modes;
     report.reasons = done.reasons;
     report.collectors = done.collectors;

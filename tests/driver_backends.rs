@@ -1140,6 +1140,345 @@ mod wrong_identity {
     }
 }
 
+/// The driver's vfio-user client against servers that misbehave: small fake servers on a
+/// socket of their own (silent, garbage, an error reply, a huge size, a connection closed
+/// mid-request, a reply to another request), and a real server that serves another
+/// client. Every connection or request must fail within a bound, with
+/// `BackendError::VfioUser` naming the request and saying why — through the backend and
+/// through `nsflow regcheck`. Before, each of these hung until killed (the `vfio_user`
+/// crate's client had no timeout), or aborted on the huge size.
+mod hostile_server {
+    use nsflow_driver::backend::vfio_user::VfioUserBackend;
+    use nsflow_driver::backend::{Backend, BackendError};
+    use nsflow_rtl::msix::{self, Msix};
+    use nsflow_rtl::regs;
+    use nsflow_rtl::vfio_user::{
+        errno, flags, Command, DeviceInfo, Header, IrqInfo, RegionInfo, Reply, Request,
+        DEVICE_FLAGS_PCI, HEADER_BYTES, IRQ_INFO_EVENTFD, REGION_READ_WRITE,
+    };
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixListener;
+    use std::path::{Path, PathBuf};
+    use std::process::Command as Process;
+    use std::time::{Duration, Instant};
+
+    /// The timeout the tests give the client.
+    const TIMEOUT: Duration = Duration::from_millis(500);
+
+    /// What a fake server does with one request.
+    enum Answer {
+        /// These bytes.
+        Send(Vec<u8>),
+        /// Nothing (and it reads on).
+        Silence,
+        /// It closes the connection.
+        Close,
+    }
+
+    /// A fake server: accepts one client and answers each request with `answer`.
+    struct Fake {
+        _dir: tempfile::TempDir,
+        path: PathBuf,
+    }
+
+    impl Fake {
+        fn start(mut answer: impl FnMut(&Header, &[u8]) -> Answer + Send + 'static) -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("fake.sock");
+            let listener = UnixListener::bind(&path).unwrap();
+            std::thread::spawn(move || {
+                let Ok((mut s, _)) = listener.accept() else {
+                    return;
+                };
+                loop {
+                    let mut head = [0u8; HEADER_BYTES];
+                    if s.read_exact(&mut head).is_err() {
+                        return;
+                    }
+                    let h = Header::decode(&head);
+                    let mut body = vec![0u8; h.body_len().unwrap()];
+                    if s.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    match answer(&h, &body) {
+                        Answer::Send(b) => {
+                            if s.write_all(&b).is_err() {
+                                return;
+                            }
+                        }
+                        Answer::Silence => {}
+                        Answer::Close => return,
+                    }
+                }
+            });
+            Self { _dir: dir, path }
+        }
+    }
+
+    /// The configuration space region (`VFIO_PCI_CONFIG_REGION_INDEX`).
+    const CONFIG: u32 = 7;
+    /// The MSI-X interrupt index (`VFIO_PCI_MSIX_IRQ_INDEX`).
+    const MSIX: u32 = 2;
+
+    /// A configuration space whose one capability is the map's MSI-X.
+    fn config_space() -> Vec<u8> {
+        let mut c = vec![0u8; 256];
+        c[msix::STATUS] = msix::STATUS_CAP_LIST as u8;
+        c[msix::CAP_POINTER] = 0x40;
+        c[0x40..0x40 + msix::CAP_BYTES].copy_from_slice(&Msix::CONTRACT.encode(0, 0));
+        c
+    }
+
+    /// What a device with BAR0, the traffic port and the map's MSI-X (capability, BAR4,
+    /// vectors) answers.
+    fn honest(h: &Header, body: &[u8]) -> Vec<u8> {
+        let region = |index: u32, size: u64| {
+            Reply::RegionInfo(RegionInfo {
+                flags: if size > 0 { REGION_READ_WRITE } else { 0 },
+                index,
+                size,
+                offset: 0,
+            })
+        };
+        let reply = match Request::decode(h, body).unwrap() {
+            Request::Version { .. } => {
+                return Reply::Version {
+                    major: 0,
+                    minor: 1,
+                    caps: "{}",
+                }
+                .encode(h.id)
+            }
+            Request::DeviceGetInfo => Reply::DeviceInfo(DeviceInfo {
+                flags: DEVICE_FLAGS_PCI,
+                num_regions: 9,
+                num_irqs: 5,
+            }),
+            Request::RegionInfo { index: 0, .. } => region(0, regs::BAR0_SIZE.into()),
+            Request::RegionInfo { index: 2, .. } => region(2, 1 << 20),
+            Request::RegionInfo { index, .. } if index == u32::from(regs::MSIX_BAR) => {
+                region(index, regs::MSIX_BAR_SIZE.into())
+            }
+            Request::RegionInfo { index: CONFIG, .. } => region(CONFIG, 256),
+            Request::RegionInfo { index, .. } => region(index, 0),
+            Request::IrqInfo { index } => Reply::IrqInfo(IrqInfo {
+                flags: if index == MSIX { IRQ_INFO_EVENTFD } else { 0 },
+                index,
+                count: if index == MSIX {
+                    regs::MSIX_VECTORS.into()
+                } else {
+                    0
+                },
+            }),
+            Request::SetIrqs(_) => Reply::SetIrqs,
+            Request::RegionRead(a) if a.region == CONFIG => {
+                let start = a.offset as usize;
+                let data = &config_space()[start..start + a.count as usize];
+                return Reply::RegionRead(a, data).encode(h.id);
+            }
+            Request::RegionRead(a) => {
+                let data = if a.offset == u64::from(regs::ID_MAGIC.offset) {
+                    regs::MAGIC.to_le_bytes().to_vec()
+                } else {
+                    vec![0; a.count as usize]
+                };
+                return Reply::RegionRead(a, &data).encode(h.id);
+            }
+            Request::RegionWrite(a, _) => Reply::RegionWrite(a),
+            r => panic!("unexpected {r:?}"),
+        };
+        reply.encode(h.id)
+    }
+
+    /// Whether `h` (with `body`) is a request of the handshake: anything before the first
+    /// access to a BAR (configuration space is read to find the MSI-X capability).
+    fn handshake(h: &Header, body: &[u8]) -> bool {
+        match Request::decode(h, body) {
+            Ok(Request::RegionRead(a)) => a.region == CONFIG,
+            Ok(Request::RegionWrite(..)) => false,
+            _ => true,
+        }
+    }
+
+    /// Connects the backend; returns its error and how long it took.
+    fn refused(path: &Path) -> (String, Duration) {
+        let t = Instant::now();
+        match VfioUserBackend::connect_with_timeout(path, TIMEOUT) {
+            Ok(_) => panic!("connected to a misbehaving server"),
+            Err(e @ BackendError::VfioUser { .. }) => (e.to_string(), t.elapsed()),
+            Err(e) => panic!("not a vfio-user error: {e}"),
+        }
+    }
+
+    fn assert_quick(what: &str, took: Duration) {
+        assert!(took < TIMEOUT * 6, "{what}: took {took:?}");
+    }
+
+    #[test]
+    fn a_silent_server_times_out_saying_so() {
+        let fake = Fake::start(|_, _| Answer::Silence);
+        let (e, took) = refused(&fake.path);
+        assert!(
+            e.contains("(VERSION)") && e.contains("no reply within 500ms"),
+            "{e}"
+        );
+        assert!(e.contains("serving another client"), "{e}");
+        assert!(took >= TIMEOUT, "{took:?}");
+        assert_quick(&e, took);
+    }
+
+    #[test]
+    fn garbage_a_huge_size_and_a_reply_to_another_request_are_malformed() {
+        let garbage =
+            Fake::start(|_, _| Answer::Send(b"HTTP/1.1 400 Bad Request\r\n\r\n".to_vec()));
+        let (e, took) = refused(&garbage.path);
+        assert!(
+            e.contains("(VERSION)") && e.contains("malformed reply"),
+            "{e}"
+        );
+        assert_quick(&e, took);
+        // A reply claiming 4 GiB: refused by its size, nothing allocated or awaited.
+        let huge = Fake::start(|h, _| {
+            let reply = Header {
+                id: h.id,
+                command: h.command,
+                size: 0xFFFF_FFF0,
+                flags: flags::REPLY,
+                error: 0,
+            };
+            Answer::Send(reply.encode().to_vec())
+        });
+        let (e, took) = refused(&huge.path);
+        assert!(e.contains("message size 4294967280"), "{e}");
+        assert_quick(&e, took);
+        let other = Fake::start(|h, body| {
+            let mut b = honest(h, body);
+            b[0] ^= 0x55;
+            Answer::Send(b)
+        });
+        let (e, _) = refused(&other.path);
+        assert!(e.contains("in answer to Version 0"), "{e}");
+    }
+
+    #[test]
+    fn an_error_reply_is_the_server_refusing_it() {
+        let fake = Fake::start(|h, _| Answer::Send(h.error_reply(errno::EINVAL).to_vec()));
+        let (e, took) = refused(&fake.path);
+        assert!(
+            e.contains("(VERSION)") && e.contains("refused it: errno 22 (EINVAL"),
+            "{e}"
+        );
+        assert_quick(&e, took);
+        // After the handshake: the access fails, names itself, and the connection is
+        // still usable (an error reply keeps it in step).
+        let fake = Fake::start(|h, body| {
+            if handshake(h, body) || h.command == Command::RegionWrite as u16 {
+                Answer::Send(honest(h, body))
+            } else {
+                Answer::Send(h.error_reply(errno::EINVAL).to_vec())
+            }
+        });
+        let mut be = VfioUserBackend::connect_with_timeout(&fake.path, TIMEOUT).unwrap();
+        let e = be.read32(regs::ID_MAGIC.offset).unwrap_err().to_string();
+        assert!(e.contains("BAR0 read at 0x0: the server refused it"), "{e}");
+        be.write32(regs::INT_MASK.offset, 0).unwrap();
+    }
+
+    #[test]
+    fn a_server_that_stops_answering_or_closes_fails_every_later_request_at_once() {
+        for close in [false, true] {
+            let fake = Fake::start(move |h, body| match (handshake(h, body), close) {
+                (true, _) => Answer::Send(honest(h, body)),
+                (false, false) => Answer::Silence,
+                (false, true) => Answer::Close,
+            });
+            let mut be = VfioUserBackend::connect_with_timeout(&fake.path, TIMEOUT).unwrap();
+            let t = Instant::now();
+            let e = be.read32(regs::STATUS.offset).unwrap_err().to_string();
+            let why = if close {
+                "the server closed the connection"
+            } else {
+                "no reply within 500ms"
+            };
+            assert!(e.contains("BAR0 read at 0x") && e.contains(why), "{e}");
+            assert_quick(&e, t.elapsed());
+            // Out of step: the next request fails at once, with the first error.
+            let t = Instant::now();
+            let again = be
+                .write32(regs::INT_MASK.offset, 0)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                again.contains("failed earlier") && again.contains(why),
+                "{again}"
+            );
+            assert!(t.elapsed() < TIMEOUT, "{:?}", t.elapsed());
+        }
+    }
+
+    #[test]
+    fn a_second_client_is_told_another_holds_the_device() {
+        let Some(bin) = crate::backend_support::hwsim_binary() else {
+            return;
+        };
+        let first = crate::backend_support::Served::start(&bin);
+        let t = Instant::now();
+        let Err(e) = VfioUserBackend::connect(&first.socket()) else {
+            panic!("two clients connected");
+        };
+        let e = e.to_string();
+        assert!(e.contains("another client holds the device"), "{e}");
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    }
+
+    /// `nsflow regcheck --device vfio-user:PATH`: its exit status, stderr and time.
+    fn regcheck(bin: &Path, path: &Path) -> (std::process::ExitStatus, String, Duration) {
+        let t = Instant::now();
+        let out = Process::new(bin)
+            .args(["regcheck", "--device"])
+            .arg(format!("vfio-user:{}", path.display()))
+            .output()
+            .unwrap();
+        (
+            out.status,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            t.elapsed(),
+        )
+    }
+
+    #[test]
+    fn regcheck_fails_within_its_timeout_with_a_clear_message() {
+        let bin = nsflow_tests::nsflow_binary();
+        let silent = Fake::start(|_, _| Answer::Silence);
+        let huge = Fake::start(|h, _| {
+            let mut b = h.error_reply(0).to_vec();
+            b[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+            Answer::Send(b)
+        });
+        let erring = Fake::start(|h, body| {
+            if handshake(h, body) {
+                Answer::Send(honest(h, body))
+            } else {
+                Answer::Send(h.error_reply(errno::EINVAL).to_vec())
+            }
+        });
+        for (fake, says, bound) in [
+            (&silent, "no reply within 10s", Duration::from_secs(25)),
+            (&huge, "message size 4294967295", Duration::from_secs(10)),
+            (
+                &erring,
+                "the server refused it: errno 22",
+                Duration::from_secs(10),
+            ),
+        ] {
+            let (status, err, took) = regcheck(&bin, &fake.path);
+            assert!(!status.success(), "{err}");
+            assert!(err.contains("vfio-user:") && err.contains(says), "{err}");
+            assert!(took < bound, "{says}: {took:?}");
+        }
+    }
+}
+
 /// Declares, for each backend, a module with one `#[test]` per check of the suite.
 macro_rules! instantiate {
     ($($backend:ident),+ : $checks:tt) => {

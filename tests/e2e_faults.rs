@@ -26,9 +26,9 @@ use nsflow::run::{self, RunOptions, RunReport};
 use nsflow::traffic::{parse_generate, Source};
 use nsflow_rtl::regs::GlobalStat;
 use nsflow_rtl::AggregationMode as M;
-use nsflow_tests::{free_udp_port, nsflow_binary, require_shared, workspace_root};
+use nsflow_tests::{free_udp_port, hwsim_binary, nsflow_binary, require_shared, workspace_root};
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -371,6 +371,21 @@ struct Ran {
 /// sends it `(after, NAME)` once that long has passed, while it still runs. Gives it two
 /// minutes to exit.
 fn nsflow_run(args: &[&str], hosts: &str, signal: Option<(Duration, &str)>) -> Ran {
+    nsflow_run_while(args, hosts, |child| {
+        if let Some((after, name)) = signal {
+            std::thread::sleep(after);
+            assert!(child.try_wait().unwrap().is_none(), "still running");
+            let pid = i32::try_from(child.id()).unwrap();
+            Command::new("kill")
+                .args([&format!("-{name}"), &pid.to_string()])
+                .status()
+                .unwrap();
+        }
+    })
+}
+
+/// As [`nsflow_run`], with `during` called on the running child (to disturb it).
+fn nsflow_run_while(args: &[&str], hosts: &str, during: impl FnOnce(&mut Child)) -> Ran {
     let port = free_udp_port();
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("faults.cfg");
@@ -401,15 +416,7 @@ fn nsflow_run(args: &[&str], hosts: &str, signal: Option<(Duration, &str)>) -> R
         stderr.read_to_string(&mut s).unwrap();
         s
     });
-    if let Some((after, name)) = signal {
-        std::thread::sleep(after);
-        assert!(child.try_wait().unwrap().is_none(), "still running");
-        let pid = i32::try_from(child.id()).unwrap();
-        Command::new("kill")
-            .args([&format!("-{name}"), &pid.to_string()])
-            .status()
-            .unwrap();
-    }
+    during(&mut child);
     let deadline = Instant::now() + Duration::from_secs(120);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -938,4 +945,118 @@ fn a_host_that_can_never_work_is_refused_and_one_that_fails_at_run_time_fails_al
         "{}",
         r.out
     );
+}
+
+/// Writes a capture of 1 000 000 64-byte frames of 20 000 flows over 40 s of capture time
+/// (the 15 s active timers export records from its first third on); returns the frames.
+fn write_capture(path: &std::path::Path) -> u64 {
+    use nsflow_hwsim::generator::{Generator, GeneratorConfig};
+    let f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut w = pcap_file::pcap::PcapWriter::new(f).unwrap();
+    let mut n = 0;
+    for fr in Generator::new(GeneratorConfig {
+        seed: 7,
+        flows: 20_000,
+        sizes: vec![(64, 1)],
+        rate_pps: 25_000,
+        duration_ns: 40_000_000_000,
+        ..GeneratorConfig::default()
+    }) {
+        let ts = Duration::from_nanos(fr.ts_ns);
+        let p = pcap_file::pcap::PcapPacket::new(ts, fr.data.len() as u32, &fr.data);
+        w.write_packet(&p).unwrap();
+        n += 1;
+    }
+    n
+}
+
+#[test]
+fn a_vfio_user_server_killed_mid_run_ends_it_like_a_failed_device() {
+    use nsflow_exporter::decode::{Decoder, Set};
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("traffic.pcap");
+    let total = write_capture(&pcap);
+    let socket = dir.path().join("hwsim.sock");
+    let mut server = Command::new(hwsim_binary())
+        .arg("serve")
+        .arg("--socket")
+        .arg(&socket)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    std::io::BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert!(ready.starts_with("listening on"), "{ready}");
+    // A second collector, the test's own: once flow records reach it, the replay is well
+    // under way — the server is killed then, halfway through the capture.
+    let watch = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    watch
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let hosts = format!(
+        "ipv6 netstream export host 127.0.0.1 {}\n",
+        watch.local_addr().unwrap().port()
+    );
+    let device = format!("vfio-user:{}", socket.display());
+    let r = nsflow_run_while(
+        &["--device", &device, "--pcap", pcap.to_str().unwrap()],
+        &hosts,
+        |child| {
+            let mut decoder = Decoder::new();
+            let mut buf = [0u8; 65536];
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let flowing = loop {
+                assert!(Instant::now() < deadline, "no flow record within 60 s");
+                assert!(child.try_wait().unwrap().is_none(), "the run ended first");
+                let Ok((n, from)) = watch.recv_from(&mut buf) else {
+                    continue;
+                };
+                let Ok(d) = decoder.decode(from, &buf[..n]) else {
+                    continue;
+                };
+                if d.sets.iter().any(|s| {
+                    matches!(s, Set::Data { options: false, records, .. } if !records.is_empty())
+                }) {
+                    break true;
+                }
+            };
+            assert!(flowing);
+            server.kill().unwrap();
+            server.wait().unwrap();
+        },
+    );
+    let out = &r.out;
+    eprintln!("{out}\n{}", r.err);
+    // Before: the summary said `stopped: end of the traffic … (complete)` and the failure
+    // was a broken pipe; with the crate's client some requests waited forever.
+    assert_eq!(r.status.code(), Some(1), "{}", r.err);
+    let frames = number_after(out, "stopped: the device failed after ");
+    assert!(frames > 0 && frames < total, "{frames} of {total}");
+    assert!(
+        out.contains("FAILED: vfio-user: ")
+            && out.contains("the server closed the connection (it exited, was killed"),
+        "{out}"
+    );
+    assert!(r.err.contains("the run stopped early"), "{}", r.err);
+    assert!(!out.contains("CONSERVATION MISMATCH"), "{out}");
+    // Everything drained reached the collector: records, flows, packets, bytes per mode.
+    let collected = &out[out
+        .find("collected (in-process collector):")
+        .unwrap_or_else(|| panic!("no collector table:\n{out}"))..];
+    let mut drained = 0;
+    for (mode, _) in MODES {
+        let m = row(out, "orig flows", mode.name());
+        let c = row(collected, "records", mode.name());
+        assert_eq!(
+            (c[0], c[1], c[2], c[3]),
+            (m[2], m[0], m[3], m[4]),
+            "{mode}: collected = drained\n{out}"
+        );
+        drained += m[2];
+    }
+    assert!(drained > 0, "records were drained before the kill\n{out}");
 }

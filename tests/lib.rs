@@ -34,26 +34,37 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The `nsflow` binary of this build (target/PROFILE/nsflow beside the test's deps/),
-/// built first if needed: `cargo test --workspace` builds it anyway; `cargo test -p
-/// nsflow-tests` alone does not.
-pub fn nsflow_binary() -> PathBuf {
+/// A binary of this workspace for this build's profile (target/PROFILE/BIN beside the
+/// test's deps/), built first (`cargo build -p PACKAGE --bin BIN`, so that it is never
+/// older than its sources: `cargo test --workspace` builds it anyway, `cargo test -p
+/// nsflow-tests` alone does not). `None` when it is not there and cannot be built.
+pub fn try_workspace_binary(package: &str, bin: &str) -> Option<PathBuf> {
     let exe = std::env::current_exe().unwrap_or_default();
     let dir = exe
         .parent()
         .and_then(Path::parent)
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    let bin = dir.join("nsflow");
+    let path = dir.join(bin);
     let release = dir.file_name().is_some_and(|d| d == "release");
     let mut cmd = Command::new(option_env!("CARGO").unwrap_or("cargo"));
-    cmd.args(["build", "-q", "-p", "nsflow", "--bin", "nsflow"])
+    cmd.args(["build", "-q", "-p", package, "--bin", bin])
         .current_dir(workspace_root());
     if release {
         cmd.arg("--release");
     }
     let built = cmd.status().is_ok_and(|s| s.success());
-    assert!(built || bin.is_file(), "cannot build {}", bin.display());
-    bin
+    (built || path.is_file()).then_some(path)
+}
+
+/// The `nsflow` binary of this build ([`try_workspace_binary`]).
+pub fn nsflow_binary() -> PathBuf {
+    try_workspace_binary("nsflow", "nsflow").unwrap_or_else(|| panic!("cannot build nsflow"))
+}
+
+/// The `nsflow-hwsim` binary of this build ([`try_workspace_binary`]).
+pub fn hwsim_binary() -> PathBuf {
+    try_workspace_binary("nsflow-hwsim", "nsflow-hwsim")
+        .unwrap_or_else(|| panic!("cannot build nsflow-hwsim"))
 }
 pub mod nfcapd;

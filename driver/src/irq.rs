@@ -27,3 +27,12 @@ impl Irq {
         Ok(())
     }
 }
+
+/// The descriptor of `efd`, borrowed for as long as `efd` is (to hand it to a server with
+/// SCM_RIGHTS): vmm-sys-util's `EventFd` has no `AsFd`.
+pub fn eventfd_fd(efd: &EventFd) -> std::os::fd::BorrowedFd<'_> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: EventFd::as_raw_fd returns the descriptor the EventFd opened, which stays
+    // open until the EventFd is dropped; the borrow cannot outlive `efd`.
+    unsafe { std::os::fd::BorrowedFd::borrow_raw(efd.as_raw_fd()) }
+}

@@ -1,7 +1,10 @@
 //! `nsflow-hwsim serve` end to end: the real binary on a socket in a temporary directory,
-//! driven with `vfio_user::Client` directly — registers, configuration space, DMA into a
-//! file the test maps, the traffic port with backpressure, the interrupt eventfd, resets
-//! and reconnection. Each test stops its server by PID (SIGTERM, or SIGKILL on panic).
+//! driven with the third-party `vfio_user::Client` — registers, configuration space, DMA
+//! into a file the test maps, the traffic port with backpressure, the interrupt eventfd,
+//! resets and reconnection — and, as a hostile client, with raw messages on the socket:
+//! lengths the protocol does not carry, a second client while one holds the device, a
+//! stale socket left by a killed server. Each test stops its server by PID (SIGTERM, or
+//! SIGKILL on panic).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use nix::sys::signal::{kill, Signal};
@@ -13,14 +16,19 @@ use nsflow_rtl::record::{Record, RECORD_BYTES};
 use nsflow_rtl::regs::GlobalStat;
 use nsflow_rtl::regs::{self, Ctrl, PrefixMin, ProfCtrl};
 use nsflow_rtl::sim_port::{self, SIM_PORT_ACCEPTED, SIM_PORT_DATA, SIM_PORT_FREE};
+use nsflow_rtl::vfio_user::{
+    errno, Command as Cmd, Header, RegionAccess, Reply, Request, HEADER_BYTES, MAX_DATA_XFER,
+};
 use nsflow_rtl::AggregationMode;
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, FileTypeExt, PermissionsExt};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 use vfio_user::Client;
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
@@ -45,6 +53,11 @@ impl Served {
     fn start(extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("hwsim.sock");
+        Self::start_at(dir, socket, extra)
+    }
+
+    /// Starts the server on `socket` (in `dir`) and waits for its readiness line.
+    fn start_at(dir: tempfile::TempDir, socket: PathBuf, extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_nsflow-hwsim"))
             .arg("serve")
             .arg("--socket")
@@ -402,7 +415,10 @@ fn an_existing_socket_path_is_refused() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("already exists"), "{err}");
+    assert!(
+        err.contains("is in use: another server is listening there"),
+        "{err}"
+    );
     // The first server still serves, on the socket the second left alone.
     let mut c = s.connect();
     assert_eq!(reg(&mut c, regs::ID_MAGIC.offset), regs::MAGIC);
@@ -551,27 +567,235 @@ fn reset_and_reconnection_return_the_device_to_power_on() {
     s.stop();
 }
 
+/// A raw connection to the server: messages encoded with `nsflow_rtl::vfio_user`, or
+/// written by hand where they are malformed.
+struct Raw(UnixStream);
+
+impl Raw {
+    fn connect(s: &Served) -> Self {
+        let stream = UnixStream::connect(&s.socket).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        Self(stream)
+    }
+
+    fn send(&mut self, msg: &[u8]) {
+        self.0.write_all(msg).unwrap();
+    }
+
+    /// The next reply: its header and body.
+    fn reply(&mut self) -> (Header, Vec<u8>) {
+        let mut head = [0u8; HEADER_BYTES];
+        self.0.read_exact(&mut head).unwrap();
+        let h = Header::decode(&head);
+        let mut body = vec![0u8; h.body_len().unwrap()];
+        self.0.read_exact(&mut body).unwrap();
+        (h, body)
+    }
+
+    /// Sends `req` and returns the errno of its error reply (`None`: it succeeded).
+    fn errno(&mut self, req: &[u8]) -> Option<u32> {
+        self.send(req);
+        let (h, _) = self.reply();
+        assert!(h.is_reply());
+        h.error()
+    }
+
+    fn read32(&mut self, region: u32, offset: u64) -> u32 {
+        self.send(&Request::RegionRead(access(region, offset, 4)).encode(7));
+        let (h, body) = self.reply();
+        assert_eq!(h.error(), None);
+        match Reply::decode(Cmd::RegionRead, &body).unwrap() {
+            Reply::RegionRead(_, data) => u32::from_le_bytes(data.try_into().unwrap()),
+            r => panic!("{r:?}"),
+        }
+    }
+}
+
+fn access(region: u32, offset: u64, count: u32) -> RegionAccess {
+    RegionAccess {
+        offset,
+        region,
+        count,
+    }
+}
+
+/// A message of `command` whose header claims `size` bytes, followed by `body`.
+fn message(command: Cmd, size: u32, body: &[u8]) -> Vec<u8> {
+    let mut m = Header {
+        id: 3,
+        command: command as u16,
+        size,
+        flags: 0,
+        error: 0,
+    }
+    .encode()
+    .to_vec();
+    m.extend_from_slice(body);
+    m
+}
+
+/// Peak resident memory of process `pid`, kB (`VmHWM`).
+fn peak_rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
 #[test]
-fn a_malformed_message_ends_the_connection_not_the_server() {
-    use std::io::{Read, Write};
+fn lengths_a_client_claims_are_bounded_answered_with_errors_and_the_server_keeps_serving() {
     let s = Served::start(&[]);
-    let mut raw = std::os::unix::net::UnixStream::connect(&s.socket).unwrap();
-    // VERSION (command 1) whose capabilities string lacks its terminating NUL.
-    let mut m = Vec::new();
-    m.extend_from_slice(&0u16.to_le_bytes());
-    m.extend_from_slice(&1u16.to_le_bytes());
-    m.extend_from_slice(&23u32.to_le_bytes());
-    m.extend_from_slice(&[0; 8]);
-    m.extend_from_slice(&[0, 0, 1, 0]);
-    m.extend_from_slice(b"{}x");
-    raw.write_all(&m).unwrap();
+    let mut raw = Raw::connect(&s);
+    // Before: the crate's server allocated the count of a read before looking at it —
+    // 1 GiB of resident memory for this read, an abort ("memory allocation of 4294967295
+    // bytes failed") for the next one.
+    for count in [1 << 30, u32::MAX, MAX_DATA_XFER + 1] {
+        let req = Request::RegionRead(access(BAR0, 0, count)).encode(1);
+        assert_eq!(raw.errno(&req), Some(errno::EMSGSIZE), "count {count:#x}");
+    }
+    // Within the protocol's maximum but past the region's end, or in no region at all.
+    for (region, offset, count) in [
+        (BAR0, 4, regs::BAR0_SIZE),
+        (BAR0, u64::MAX - 1, 4),
+        (PORT, sim_port::SIM_PORT_SIZE, 1),
+        (CONFIG, 0, 257),
+        (1, 0, 4),
+        (1000, 0, 4),
+    ] {
+        let req = Request::RegionRead(access(region, offset, count)).encode(2);
+        assert_eq!(
+            raw.errno(&req),
+            Some(errno::EINVAL),
+            "{region} {offset:#x}+{count}"
+        );
+        let data = vec![0u8; count as usize];
+        let req = Request::RegionWrite(access(region, offset, count), &data).encode(2);
+        assert_eq!(
+            raw.errno(&req),
+            Some(errno::EINVAL),
+            "{region} {offset:#x}+{count}"
+        );
+    }
+    // A write whose count is not the data it carries; an unsupported command; a reply
+    // sent as a command; VERSION capabilities without their NUL; a file descriptor where
+    // the command takes none.
+    let mut body = vec![0u8; 8 + 4];
+    body.extend_from_slice(&4u32.to_le_bytes());
+    body.extend_from_slice(&[0; 8]);
+    // The count says 4 and 8 bytes follow.
+    assert_eq!(
+        raw.errno(&message(Cmd::RegionWrite, 16 + 16 + 8, &body)),
+        Some(errno::EINVAL)
+    );
+    let mut unsupported = message(Cmd::Version, 16, &[]);
+    unsupported[2..4].copy_from_slice(&6u16.to_le_bytes());
+    assert_eq!(raw.errno(&unsupported), Some(errno::ENOTSUP));
+    let mut reply = Reply::DeviceReset.encode(4);
+    reply[8] = 1;
+    assert_eq!(raw.errno(&reply), Some(errno::EINVAL));
+    assert_eq!(
+        raw.errno(&message(Cmd::Version, 23, b"\0\0\x01\0{}x")),
+        Some(errno::EINVAL)
+    );
+    let efd = EventFd::new(0).unwrap();
+    let reset = Request::DeviceReset.encode(5);
+    send_with_fd(&raw.0, &reset, efd.as_raw_fd());
+    let (h, _) = raw.reply();
+    assert_eq!(h.error(), Some(errno::EINVAL));
+    // The same connection still serves.
+    assert_eq!(raw.read32(BAR0, regs::ID_MAGIC.offset.into()), regs::MAGIC);
+    let pid = s.child.id();
+    assert!(
+        peak_rss_kb(pid) < 256 * 1024,
+        "peak RSS {} kB",
+        peak_rss_kb(pid)
+    );
+
+    // A message larger than the protocol carries: refused unread, connection closed
+    // (where the next message would start is unknown).
+    raw.send(&message(Cmd::RegionWrite, u32::MAX, &[0; 64]));
+    let (h, _) = raw.reply();
+    assert_eq!(h.error(), Some(errno::EMSGSIZE));
     let mut rest = Vec::new();
-    raw.read_to_end(&mut rest).unwrap();
-    assert!(rest.is_empty(), "replied {rest:?}");
+    match raw.0.read_to_end(&mut rest) {
+        Ok(_) => assert!(rest.is_empty(), "{rest:?}"),
+        // Closed with the unread body in its buffer.
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset),
+    }
     // The next client is served.
     let mut c = s.connect();
     assert_eq!(reg(&mut c, regs::ID_MAGIC.offset), regs::MAGIC);
     drop(c);
     let socket = s.socket.clone();
     assert_socket_gone(&socket, s.stop());
+}
+
+/// Sends `msg` with the file descriptor `fd` (SCM_RIGHTS).
+fn send_with_fd(stream: &UnixStream, msg: &[u8], fd: i32) {
+    use vmm_sys_util::sock_ctrl_msg::ScmSocket;
+    let n = stream.send_with_fd(msg, fd).unwrap();
+    assert_eq!(n, msg.len());
+}
+
+#[test]
+fn a_second_client_is_told_another_holds_the_device() {
+    let s = Served::start(&[]);
+    let mut first = s.connect();
+    assert_eq!(reg(&mut first, regs::ID_MAGIC.offset), regs::MAGIC);
+    // Before: the second client's VERSION waited, unanswered, for as long as the first
+    // stayed connected.
+    let mut second = Raw::connect(&s);
+    let t = Instant::now();
+    let version = Request::Version {
+        major: 0,
+        minor: 1,
+        caps: "{}",
+    }
+    .encode(0);
+    assert_eq!(second.errno(&version), Some(errno::EBUSY));
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    // The first client was not disturbed; once it leaves, the next one is served.
+    assert_eq!(reg(&mut first, regs::ID_MAGIC.offset), regs::MAGIC);
+    drop(first);
+    let mut third = s.connect();
+    assert_eq!(reg(&mut third, regs::ID_MAGIC.offset), regs::MAGIC);
+    drop(third);
+    s.stop();
+}
+
+#[test]
+fn a_stale_socket_is_replaced_and_anything_else_at_the_path_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("hwsim.sock");
+    // A server killed with SIGKILL leaves its socket behind; nothing listens there.
+    let killed = Served::start_at(tempfile::tempdir().unwrap(), socket.clone(), &[]);
+    let mut killed = killed;
+    killed.child.kill().unwrap();
+    killed.child.wait().unwrap();
+    assert!(socket.exists(), "the killed server's socket is left behind");
+    // Before: "already exists … (remove it)", exit 1.
+    let s = Served::start_at(dir, socket.clone(), &[]);
+    let mut c = s.connect();
+    assert_eq!(reg(&mut c, regs::ID_MAGIC.offset), regs::MAGIC);
+    drop(c);
+    assert_socket_gone(&socket, s.stop());
+
+    // A file that is not a socket is never replaced.
+    let other = tempfile::tempdir().unwrap();
+    let file = other.path().join("not-a-socket");
+    std::fs::write(&file, "data").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_nsflow-hwsim"))
+        .arg("serve")
+        .arg("--socket")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is not a socket: not replaced"), "{err}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "data");
 }

@@ -7,8 +7,9 @@
 //! parser as line-rate hardware runs it ([`parser`]), route and interface tables
 //! ([`tables`]), the flow hash ([`hash`]), the DMA record format ([`record`]) and the
 //! untimed reference aggregator ([`reference`]) that the cycle-level model and the whole
-//! pipeline are tested against. No I/O and no `unsafe`: firmware tooling can use it as it
-//! is.
+//! pipeline are tested against; and, between the driver and a model in another process,
+//! the traffic port ([`sim_port`]) and the vfio-user messages ([`vfio_user`]). No I/O and
+//! no `unsafe`: firmware tooling can use it as it is.
 //!
 //! Decision IDs cited in comments (A1–A16, D1–D17) are defined, with their sources, in
 //! docs/decisions.md.
@@ -30,6 +31,7 @@ pub mod regs;
 pub mod sim_port;
 pub mod stage;
 pub mod tables;
+pub mod vfio_user;
 
 pub use key::{FieldSelect, FlowKey, KeyField, KEY_BYTES};
 pub use mode::AggregationMode;

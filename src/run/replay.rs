@@ -33,9 +33,12 @@ pub struct CommitRequest {
 pub enum TrafficEnd {
     /// Every frame was offered.
     Input,
-    /// Told to stop (SIGINT/SIGTERM/SIGHUP/SIGQUIT, the shell's `quit`), or the pipeline
-    /// failed.
+    /// Told to stop (SIGINT/SIGTERM/SIGHUP/SIGQUIT, the shell's `quit`).
     Stopped,
+    /// The device failed: the drain task ended on an error (the job reports it), or
+    /// offering frames failed, with this error (a vfio-user server that died or stopped
+    /// answering). Every frame before it was offered.
+    DeviceFailed(Option<String>),
     /// The traffic could not be read on: every frame before the error was offered.
     ReadError(CaptureError),
 }
@@ -46,7 +49,16 @@ impl TrafficEnd {
         match self {
             TrafficEnd::Input => Ending::Complete,
             TrafficEnd::Stopped => Ending::Interrupted(by.to_owned()),
+            TrafficEnd::DeviceFailed(_) => Ending::DeviceFailed,
             TrafficEnd::ReadError(e) => Ending::ReadError(e.to_string()),
+        }
+    }
+
+    /// The error offering frames ended on, if it did.
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            TrafficEnd::DeviceFailed(e) => e.as_deref(),
+            _ => None,
         }
     }
 }
@@ -83,11 +95,28 @@ pub struct Replay {
 }
 
 impl Replay {
-    /// Offers every frame until the end of the traffic, a read error or a stop; returns
-    /// how many were offered and why it stopped. Commit points and faults past the end of
-    /// the traffic (or past a read error) are applied at its end. An error here is the
-    /// device's or a commit's: the frames offered until then are in the `seen` counter.
+    /// Offers every frame until the end of the traffic, a read error, a stop or a device
+    /// failure; returns how many were offered and why it stopped. Commit points and faults
+    /// past the end of the traffic (or past a read error) are applied at its end. A device
+    /// that fails — the drain task stops on its error, or offering frames to it fails (a
+    /// vfio-user server that died) — ends the traffic like a stop
+    /// ([`TrafficEnd::DeviceFailed`]), so that the job is finished and everything drained
+    /// exported. An error here is a commit's or a fault's: the frames offered until then
+    /// are in the `seen` counter.
     pub fn run(mut self) -> Result<Replayed, RunError> {
+        match self.replay() {
+            Err(RunError::Backend(e)) => {
+                self.failed.store(true, Ordering::Relaxed);
+                Ok(Replayed {
+                    frames: self.seen.load(Ordering::Relaxed),
+                    end: TrafficEnd::DeviceFailed(Some(e.to_string())),
+                })
+            }
+            r => r,
+        }
+    }
+
+    fn replay(&mut self) -> Result<Replayed, RunError> {
         let mut batch: Vec<Frame> = self.first.take().into_iter().collect();
         let mut read_error = None;
         let mut ended = false;
@@ -102,7 +131,13 @@ impl Replay {
         faults.sort_by_key(|f| f.frames);
         let mut faults = faults.into_iter().peekable();
         loop {
-            if self.stopped() {
+            if self.failed.load(Ordering::Relaxed) {
+                return Ok(Replayed {
+                    frames: offered + flooded,
+                    end: TrafficEnd::DeviceFailed(None),
+                });
+            }
+            if self.stop.load(Ordering::Relaxed) {
                 return Ok(Replayed {
                     frames: offered + flooded,
                     end: TrafficEnd::Stopped,

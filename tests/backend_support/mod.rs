@@ -118,39 +118,22 @@ pub fn vfio_user() -> Option<Factory> {
     }))
 }
 
-/// The server binary beside this test's own (`target/<profile>/nsflow-hwsim`; the test
-/// runs as `target/<profile>/deps/backends-HASH`), built with `cargo build -p
-/// nsflow-hwsim` when missing (once per test process).
-fn hwsim_binary() -> Option<PathBuf> {
+/// The server binary of this build (`nsflow_tests::try_workspace_binary`, built once per
+/// test process).
+pub fn hwsim_binary() -> Option<PathBuf> {
     static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
     BIN.get_or_init(|| {
-        let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-        let bin = profile_dir.join("nsflow-hwsim");
-        if !bin.is_file() {
-            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let mut build = Command::new(cargo);
-            build.args(["build", "-p", "nsflow-hwsim", "--bin", "nsflow-hwsim"]);
-            if profile_dir.ends_with("release") {
-                build.arg("--release");
-            }
-            let built = build.current_dir(&root).status();
-            eprintln!("built nsflow-hwsim: {built:?}");
+        let bin = nsflow_tests::try_workspace_binary("nsflow-hwsim", "nsflow-hwsim");
+        if bin.is_none() {
+            assert!(
+                !in_ci(),
+                "nsflow-hwsim is required under CI=true and `cargo build -p nsflow-hwsim` did not produce it"
+            );
+            eprintln!(
+                "SKIPPED: nsflow-hwsim could not be built; the vfio-user suite runs under CI=true"
+            );
         }
-        if bin.is_file() {
-            return Some(bin);
-        }
-        assert!(
-            !in_ci(),
-            "{} is required under CI=true and `cargo build -p nsflow-hwsim` did not produce it",
-            bin.display()
-        );
-        eprintln!(
-            "SKIPPED: {} is missing and could not be built; the vfio-user suite runs under CI=true",
-            bin.display()
-        );
-        None
+        bin
     })
     .clone()
 }
@@ -215,6 +198,11 @@ impl Served {
     /// The server's MSI-X layout, as the backend read it from configuration space.
     pub fn msix(&self) -> nsflow_rtl::msix::Msix {
         self.backend.msix()
+    }
+
+    /// The server's socket.
+    pub fn socket(&self) -> PathBuf {
+        self.dir.join("nsflow.sock")
     }
 }
 

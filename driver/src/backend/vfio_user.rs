@@ -3,21 +3,30 @@
 //!
 //! BAR0 accesses are region read/write messages. DMA memory is shared as a file
 //! descriptor (DMA_MAP with the memfd), so the device process writes the driver's memory
-//! directly: the Rust vfio-user crate cannot start DMA from the server side, so shared
-//! mappings are the design. The interrupt is an eventfd handed over with SET_IRQS, bound to
-//! MSI-X vector 0 once the device's MSI-X capability (read from configuration space) is
-//! found to state the register map's layout ([`check_msix`]). Frames reach a modelled
-//! device through its traffic port (`nsflow_rtl::sim_port`, BAR2).
+//! directly: shared mappings are the design (the server starts no DMA of its own). The
+//! interrupt is an eventfd handed over with SET_IRQS, bound to MSI-X vector 0 once the
+//! device's MSI-X capability (read from configuration space) is found to state the register
+//! map's layout ([`check_msix`]). Frames reach a modelled device through its traffic port
+//! (`nsflow_rtl::sim_port`, BAR2).
+//!
+//! The protocol is [`client`]'s: every request has a deadline and every reply is checked,
+//! so a server that is silent, answers garbage or an error, claims a huge size, serves
+//! another client, or dies mid-run makes the request fail with a
+//! [`BackendError::VfioUser`] that says which request and why — never a hang.
+
+pub mod client;
 
 use super::{Backend, BackendError, TrafficPort};
 use crate::dma::{DmaMemory, IovaAllocator};
+use client::{Client, ClientError, SocketTransport, DEFAULT_TIMEOUT};
 use nsflow_rtl::msix::{self, CapError, Msix};
 use nsflow_rtl::sim_port;
 use nsflow_rtl::sim_port::Frame;
-use std::os::fd::AsRawFd;
+use nsflow_rtl::vfio_user::SetIrqs;
+use std::os::fd::AsFd;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
-use vfio_user::Client;
+use std::time::{Duration, Instant};
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
 /// `VFIO_PCI_BAR0_REGION_INDEX`.
@@ -30,17 +39,20 @@ const CONFIG: u32 = 7;
 const CONFIG_BYTES: usize = 256;
 /// `VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER`.
 const IRQ_EVENTFD_TRIGGER: u32 = 0x4 | 0x20;
-/// Largest batch written in one message (the crate's default transfer limit is 1 MiB).
+/// Largest batch written in one message (a quarter of the protocol's 1 MiB limit).
 const MAX_BATCH: usize = 256 << 10;
 
 /// A device reached through a vfio-user socket.
 pub struct VfioUserBackend {
     path: PathBuf,
-    client: Client,
+    client: Client<SocketTransport>,
     msix: Msix,
     irq: EventFd,
     iova: IovaAllocator,
     batch: Vec<u8>,
+    /// The request that left the connection out of step, and why: later requests, which
+    /// fail at once, name it.
+    first_failure: Option<String>,
 }
 
 /// The device's MSI-X disagrees with the register map ([`check_msix`]).
@@ -111,9 +123,10 @@ pub fn check_msix(
     Ok(found)
 }
 
-fn err(context: &str) -> impl Fn(vfio_user::Error) -> BackendError + '_ {
+/// The backend error for a failed request, saying what it was.
+fn err(context: String) -> impl FnOnce(ClientError) -> BackendError {
     move |e| BackendError::VfioUser {
-        context: context.to_owned(),
+        context,
         message: e.to_string(),
     }
 }
@@ -136,19 +149,38 @@ fn not_a_socket(path: &Path) -> Option<String> {
 impl VfioUserBackend {
     /// Connects to the server at `path`, checks that BAR0 is there and that the MSI-X
     /// capability states the register map's layout ([`BackendError::Msix`] otherwise), and
-    /// binds MSI-X vector 0 to the interrupt eventfd.
+    /// binds MSI-X vector 0 to the interrupt eventfd, each request within
+    /// [`DEFAULT_TIMEOUT`].
     pub fn connect(path: &Path) -> Result<Self, BackendError> {
+        Self::connect_with_timeout(path, DEFAULT_TIMEOUT)
+    }
+
+    /// As [`Self::connect`], each request (this one's and every later one) within
+    /// `timeout`.
+    pub fn connect_with_timeout(path: &Path, timeout: Duration) -> Result<Self, BackendError> {
+        let context = || format!("connect to {}", path.display());
         if let Some(why) = not_a_socket(path) {
             return Err(BackendError::VfioUser {
-                context: format!("connect to {}", path.display()),
+                context: context(),
                 message: why,
             });
         }
-        let mut client = Client::new(path).map_err(|e| BackendError::VfioUser {
-            context: format!("connect to {}", path.display()),
-            message: e.to_string(),
+        let transport = SocketTransport::connect(path, Instant::now() + timeout).map_err(|e| {
+            BackendError::VfioUser {
+                context: context(),
+                message: if e.kind() == std::io::ErrorKind::ConnectionRefused {
+                    "connection refused: nothing listens on this socket (a server that was killed leaves it behind)".into()
+                } else {
+                    e.to_string()
+                },
+            }
         })?;
-        let bar0 = client.region(BAR0).map(|r| r.size).unwrap_or(0);
+        let mut client =
+            Client::connect(transport, timeout).map_err(|e| BackendError::VfioUser {
+                context: format!("{} ({})", context(), e.step),
+                message: e.error.to_string(),
+            })?;
+        let bar0 = client.region(BAR0).map_or(0, |r| r.size);
         if bar0 < u64::from(nsflow_rtl::regs::BAR0_SIZE) {
             return Err(BackendError::VfioUser {
                 context: path.display().to_string(),
@@ -158,14 +190,20 @@ impl VfioUserBackend {
                 ),
             });
         }
-        let msix = read_msix(&mut client)?;
+        let msix = read_msix(&mut client, &context())?;
         let irq = EventFd::new(EFD_NONBLOCK).map_err(|source| BackendError::Io {
             context: "eventfd".into(),
             source,
         })?;
+        let bind = SetIrqs {
+            flags: IRQ_EVENTFD_TRIGGER,
+            index: MSIX,
+            start: 0,
+            count: 1,
+        };
         client
-            .set_irqs(MSIX, IRQ_EVENTFD_TRIGGER, 0, 1, &[irq.as_raw_fd()])
-            .map_err(err("bind MSI-X vector 0"))?;
+            .set_irqs(bind, &[crate::irq::eventfd_fd(&irq)])
+            .map_err(err(format!("{}: bind MSI-X vector 0", context())))?;
         Ok(Self {
             path: path.to_owned(),
             client,
@@ -173,6 +211,7 @@ impl VfioUserBackend {
             irq,
             iova: IovaAllocator::default(),
             batch: Vec::new(),
+            first_failure: None,
         })
     }
 
@@ -181,11 +220,29 @@ impl VfioUserBackend {
         self.msix
     }
 
+    /// The backend error for the request `context` that failed with `e`. The first
+    /// failure that broke the connection is remembered, and the requests that fail at once
+    /// after it name it (the drain's BAR0 read then says that the traffic port write before
+    /// it found the server gone, rather than only that the connection failed earlier).
+    fn fail(&mut self, context: String, e: ClientError) -> BackendError {
+        let message = match (&e, &self.first_failure) {
+            (ClientError::Broken(_), Some(first)) => {
+                format!("the connection failed earlier, at {first}")
+            }
+            _ => e.to_string(),
+        };
+        if self.first_failure.is_none() && !matches!(e, ClientError::Refused(_) | ClientError::Busy)
+        {
+            self.first_failure = Some(format!("{context}: {message}"));
+        }
+        BackendError::VfioUser { context, message }
+    }
+
     fn port_read32(&mut self, offset: u64) -> Result<u32, BackendError> {
         let mut b = [0u8; 4];
         self.client
             .region_read(sim_port::SIM_PORT_REGION, offset, &mut b)
-            .map_err(err("traffic port read"))?;
+            .map_err(|e| self.fail(format!("traffic port read at {offset:#x}"), e))?;
         Ok(u32::from_le_bytes(b))
     }
 }
@@ -199,28 +256,28 @@ impl Backend for VfioUserBackend {
         let mut b = [0u8; 4];
         self.client
             .region_read(BAR0, u64::from(offset), &mut b)
-            .map_err(err("BAR0 read"))?;
+            .map_err(|e| self.fail(format!("BAR0 read at {offset:#x}"), e))?;
         Ok(u32::from_le_bytes(b))
     }
 
     fn write32(&mut self, offset: u32, value: u32) -> Result<(), BackendError> {
         self.client
             .region_write(BAR0, u64::from(offset), &value.to_le_bytes())
-            .map_err(err("BAR0 write"))
+            .map_err(|e| self.fail(format!("BAR0 write at {offset:#x}"), e))
     }
 
     fn map_dma(&mut self, mem: &DmaMemory) -> Result<u64, BackendError> {
         let iova = self.iova.alloc(mem.len() as u64, 4096)?;
         self.client
-            .dma_map(0, iova, mem.len() as u64, mem.file().as_raw_fd())
-            .map_err(err("DMA_MAP"))?;
+            .dma_map(iova, mem.len() as u64, mem.file().as_fd(), 0)
+            .map_err(|e| self.fail(format!("DMA_MAP {iova:#x}+{:#x}", mem.len()), e))?;
         Ok(iova)
     }
 
     fn unmap_dma(&mut self, iova: u64, len: usize) -> Result<(), BackendError> {
         self.client
             .dma_unmap(iova, len as u64)
-            .map_err(err("DMA_UNMAP"))?;
+            .map_err(|e| self.fail(format!("DMA_UNMAP {iova:#x}+{len:#x}"), e))?;
         self.iova.free(iova, len as u64);
         Ok(())
     }
@@ -246,16 +303,25 @@ impl Backend for VfioUserBackend {
 }
 
 /// Reads the server's configuration space and checks its MSI-X capability
-/// ([`check_msix`]) against the interrupts and BARs the server offers.
-fn read_msix(client: &mut Client) -> Result<Msix, BackendError> {
-    let mut config = vec![0u8; CONFIG_BYTES];
-    let size = client.region(CONFIG).map_or(0, |r| r.size);
-    if size >= CONFIG_BYTES as u64 {
+/// ([`check_msix`]) against the interrupts and BARs the server offers; `context` names the
+/// connection in a failed request's error.
+fn read_msix(client: &mut Client<SocketTransport>, context: &str) -> Result<Msix, BackendError> {
+    let mut config = [0u8; CONFIG_BYTES];
+    if client
+        .region(CONFIG)
+        .is_some_and(|r| r.size >= CONFIG_BYTES as u64)
+    {
         client
             .region_read(CONFIG, 0, &mut config)
-            .map_err(err("configuration space read"))?;
+            .map_err(err(format!("{context}: configuration space read")))?;
     }
-    let irqs = client.get_irq_info(MSIX).map_or(0, |i| i.count);
+    let irqs = match client.irq_info(MSIX) {
+        // A server that refuses the question offers no MSI-X interrupt.
+        Err(ClientError::Refused(_)) => 0,
+        r => r
+            .map_err(err(format!("{context}: MSI-X information")))?
+            .map_or(0, |i| i.count),
+    };
     let bar_size = |bar: u8| client.region(bar.into()).map_or(0, |r| r.size);
     Ok(check_msix(&config, irqs, bar_size)?)
 }
@@ -280,7 +346,13 @@ impl TrafficPort for VfioUserBackend {
                     sim_port::SIM_PORT_DATA,
                     &self.batch,
                 )
-                .map_err(err("traffic port write"))?;
+                .map_err(|e| {
+                    let what = format!(
+                        "traffic port write of {n} frames ({} bytes)",
+                        self.batch.len()
+                    );
+                    self.fail(what, e)
+                })?;
         }
         Ok(n)
     }
