@@ -13,7 +13,16 @@ use nsflow_tests::{require, workspace_root};
 use std::process::{Command, Output};
 
 /// The targets of `tests/fuzz/Cargo.toml`, as `ci-smoke.sh` runs them.
-const TARGETS: [&str; 5] = ["parser", "vrp_config", "flow_decoder", "record", "ring"];
+const TARGETS: [&str; 8] = [
+    "parser",
+    "vrp_config",
+    "flow_decoder",
+    "record",
+    "ring",
+    "device_bus",
+    "vfio_user_server",
+    "vfio_user_client",
+];
 
 /// Seconds per target unless `FUZZ_SECONDS` says otherwise.
 const DEFAULT_SECONDS: u32 = 20;

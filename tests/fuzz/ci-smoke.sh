@@ -17,7 +17,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/../.."
 seconds="${FUZZ_SECONDS:-30}"
-targets=(parser vrp_config flow_decoder record ring)
+targets=(parser vrp_config flow_decoder record ring device_bus vfio_user_server vfio_user_client)
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "cargo-fuzz not available: fuzz smoke skipped (install it with: cargo install cargo-fuzz)"
