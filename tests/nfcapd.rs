@@ -14,12 +14,16 @@ pub struct Nfcapd {
 }
 
 impl Nfcapd {
-    /// Starts `nfcapd -b BIND -p PORT -w FLOWS` logging to `log`, and waits until it says
-    /// it has started.
+    /// Starts `nfcapd -b BIND -p PORT -B 4 MiB -w FLOWS` logging to `log`, and waits until
+    /// it says it has started. The 4 MiB socket buffer (capped by `net.core.rmem_max`)
+    /// keeps a burst of datagrams on loopback from overflowing the default 208 KiB while
+    /// nfcapd is slow to be scheduled on a loaded 2-core machine: the kernel would drop them
+    /// and the test would count a loss that is the receiver's, not nsflow's.
     pub fn start(bind: &str, port: u16, flows: &Path, log: &Path) -> Self {
         let f = std::fs::File::create(log).unwrap();
         let child = Command::new("nfcapd")
-            .args(["-b", bind, "-p", &port.to_string(), "-t", "3600", "-w"])
+            .args(["-b", bind, "-p", &port.to_string(), "-B", "4194304"])
+            .args(["-t", "3600", "-w"])
             .arg(flows)
             .stdout(Stdio::from(f.try_clone().unwrap()))
             .stderr(Stdio::from(f))
