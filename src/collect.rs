@@ -234,30 +234,37 @@ pub fn key_text(mode: AggregationMode, k: &FlowKey) -> String {
     s
 }
 
-/// Receives on `sock` until `stop` turns true, decoding every message; `on_flow` sees
-/// each flow. Decoding errors are counted, never fatal.
+/// Receives on `sock` until `stop` turns true, decoding every message; `on_message` sees
+/// each datagram with its sender and whether it decoded (`nsflow collect --write` stores
+/// it), `on_flow` each flow. Decoding errors are counted, never fatal.
 pub async fn collect(
     sock: UdpSocket,
     mut stop: watch::Receiver<bool>,
+    mut on_message: impl FnMut(SocketAddr, &[u8], bool),
     mut on_flow: impl FnMut(&CollectedFlow),
 ) -> CollectTotals {
     let mut dec = Decoder::new();
     let mut totals = CollectTotals::default();
     let mut buf = vec![0u8; 65_536];
+    let mut take = |totals: &mut CollectTotals, from: SocketAddr, msg: &[u8]| {
+        let decoded = dec.decode(from, msg);
+        on_message(from, msg, decoded.is_ok());
+        totals.take(from, decoded, &mut on_flow);
+    };
     loop {
         tokio::select! {
             r = sock.recv_from(&mut buf) => {
                 let Ok((n, from)) = r else { continue };
                 // n <= buf.len(): the bytes received.
                 let Some(msg) = buf.get(..n) else { continue };
-                totals.take(from, dec.decode(from, msg), &mut on_flow);
+                take(&mut totals, from, msg);
             }
             _ = stop.changed() => {
                 if *stop.borrow() {
                     // Take what is already queued on the socket, then stop.
                     while let Ok((n, from)) = sock.try_recv_from(&mut buf) {
                         if let Some(msg) = buf.get(..n) {
-                            totals.take(from, dec.decode(from, msg), &mut on_flow);
+                            take(&mut totals, from, msg);
                         }
                     }
                     return totals;
@@ -316,10 +323,15 @@ impl<T: Default + Send + 'static> Listener<T> {
                         return (CollectTotals::default(), state);
                     }
                 };
-                let totals = rt.block_on(collect(sock, stop_rx, |f| {
-                    on_flow(&mut state, f);
-                    h.fetch_add(1, Ordering::Relaxed);
-                }));
+                let totals = rt.block_on(collect(
+                    sock,
+                    stop_rx,
+                    |_, _, _| {},
+                    |f| {
+                        on_flow(&mut state, f);
+                        h.fetch_add(1, Ordering::Relaxed);
+                    },
+                ));
                 (totals, state)
             })?;
         let addr = ready.recv().map_err(|_| {

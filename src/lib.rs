@@ -13,6 +13,7 @@
 
 pub mod collect;
 pub mod convert;
+pub mod ipfix_file;
 pub mod run;
 pub mod shell;
 pub mod trace;

@@ -3,7 +3,7 @@
 //! collector, the register-map validation suite and an interactive VRP shell.
 
 use clap::{Args, Parser, Subcommand};
-use nsflow::{collect, run, shell, trace, traffic, verify, vrp};
+use nsflow::{collect, ipfix_file, run, shell, trace, traffic, verify, vrp};
 use nsflow_driver::{backend, regcheck};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -146,9 +146,14 @@ enum Cmd {
         /// Print totals per mode at the end instead of every flow.
         #[arg(long)]
         summary: bool,
-        /// Stop after this many seconds (default: until Ctrl-C).
+        /// Stop after this many seconds (default: until Ctrl-C or SIGTERM).
         #[arg(long)]
         seconds: Option<u64>,
+        /// Also store every IPFIX message received in FILE, an IPFIX File (RFC 5655)
+        /// that IPFIX tools read (e.g. libfixbuf's `ipfixDump --in FILE`). NetFlow v9
+        /// messages and malformed datagrams are counted, not stored.
+        #[arg(long, value_name = "FILE")]
+        write: Option<PathBuf>,
     },
     /// Replays a capture through the in-process model, brought up and drained by the
     /// driver as in `run`, and writes a VCD waveform of a window of cycles.
@@ -214,7 +219,8 @@ fn main() -> ExitCode {
             listen,
             summary,
             seconds,
-        } => cmd_collect(listen, summary, seconds),
+            write,
+        } => cmd_collect(listen, summary, seconds, write.as_deref()),
         Cmd::Regcheck {
             device,
             verbose,
@@ -457,33 +463,81 @@ fn cmd_collect(
     listen: SocketAddr,
     summary: bool,
     seconds: Option<u64>,
+    write: Option<&std::path::Path>,
 ) -> Result<ExitCode, String> {
+    let mut file = write
+        .map(ipfix_file::IpfixFileWriter::create)
+        .transpose()
+        .map_err(|e| e.to_string())?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    rt.block_on(async move {
+    let totals = rt.block_on(async {
         let sock = collect::bind(listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-        eprintln!("collecting on {listen} (Ctrl-C to stop)");
+        // As a run: SIGINT, SIGTERM, SIGHUP and SIGQUIT end the collection gracefully
+        // (what is queued on the socket is taken, the file flushed, the totals printed).
+        let stop = Arc::new(AtomicBool::new(false));
+        let signal = Arc::new(AtomicI32::new(0));
+        for sig in STOP_SIGNALS {
+            let _ = signal_hook_flag(sig, stop.clone(), signal.clone());
+        }
+        eprintln!("collecting on {listen} (Ctrl-C or SIGTERM to stop)");
         let (tx, rx) = tokio::sync::watch::channel(false);
+        let deadline = seconds.map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
         tokio::spawn(async move {
-            match seconds {
-                Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,
-                None => {
-                    let _ = tokio::signal::ctrl_c().await;
-                }
+            while !stop.load(Ordering::Relaxed)
+                && deadline.is_none_or(|d| tokio::time::Instant::now() < d)
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
             let _ = tx.send(true);
         });
-        let totals = collect::collect(sock, rx, |f| {
-            if !summary {
-                println!("{}", collect::flow_line(f));
+        let on_message = |from: SocketAddr, msg: &[u8], decoded: bool| {
+            if let Some(f) = file.as_mut() {
+                f.offer(from, msg, decoded);
             }
-        })
-        .await;
-        print!("{}", totals.render());
-        Ok(ExitCode::SUCCESS)
-    })
+        };
+        Ok::<_, String>(
+            collect::collect(sock, rx, on_message, |f| {
+                if !summary {
+                    println!("{}", collect::flow_line(f));
+                }
+            })
+            .await,
+        )
+    })?;
+    print!("{}", totals.render());
+    let Some(file) = file else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let path = write.map_or_else(String::new, |p| p.display().to_string());
+    let file_shared = file.shared_domains();
+    let (st, written) = file.finish();
+    println!(
+        "IPFIX file {path}: {} messages, {} bytes written; not written: {} NetFlow v9 \
+         messages (an IPFIX file holds IPFIX only), {} malformed datagrams{}",
+        st.messages,
+        st.bytes,
+        st.v9_skipped,
+        st.malformed_skipped,
+        if st.after_failure > 0 {
+            format!(", {} messages after the write failed", st.after_failure)
+        } else {
+            String::new()
+        }
+    );
+    for (domain, exporters) in file_shared {
+        println!(
+            "IPFIX file {path}: warning: {exporters} exporters wrote observation domain \
+             {domain}; a file has no transport sessions, so a reader sees their templates \
+             and sequence numbers as one stream (store one exporter per file to keep them apart)"
+        );
+    }
+    match written {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn cmd_regcheck(

@@ -298,7 +298,7 @@ fn collect_receives_what_a_run_exports() {
         std::io::BufRead::read_line(&mut err, &mut first).unwrap();
         assert_eq!(
             first,
-            format!("collecting on 127.0.0.1:{port} (Ctrl-C to stop)\n")
+            format!("collecting on 127.0.0.1:{port} (Ctrl-C or SIGTERM to stop)\n")
         );
         let run = nsflow(&[
             "run",

@@ -1,0 +1,368 @@
+//! libfixbuf's `ipfixDump` (Debian libfixbuf-tools), a reader nobody here wrote, reads the
+//! IPFIX File (RFC 5655) that `nsflow collect --write FILE` stores, and every data record
+//! it prints equals, field by field, what the reference aggregator expects: for every
+//! mode, real captures with IPv6 over Ethernet, 802.1Q and MPLS are exported by
+//! `nsflow run`'s pipeline to `nsflow collect --write` (the binary, over loopback), then
+//! `ipfixDump --in FILE` prints the records. Compared per key: each key field under its
+//! IANA element (the expected element is chosen here from the key field's meaning, not
+//! from the exporter's template), the counters (deltaFlowCount, packetDeltaCount,
+//! octetDeltaCount) summed per key, and the times within the capture's span. An element
+//! the test does not know fails it, named. ipfixDump must report no warning (no
+//! sequence gap, no malformed set).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use nsflow::run::{self, RunOptions};
+use nsflow::traffic::{Frames, Source};
+use nsflow::vrp;
+use nsflow_rtl::key::{FieldSelect, KeyField};
+use nsflow_rtl::reference::ReferenceAggregator;
+use nsflow_rtl::{AggregationMode, FlowKey};
+use nsflow_tests::{free_udp_port, nsflow_binary, require_shared, require_tool, workspace_root};
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A record's key: (IANA element ID, value as ipfixDump prints it), sorted.
+type Key = Vec<(u16, String)>;
+/// (flows, packets, bytes) per key.
+type Sums = BTreeMap<Key, (u64, u64, u64)>;
+
+/// Elements that are not keys: counters, times, ipVersion, flowEndReason.
+const COUNTERS: [u16; 3] = [3, 2, 1];
+const TIMES: [u16; 2] = [152, 153];
+const NOT_KEYS: [u16; 2] = [60, 136];
+
+fn config(mode: AggregationMode, port: u16) -> String {
+    format!(
+        "system-view\n\
+         ipv6 netstream export template sequence-number fixed\n\
+         ipv6 netstream mpls-aware label-and-ip\n\
+         ipv6 netstream export source 127.0.0.1\n\
+         ipv6 netstream export host 127.0.0.1 {port}\n\
+         ipv6 netstream aggregation {}\n enable\n export version ipfix\n quit\n\
+         commit\n",
+        mode.name()
+    )
+}
+
+/// The element and printed value of one key field, by the field's meaning (IANA IPFIX
+/// registry): prefixes when the mode masks addresses, else addresses.
+fn element(k: &FlowKey, f: KeyField, prefix: bool) -> (u16, String) {
+    match f {
+        KeyField::SrcAddr => (if prefix { 170 } else { 27 }, v6(k.src_addr)),
+        KeyField::DstAddr => (if prefix { 169 } else { 28 }, v6(k.dst_addr)),
+        KeyField::SrcPlen => (29, k.src_plen.to_string()),
+        KeyField::DstPlen => (30, k.dst_plen.to_string()),
+        KeyField::Protocol => (4, k.protocol.to_string()),
+        KeyField::SrcPort => (7, k.src_port.to_string()),
+        KeyField::DstPort => (11, k.dst_port.to_string()),
+        KeyField::Tos => (5, k.tos.to_string()),
+        KeyField::InIf => (10, k.in_if.to_string()),
+        KeyField::OutIf => (14, k.out_if.to_string()),
+        KeyField::Vlan => (58, k.vlan.to_string()),
+        KeyField::Mpls1 => (70, k.mpls[0].to_string()),
+        KeyField::Mpls2 => (71, k.mpls[1].to_string()),
+        KeyField::Mpls3 => (72, k.mpls[2].to_string()),
+        KeyField::TopLabelAddr => (47, Ipv4Addr::from(k.top_label_addr).to_string()),
+        KeyField::SrcAs => (16, k.src_as.to_string()),
+        KeyField::DstAs => (17, k.dst_as.to_string()),
+        KeyField::NextHop => (63, v6(k.next_hop)),
+        KeyField::Direction => (61, k.direction.to_string()),
+    }
+}
+
+/// IPv6 address elements: ipfixDump prints every group in four digits ("fe80::0254"),
+/// not in RFC 5952's form; they are compared as addresses.
+const IPV6_ELEMENTS: [u16; 5] = [27, 28, 63, 169, 170];
+
+/// MPLS label stack sections (octetArray, 3 octets here): ipfixDump prints an octetArray
+/// of up to 8 octets as a host-order (little-endian) integer, so label 100 with S set,
+/// sent as 00 06 41, prints as 0x410600. They are compared as the octets sent.
+const MPLS_ELEMENTS: [u16; 3] = [70, 71, 72];
+
+/// A printed value in the form [`element`] gives.
+fn normalised(ie: u16, v: &str) -> String {
+    if IPV6_ELEMENTS.contains(&ie) {
+        v.parse::<Ipv6Addr>()
+            .map_or_else(|_| format!("not an IPv6 address: {v}"), |a| a.to_string())
+    } else if MPLS_ELEMENTS.contains(&ie) {
+        v.parse::<u32>().map_or_else(
+            |_| format!("not a label stack section: {v}"),
+            |n| {
+                let [a, b, c, _] = n.to_le_bytes();
+                u32::from_be_bytes([0, a, b, c]).to_string()
+            },
+        )
+    } else {
+        v.to_owned()
+    }
+}
+
+fn v6(a: [u8; 16]) -> String {
+    Ipv6Addr::from(a).to_string()
+}
+
+const KEY_FIELDS: [KeyField; 19] = [
+    KeyField::SrcAddr,
+    KeyField::DstAddr,
+    KeyField::SrcPlen,
+    KeyField::DstPlen,
+    KeyField::Protocol,
+    KeyField::SrcPort,
+    KeyField::DstPort,
+    KeyField::Tos,
+    KeyField::InIf,
+    KeyField::OutIf,
+    KeyField::Vlan,
+    KeyField::Mpls1,
+    KeyField::Mpls2,
+    KeyField::Mpls3,
+    KeyField::TopLabelAddr,
+    KeyField::SrcAs,
+    KeyField::DstAs,
+    KeyField::NextHop,
+    KeyField::Direction,
+];
+
+/// The key of a reference aggregate as ipfixDump must print it.
+fn expected_key(mode: AggregationMode, k: &FlowKey) -> Key {
+    let select = mode.field_select();
+    let prefix = select.contains(FieldSelect::PREFIX_MASK);
+    let mut key: Key = KEY_FIELDS
+        .iter()
+        .filter(|f| select.contains(f.select()))
+        .map(|f| element(k, *f, prefix))
+        .collect();
+    key.sort();
+    key
+}
+
+/// UNIX milliseconds as ipfixDump prints a dateTimeMilliseconds in UTC.
+fn utc_ms(ms: u64) -> String {
+    let (days, rem) = (ms / 86_400_000, ms % 86_400_000);
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{:03}",
+        rem / 3_600_000,
+        rem / 60_000 % 60,
+        rem / 1000 % 60,
+        rem % 1000
+    )
+}
+
+/// The data records ipfixDump printed for template `tid`, each as element → value.
+fn records(dump: &str, tid: u16) -> Vec<BTreeMap<u16, String>> {
+    let mut out = Vec::new();
+    let mut cur: Option<BTreeMap<u16, String>> = None;
+    for line in dump.lines() {
+        if line.starts_with("--- ") || line.starts_with("*** ") {
+            out.extend(cur.take());
+        } else if let Some(rest) = line.trim().strip_prefix("count:") {
+            let t = rest.split_whitespace().nth(2).and_then(|w| w.parse().ok());
+            cur = (t == Some(tid)).then(BTreeMap::new);
+        } else if let (Some(rec), Some(rest)) = (cur.as_mut(), line.trim().strip_prefix('(')) {
+            let (ie, rest) = rest.split_once(')').unwrap();
+            let (_, value) = rest.split_once(" : ").unwrap();
+            rec.insert(ie.parse().unwrap(), value.trim().to_owned());
+        }
+    }
+    out.extend(cur);
+    out
+}
+
+/// `nsflow collect --listen 127.0.0.1:PORT --write FILE --summary`, started.
+fn start_collect(port: u16, file: &Path, dir: &Path) -> (Child, PathBuf, PathBuf) {
+    let (out, err) = (dir.join("collect.out"), dir.join("collect.err"));
+    let child = Command::new(nsflow_binary())
+        .args([
+            "collect",
+            "--summary",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .arg("--write")
+        .arg(file)
+        .stdout(Stdio::from(std::fs::File::create(&out).unwrap()))
+        .stderr(Stdio::from(std::fs::File::create(&err).unwrap()))
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&err)
+        .unwrap_or_default()
+        .contains("collecting on")
+    {
+        assert!(Instant::now() < until, "nsflow collect did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (child, out, err)
+}
+
+#[test]
+fn ipfixdump_reads_every_mode_from_the_collectors_ipfix_file_field_by_field() {
+    if !require_tool("ipfixDump") {
+        return;
+    }
+    let Some(shared) = require_shared() else {
+        return;
+    };
+    let captures: Vec<PathBuf> = [
+        "ndpi-reddit-ipv6.pcap",
+        "akvorado-encap-ipv6.pcap",
+        "ndpi-hsrp2-ipv6-vlan.pcap",
+    ]
+    .iter()
+    .map(|c| shared.join("pcaps").join(c))
+    .collect();
+    let source = Source::Captures(captures);
+    let routes = std::fs::read_to_string(workspace_root().join("examples/routes.txt")).unwrap();
+    let tables = vrp::parse_routes(&routes).unwrap().tables().unwrap();
+    let (mut first_ms, mut last_ms) = (u64::MAX, 0);
+    for f in Frames::new(&source) {
+        let ms = f.unwrap().ts_ns / 1_000_000;
+        first_ms = first_ms.min(ms);
+        last_ms = last_ms.max(ms);
+    }
+    let span = utc_ms(first_ms)..=utc_ms(last_ms + 1);
+    let mut unknown = Vec::new();
+    for (index, mode) in AggregationMode::ALL.into_iter().enumerate() {
+        let port = free_udp_port();
+        let cfg = config(mode, port);
+        let (parsed, _) = vrp::parse_config(&cfg).unwrap();
+        let mut reference = ReferenceAggregator::new(parsed.engine_config(), tables.clone());
+        for f in Frames::new(&source) {
+            let f = f.unwrap();
+            reference.offer(f.ts_ns, f.link, &f.data);
+        }
+        let mut want = Sums::new();
+        for (k, t) in &reference.finish().aggregates[0] {
+            let e = want.entry(expected_key(mode, k)).or_default();
+            *e = (e.0 + t.flows, e.1 + t.packets, e.2 + t.bytes);
+        }
+        assert!(!want.is_empty(), "{mode}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("flows.ipfix");
+        let (mut collect, out, err) = start_collect(port, &file, dir.path());
+        let report = run::run(
+            RunOptions {
+                config: cfg,
+                routes: Some(routes.clone()),
+                device: "sim".into(),
+                source: Some(source.clone()),
+                collect: None,
+                ring_log2: 14,
+                commits: Vec::new(),
+                faults: Vec::new(),
+                flush_timeout: None,
+            },
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicU64::new(0)),
+        )
+        .unwrap();
+        let sent: u64 = report.collectors.iter().map(|c| c.stats.records_sent).sum();
+        // Let the last datagrams arrive, then stop the collector as a user would.
+        std::thread::sleep(Duration::from_millis(300));
+        let st = Command::new("kill")
+            .args(["-TERM", &collect.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let status = collect.wait().unwrap();
+        let summary = std::fs::read_to_string(&out).unwrap();
+        assert!(
+            status.success(),
+            "{mode}: collect {status}: {summary}{}",
+            std::fs::read_to_string(&err).unwrap()
+        );
+        assert!(
+            summary.contains("not written: 0 NetFlow v9 messages")
+                && summary.contains(", 0 malformed datagrams"),
+            "{mode}: {summary}"
+        );
+
+        let dump = Command::new("ipfixDump")
+            .env("TZ", "UTC")
+            .arg("--in")
+            .arg(&file)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&dump.stderr);
+        assert!(dump.status.success(), "{mode}: ipfixDump: {stderr}");
+        assert!(
+            !stderr.contains("WARNING") && !stderr.contains("ERROR"),
+            "{mode}: ipfixDump reported: {stderr}"
+        );
+        let text = String::from_utf8(dump.stdout).unwrap();
+        let tid = 256 + u16::try_from(index).unwrap();
+        let recs = records(&text, tid);
+        assert_eq!(recs.len() as u64, sent, "{mode}: records ipfixDump read");
+        let mut got = Sums::new();
+        for r in &recs {
+            let mut key = Key::new();
+            let mut counters = [0u64; 3];
+            for (ie, v) in r {
+                if let Some(i) = COUNTERS.iter().position(|c| c == ie) {
+                    counters[i] = v.parse().unwrap();
+                } else if TIMES.contains(ie) {
+                    assert!(
+                        span.contains(v),
+                        "{mode}: element {ie} = {v} outside {span:?}"
+                    );
+                } else if NOT_KEYS.contains(ie) {
+                } else if KEY_FIELDS.iter().any(|f| {
+                    element(&FlowKey::default(), *f, true).0 == *ie
+                        || element(&FlowKey::default(), *f, false).0 == *ie
+                }) {
+                    key.push((*ie, normalised(*ie, v)));
+                } else {
+                    unknown.push(format!("{mode}: element {ie} = {v}"));
+                }
+            }
+            assert!(
+                r.get(&152) <= r.get(&153) && r.contains_key(&152),
+                "{mode}: times {r:?}"
+            );
+            assert_eq!(
+                r.get(&60).map(String::as_str),
+                Some("6"),
+                "{mode}: ipVersion"
+            );
+            key.sort();
+            let e = got.entry(key).or_default();
+            *e = (e.0 + counters[0], e.1 + counters[1], e.2 + counters[2]);
+        }
+        assert_eq!(got.len(), want.len(), "{mode}: keys");
+        assert_eq!(got, want, "{mode}: per key flows, packets, bytes");
+        // The options of the mode's domain: loss counters and timeouts, read by ipfixDump.
+        let loss = records(&text, 270);
+        assert!(
+            loss.iter()
+                .any(|r| r.get(&149) == Some(&(index + 1).to_string())
+                    && r.get(&167).map(String::as_str) == Some("0")),
+            "{mode}: no loss counters of domain {}",
+            index + 1
+        );
+        eprintln!(
+            "{mode}: ipfixDump read {} records, {} keys, equal to the reference",
+            recs.len(),
+            got.len()
+        );
+    }
+    assert!(
+        unknown.is_empty(),
+        "elements the test does not know: {unknown:#?}"
+    );
+}
