@@ -67,4 +67,5 @@ pub fn hwsim_binary() -> PathBuf {
     try_workspace_binary("nsflow-hwsim", "nsflow-hwsim")
         .unwrap_or_else(|| panic!("cannot build nsflow-hwsim"))
 }
+pub mod decoded;
 pub mod nfcapd;
