@@ -1,5 +1,5 @@
 """Decodes NetFlow v9 / IPFIX messages with the Python `netflow` package (PyPI, bitkeks'
-python-netflow-v9-softflowd) for tests/interop_pynetflow.rs.
+python-netflow-v9-softflowd) for tests/interop_decoders.rs.
 
 Input (argv[1]): the datagrams a collector received, each as a 4-octet big-endian length
 and the bytes. Output (stdout): one JSON object per data record,
