@@ -479,6 +479,35 @@ fn device_bus(root: &Path) {
             ]),
         ),
         (
+            // The fuzzer's first find (see docs/reliability.md): one piece of scratch
+            // memory mapped at both the write-back and the ring. The harness no longer
+            // makes the second map; the rest must still hold.
+            "ring_and_write_back_aliased",
+            0,
+            seq(&[
+                &one,
+                &[
+                    Op::DmaUnmap {
+                        address: 0,
+                        size: 0,
+                        all: true,
+                    },
+                    Op::DmaMap {
+                        address: 2,
+                        size: 0,
+                        offset: 0,
+                    },
+                    Op::DmaMap {
+                        address: 0,
+                        size: 0,
+                        offset: 0,
+                    },
+                ],
+                &traffic(40, 96, 2049),
+                std::slice::from_ref(&flush),
+            ]),
+        ),
+        (
             "resets",
             0,
             seq(&[
