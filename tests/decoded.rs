@@ -7,6 +7,20 @@ use nsflow_rtl::reference::Totals;
 use nsflow_rtl::{AggregationMode, FieldSelect, FlowKey, KeyField};
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
+
+/// The captures the decoder tests export: plain IPv6 browsing, IPv6 behind MPLS labels,
+/// IPv6 behind 802.1Q tags (`shared/pcaps`).
+pub fn captures(shared: &Path) -> Vec<PathBuf> {
+    [
+        "ndpi-reddit-ipv6.pcap",
+        "akvorado-encap-ipv6.pcap",
+        "ndpi-hsrp2-ipv6-vlan.pcap",
+    ]
+    .iter()
+    .map(|c| shared.join("pcaps").join(c))
+    .collect()
+}
 
 /// A record's key: (IANA element ID, value as text), sorted.
 pub type Key = Vec<(u16, String)>;

@@ -21,11 +21,10 @@ use nsflow::traffic::{Frames, Source};
 use nsflow::vrp;
 use nsflow_rtl::reference::{ReferenceAggregator, Totals};
 use nsflow_rtl::{AggregationMode, FlowKey};
-use nsflow_tests::decoded::{decoded, expected, without, Fields, Prefixes};
+use nsflow_tests::decoded::{captures, decoded, expected, without, Fields, Prefixes};
 use nsflow_tests::{require_python_module, require_shared, workspace_root};
 use std::collections::BTreeMap;
 use std::net::UdpSocket;
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -66,15 +65,7 @@ struct Export {
 /// Runs every mode over the captures, exporting `version` to a socket of the test.
 fn export(version: &str) -> Option<Export> {
     let shared = require_shared()?;
-    let captures: Vec<PathBuf> = [
-        "ndpi-reddit-ipv6.pcap",
-        "akvorado-encap-ipv6.pcap",
-        "ndpi-hsrp2-ipv6-vlan.pcap",
-    ]
-    .iter()
-    .map(|c| shared.join("pcaps").join(c))
-    .collect();
-    let source = Source::Captures(captures);
+    let source = Source::Captures(captures(&shared));
     let routes = std::fs::read_to_string(workspace_root().join("examples/routes.txt")).unwrap();
     let tables = vrp::parse_routes(&routes).unwrap().tables().unwrap();
     let sock = socket2::Socket::new(
@@ -403,44 +394,34 @@ fn netgauze_decodes_every_mode_in_v9_and_ipfix_field_by_field() {
         let mut ipfix_templates = std::collections::HashMap::new();
         let mut records = Vec::new();
         let mut errors = Vec::new();
+        // The data records of a parsed packet (v9 or IPFIX: the same shape, other types).
+        // Options data (loss counters, timeouts) comes in data sets of the options
+        // templates: kept apart by the set ID.
+        macro_rules! data_records {
+            ($parsed:expr, $set:ident) => {
+                match $parsed {
+                    Ok(p) => {
+                        for set in p.sets() {
+                            if let $set::Data { id, records: rs } = set {
+                                for r in rs.iter() {
+                                    let f = r.fields().iter().map(netgauze_field).collect();
+                                    records.push((id.id(), f));
+                                }
+                            }
+                        }
+                    }
+                    Err(err) => errors.push(format!("{err:?}")),
+                }
+            };
+        }
         for d in &e.datagrams {
             let mut reader = SliceReader::new(d);
             if version == "9" {
                 use netgauze_flow_pkt::netflow::{NetFlowV9Packet, Set};
-                match NetFlowV9Packet::parse(&mut reader, &mut v9_templates) {
-                    Ok(p) => {
-                        // Options data (loss counters, timeouts) comes in data sets of
-                        // the options templates: kept apart by the set ID.
-                        for set in p.sets() {
-                            if let Set::Data { id, records: rs } = set {
-                                for r in rs.iter() {
-                                    records.push((
-                                        id.id(),
-                                        r.fields().iter().map(netgauze_field).collect(),
-                                    ));
-                                }
-                            }
-                        }
-                    }
-                    Err(err) => errors.push(format!("{err:?}")),
-                }
+                data_records!(NetFlowV9Packet::parse(&mut reader, &mut v9_templates), Set);
             } else {
                 use netgauze_flow_pkt::ipfix::{IpfixPacket, Set};
-                match IpfixPacket::parse(&mut reader, &mut ipfix_templates) {
-                    Ok(p) => {
-                        for set in p.sets() {
-                            if let Set::Data { id, records: rs } = set {
-                                for r in rs.iter() {
-                                    records.push((
-                                        id.id(),
-                                        r.fields().iter().map(netgauze_field).collect(),
-                                    ));
-                                }
-                            }
-                        }
-                    }
-                    Err(err) => errors.push(format!("{err:?}")),
-                }
+                data_records!(IpfixPacket::parse(&mut reader, &mut ipfix_templates), Set);
             }
         }
         assert!(errors.is_empty(), "version {version}: {errors:#?}");

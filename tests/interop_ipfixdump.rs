@@ -16,7 +16,7 @@ use nsflow::traffic::{Frames, Source};
 use nsflow::vrp;
 use nsflow_rtl::reference::ReferenceAggregator;
 use nsflow_rtl::AggregationMode;
-use nsflow_tests::decoded::{decoded, expected, Fields, Prefixes};
+use nsflow_tests::decoded::{captures, decoded, expected, Fields, Prefixes};
 use nsflow_tests::{free_udp_port, nsflow_binary, require_shared, require_tool, workspace_root};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -140,15 +140,7 @@ fn ipfixdump_reads_every_mode_from_the_collectors_ipfix_file_field_by_field() {
     let Some(shared) = require_shared() else {
         return;
     };
-    let captures: Vec<PathBuf> = [
-        "ndpi-reddit-ipv6.pcap",
-        "akvorado-encap-ipv6.pcap",
-        "ndpi-hsrp2-ipv6-vlan.pcap",
-    ]
-    .iter()
-    .map(|c| shared.join("pcaps").join(c))
-    .collect();
-    let source = Source::Captures(captures);
+    let source = Source::Captures(captures(&shared));
     let routes = std::fs::read_to_string(workspace_root().join("examples/routes.txt")).unwrap();
     let tables = vrp::parse_routes(&routes).unwrap().tables().unwrap();
     let (mut first_ms, mut last_ms) = (u64::MAX, 0);

@@ -351,6 +351,19 @@ pub struct DmaUnmap {
     pub size: u64,
 }
 
+impl DmaUnmap {
+    /// The body of a DMA_UNMAP request or of its reply (which echoes it).
+    fn decode(command: Command, body: &[u8]) -> Result<Self, WireError> {
+        let mut f = exact(command, body, 24)?;
+        let _argsz = f.u32();
+        Ok(Self {
+            flags: f.u32(),
+            address: f.u64(),
+            size: f.u64(),
+        })
+    }
+}
+
 /// DMA_UNMAP flag: withdraw every mapping.
 pub const DMA_UNMAP_ALL: u32 = 1 << 2;
 
@@ -527,8 +540,17 @@ fn encode_version(w: Writer, major: u16, minor: u16, caps: &str) -> Writer {
     }
 }
 
-/// A region access's data, checked against its count and the protocol's maximum.
-fn access_data(access: RegionAccess, data: &[u8]) -> Result<&[u8], WireError> {
+/// A region access with its data (a REGION_WRITE request, a REGION_READ reply): the
+/// data checked against the access's count and the protocol's maximum.
+fn access_with_data(command: Command, body: &[u8]) -> Result<(RegionAccess, &[u8]), WireError> {
+    let Some((fixed, data)) = body.split_first_chunk::<REGION_ACCESS_BYTES>() else {
+        return Err(WireError::Length {
+            command,
+            got: body.len(),
+            expected: REGION_ACCESS_BYTES,
+        });
+    };
+    let access = RegionAccess::decode(&mut Fields::new(fixed));
     if access.count > MAX_DATA_XFER {
         return Err(WireError::TooLarge {
             count: access.count,
@@ -536,12 +558,12 @@ fn access_data(access: RegionAccess, data: &[u8]) -> Result<&[u8], WireError> {
     }
     if data.len() != access.count as usize {
         return Err(WireError::Length {
-            command: Command::RegionWrite,
+            command,
             got: REGION_ACCESS_BYTES + data.len(),
             expected: REGION_ACCESS_BYTES + access.count as usize,
         });
     }
-    Ok(data)
+    Ok((access, data))
 }
 
 impl<'a> Request<'a> {
@@ -611,15 +633,7 @@ impl<'a> Request<'a> {
                     size: f.u64(),
                 })
             }
-            Command::DmaUnmap => {
-                let mut f = exact(command, body, 24)?;
-                let _argsz = f.u32();
-                Self::DmaUnmap(DmaUnmap {
-                    flags: f.u32(),
-                    address: f.u64(),
-                    size: f.u64(),
-                })
-            }
+            Command::DmaUnmap => Self::DmaUnmap(DmaUnmap::decode(command, body)?),
             Command::DeviceGetInfo => {
                 exact(command, body, 16)?;
                 Self::DeviceGetInfo
@@ -656,15 +670,8 @@ impl<'a> Request<'a> {
                 Self::RegionRead(a)
             }
             Command::RegionWrite => {
-                let Some((fixed, data)) = body.split_first_chunk::<REGION_ACCESS_BYTES>() else {
-                    return Err(WireError::Length {
-                        command,
-                        got: body.len(),
-                        expected: REGION_ACCESS_BYTES,
-                    });
-                };
-                let a = RegionAccess::decode(&mut Fields::new(fixed));
-                Self::RegionWrite(a, access_data(a, data)?)
+                let (a, data) = access_with_data(command, body)?;
+                Self::RegionWrite(a, data)
             }
             Command::DeviceReset => {
                 exact(command, body, 0)?;
@@ -758,15 +765,7 @@ impl<'a> Reply<'a> {
                 exact(command, body, 0)?;
                 Self::DmaMap
             }
-            Command::DmaUnmap => {
-                let mut f = exact(command, body, 24)?;
-                let _argsz = f.u32();
-                Self::DmaUnmap(DmaUnmap {
-                    flags: f.u32(),
-                    address: f.u64(),
-                    size: f.u64(),
-                })
-            }
+            Command::DmaUnmap => Self::DmaUnmap(DmaUnmap::decode(command, body)?),
             Command::DeviceGetInfo => {
                 let mut f = exact(command, body, 16)?;
                 let _argsz = f.u32();
@@ -810,15 +809,8 @@ impl<'a> Reply<'a> {
                 Self::SetIrqs
             }
             Command::RegionRead => {
-                let Some((fixed, data)) = body.split_first_chunk::<REGION_ACCESS_BYTES>() else {
-                    return Err(WireError::Length {
-                        command,
-                        got: body.len(),
-                        expected: REGION_ACCESS_BYTES,
-                    });
-                };
-                let a = RegionAccess::decode(&mut Fields::new(fixed));
-                Self::RegionRead(a, access_data(a, data)?)
+                let (a, data) = access_with_data(command, body)?;
+                Self::RegionRead(a, data)
             }
             Command::RegionWrite => Self::RegionWrite(RegionAccess::decode(&mut exact(
                 command,
