@@ -77,6 +77,25 @@ pub struct RunOptions {
     pub flush_timeout: Option<Duration>,
 }
 
+impl RunOptions {
+    /// A replay of `source` on the embedded simulator under `config` (and `routes`):
+    /// the ring of `nsflow run`'s default size (2^14 records), no in-process collector,
+    /// no commit or fault mid-run, the drain's default flush timeout.
+    pub fn replay(config: String, routes: Option<String>, source: Source) -> Self {
+        Self {
+            config,
+            routes,
+            device: "sim".into(),
+            source: Some(source),
+            collect: None,
+            ring_log2: 14,
+            commits: Vec::new(),
+            faults: Vec::new(),
+            flush_timeout: None,
+        }
+    }
+}
+
 /// Why the run failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {

@@ -108,17 +108,11 @@ fn every_capture_into_nfcapd_for_every_family() {
         let mut sent: Totals = (0, 0, 0, 0);
         let mut records_sent = 0;
         for pcap in &captures {
-            let opts = RunOptions {
-                config: config.clone(),
-                routes: Some(routes.clone()),
-                device: "sim".into(),
-                source: Some(Source::Captures(vec![pcap.clone()])),
-                collect: None,
-                ring_log2: 14,
-                commits: Vec::new(),
-                faults: Vec::new(),
-                flush_timeout: None,
-            };
+            let opts = RunOptions::replay(
+                config.clone(),
+                Some(routes.clone()),
+                Source::Captures(vec![pcap.clone()]),
+            );
             let r = run::run(
                 opts,
                 Arc::new(AtomicBool::new(false)),

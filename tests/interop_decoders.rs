@@ -102,17 +102,7 @@ fn export(version: &str) -> Option<Export> {
         }
     });
     let report = run::run(
-        RunOptions {
-            config: cfg,
-            routes: Some(routes),
-            device: "sim".into(),
-            source: Some(source),
-            collect: None,
-            ring_log2: 14,
-            commits: Vec::new(),
-            faults: Vec::new(),
-            flush_timeout: None,
-        },
+        RunOptions::replay(cfg, Some(routes), source),
         Arc::new(AtomicBool::new(false)),
         Arc::new(AtomicU64::new(0)),
     )

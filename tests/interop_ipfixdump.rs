@@ -171,17 +171,7 @@ fn ipfixdump_reads_every_mode_from_the_collectors_ipfix_file_field_by_field() {
         let file = dir.path().join("flows.ipfix");
         let (mut collect, out, err) = start_collect(port, &file, dir.path());
         let report = run::run(
-            RunOptions {
-                config: cfg,
-                routes: Some(routes.clone()),
-                device: "sim".into(),
-                source: Some(source.clone()),
-                collect: None,
-                ring_log2: 14,
-                commits: Vec::new(),
-                faults: Vec::new(),
-                flush_timeout: None,
-            },
+            RunOptions::replay(cfg, Some(routes.clone()), source.clone()),
             Arc::new(AtomicBool::new(false)),
             Arc::new(AtomicU64::new(0)),
         )

@@ -94,17 +94,11 @@ fn nfacctd_accounts_a_protocol_port_export_exactly_in_v9_and_ipfix() {
             .spawn()
             .unwrap();
         std::thread::sleep(Duration::from_millis(700));
-        let opts = RunOptions {
-            config: config(version, port),
-            routes: None,
-            device: "sim".into(),
-            source: Some(Source::Captures(vec![pcap.clone()])),
-            collect: None,
-            ring_log2: 14,
-            commits: Vec::new(),
-            faults: Vec::new(),
-            flush_timeout: None,
-        };
+        let opts = RunOptions::replay(
+            config(version, port),
+            None,
+            Source::Captures(vec![pcap.clone()]),
+        );
         run::run(
             opts,
             Arc::new(AtomicBool::new(false)),
