@@ -184,3 +184,37 @@ pub fn without(s: &Sums, elements: &[u16]) -> Sums {
     }
     out
 }
+
+/// Checks the IPFIX options a decoder read (template 270: loss counters, 271: timeouts,
+/// each scoped by observationDomainId, 149): for every domain 1..=`domains`, the last
+/// loss counters all 0 (a clean run) and the timeouts `active`/`idle` seconds.
+pub fn check_options(what: &str, options: &[(u16, Fields)], domains: u32, active: u64, idle: u64) {
+    for d in 1..=domains {
+        let scoped = |tid: u16| {
+            options
+                .iter()
+                .filter(|(t, f)| *t == tid && f.get(&149) == Some(&d.to_string()))
+                .map(|(_, f)| f)
+                .next_back()
+        };
+        let loss = scoped(270).unwrap_or_else(|| panic!("{what}: no loss counters of domain {d}"));
+        for ie in [164, 165, 166, 167, 168] {
+            assert_eq!(
+                loss.get(&ie).map(String::as_str),
+                Some("0"),
+                "{what}: domain {d}: element {ie} of {loss:?}"
+            );
+        }
+        let t = scoped(271).unwrap_or_else(|| panic!("{what}: no timeouts of domain {d}"));
+        assert_eq!(
+            t.get(&36),
+            Some(&active.to_string()),
+            "{what}: domain {d}: {t:?}"
+        );
+        assert_eq!(
+            t.get(&37),
+            Some(&idle.to_string()),
+            "{what}: domain {d}: {t:?}"
+        );
+    }
+}

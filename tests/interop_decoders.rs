@@ -21,7 +21,9 @@ use nsflow::traffic::{Frames, Source};
 use nsflow::vrp;
 use nsflow_rtl::reference::{ReferenceAggregator, Totals};
 use nsflow_rtl::{AggregationMode, FlowKey};
-use nsflow_tests::decoded::{captures, decoded, expected, without, Fields, Prefixes};
+use nsflow_tests::decoded::{
+    captures, check_options, decoded, expected, without, Fields, Prefixes,
+};
 use nsflow_tests::{require_python_module, require_shared, workspace_root};
 use std::collections::BTreeMap;
 use std::net::UdpSocket;
@@ -35,6 +37,15 @@ const VERSIONS: [(&str, Prefixes); 2] = [
     ("9", Prefixes::AddressElements),
     ("ipfix", Prefixes::PrefixElements),
 ];
+
+/// nsflow's IPFIX options templates: loss counters, timeouts (docs/export.md, "Options").
+const OPTIONS: [u16; 2] = [270, 271];
+/// One observation domain per mode.
+const DOMAINS: u32 = AggregationMode::ALL.len() as u32;
+/// The aggregation timers the configuration leaves at their defaults (decision A4:
+/// active 30 min, inactive 300 s), as the timeout options must carry them.
+const ACTIVE_S: u64 = 1800;
+const IDLE_S: u64 = 300;
 
 /// Every mode enabled, exporting `version` to 127.0.0.1:`port`.
 fn config(version: &str, port: u16) -> String {
@@ -242,6 +253,7 @@ fn netflow_parser_decodes_every_mode_in_v9_and_ipfix_field_by_field() {
         };
         let mut parser = NetflowParser::default();
         let mut records = Vec::new();
+        let mut options = Vec::new();
         let mut errors = Vec::new();
         for d in &e.datagrams {
             let parsed = parser.parse_bytes(d);
@@ -276,6 +288,15 @@ fn netflow_parser_decodes_every_mode_in_v9_and_ipfix_field_by_field() {
                             use netflow_parser::variable_versions::ipfix::FlowSetBody;
                             let tid = set.header.header_id;
                             match set.body {
+                                FlowSetBody::OptionsData(o) => {
+                                    for r in o.fields {
+                                        let f: Fields = r
+                                            .iter()
+                                            .map(|(field, v)| (element(field), text(v)))
+                                            .collect();
+                                        options.push((tid, f));
+                                    }
+                                }
                                 FlowSetBody::Data(data) => {
                                     for r in data.fields {
                                         let f = r
@@ -380,6 +401,7 @@ fn netgauze_decodes_every_mode_in_v9_and_ipfix_field_by_field() {
         let Some(e) = export(version) else {
             return;
         };
+        let mut options = Vec::new();
         let mut v9_templates = std::collections::HashMap::new();
         let mut ipfix_templates = std::collections::HashMap::new();
         let mut records = Vec::new();
@@ -411,10 +433,22 @@ fn netgauze_decodes_every_mode_in_v9_and_ipfix_field_by_field() {
                 data_records!(NetFlowV9Packet::parse(&mut reader, &mut v9_templates), Set);
             } else {
                 use netgauze_flow_pkt::ipfix::{IpfixPacket, Set};
-                data_records!(IpfixPacket::parse(&mut reader, &mut ipfix_templates), Set);
+                let parsed = IpfixPacket::parse(&mut reader, &mut ipfix_templates);
+                for set in parsed.iter().flat_map(|p| p.sets().iter()) {
+                    if let Set::Data { id, records: rs } = set {
+                        for r in rs.iter().filter(|_| OPTIONS.contains(&id.id())) {
+                            let f = r.scope_fields().iter().chain(r.fields());
+                            options.push((id.id(), f.map(netgauze_field).collect()));
+                        }
+                    }
+                }
+                data_records!(parsed, Set);
             }
         }
         assert!(errors.is_empty(), "version {version}: {errors:#?}");
         compare("netgauze", version, prefixes, &e, &records, &[]);
+        if version == "ipfix" {
+            check_options("netgauze, IPFIX", &options, DOMAINS, ACTIVE_S, IDLE_S);
+        }
     }
 }
