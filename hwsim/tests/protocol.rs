@@ -5,8 +5,8 @@
 //! without a check here.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use nsflow_hwsim::capture::Frame;
-use nsflow_hwsim::generator::{Generator, GeneratorConfig};
+mod common;
+use common::frames_1mpps;
 use nsflow_hwsim::ring::WB_BYTES;
 use nsflow_hwsim::{BuildParams, Device};
 use nsflow_rtl::config::EngineConfig;
@@ -61,17 +61,6 @@ fn ctrl(d: &mut Device, set: impl Fn(&mut Ctrl)) -> u32 {
     let mut c = Ctrl(d.bar_read(regs::CTRL.offset));
     set(&mut c);
     c.0
-}
-
-/// `count` generated frames over `flows` flows at 1 Mpps.
-fn frames(count: u64, flows: u32) -> Vec<Frame> {
-    Generator::new(GeneratorConfig {
-        flows,
-        rate_pps: 1_000_000,
-        duration_ns: count * 1000,
-        ..GeneratorConfig::default()
-    })
-    .collect()
 }
 
 fn harness(modes: &[AggregationMode], ring_log2: u8) -> Harness {
@@ -170,7 +159,7 @@ fn stage_default_route(d: &mut Device, asn: u32, out_if: u32, apply: bool) {
 #[test]
 fn table_entry_atomic() {
     let mut h = harness(&[AggregationMode::As], 12);
-    let traffic = frames(300, 50);
+    let traffic = frames_1mpps(50, 300);
     stage_default_route(h.device(), 100, 7, true);
     for f in &traffic[..100] {
         h.offer_frame(f).unwrap();
@@ -201,7 +190,7 @@ fn table_entry_atomic() {
 #[test]
 fn stats_snapshot() {
     let mut h = harness(&[AggregationMode::ProtocolPort], 12);
-    let traffic = frames(60, 10);
+    let traffic = frames_1mpps(10, 60);
     let rx = regs::global_stat(GlobalStat::RxFrames);
     for f in &traffic[..50] {
         h.offer_frame(f).unwrap();
@@ -224,7 +213,7 @@ fn stats_snapshot() {
 #[test]
 fn soft_reset() {
     let mut h = harness(&[AggregationMode::ProtocolPort], 12);
-    for f in &frames(500, 200) {
+    for f in &frames_1mpps(200, 500) {
         h.offer_frame(f).unwrap();
     }
     // A flush under way, records in flight to the ring: then the reset.
@@ -261,7 +250,7 @@ fn soft_reset() {
 #[test]
 fn flush() {
     let mut h = harness(&[AggregationMode::ProtocolPort], 12);
-    for f in &frames(500, 200) {
+    for f in &frames_1mpps(200, 500) {
         h.offer_frame(f).unwrap();
     }
     let d = h.device();
@@ -321,7 +310,7 @@ fn dma_order() {
         ],
         log2,
     );
-    for f in &frames(3000, 1000) {
+    for f in &frames_1mpps(1000, 3000) {
         h.offer_frame(f).unwrap();
     }
     let d = h.device();
@@ -360,7 +349,7 @@ fn phase() {
     .unwrap();
     // Several passes over 16 slots; the harness checks every record's phase as it
     // drains, and afterwards every slot holds the last record written to it.
-    h.run(frames(400, 100)).unwrap();
+    h.run(frames_1mpps(100, 400)).unwrap();
     let d = h.device();
     let prod = d.bar_read(regs::RING_PROD.offset);
     assert!(prod > 4 << log2, "{prod} records");
@@ -373,7 +362,7 @@ fn phase() {
 fn consumer_ahead() {
     let log2 = 4;
     let mut h = harness(&[AggregationMode::ProtocolPort], log2);
-    let traffic = frames(200, 100);
+    let traffic = frames_1mpps(100, 200);
     for f in &traffic {
         h.offer_frame(f).unwrap();
     }

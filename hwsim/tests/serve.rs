@@ -7,10 +7,11 @@
 //! SIGKILL on panic).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+use common::frames_1mpps;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use nsflow_hwsim::capture::Frame;
-use nsflow_hwsim::generator::{Generator, GeneratorConfig};
 use nsflow_rtl::config::EngineConfig;
 use nsflow_rtl::record::{Record, RECORD_BYTES};
 use nsflow_rtl::regs::GlobalStat;
@@ -275,16 +276,6 @@ fn send(c: &mut Client, ring: &mut Ring, frames: &[Frame]) {
     }
 }
 
-fn frames(flows: u32, count: u64) -> Vec<Frame> {
-    Generator::new(GeneratorConfig {
-        flows,
-        rate_pps: 1_000_000,
-        duration_ns: count * 1000,
-        ..GeneratorConfig::default()
-    })
-    .collect()
-}
-
 /// (protocol, source port, destination port) of a generated Ethernet/IPv6 frame.
 fn ports_key(f: &Frame) -> (u8, u16, u16) {
     let d = &f.data;
@@ -438,7 +429,7 @@ fn frames_through_the_port_come_back_as_records_with_backpressure_and_interrupts
     // cannot fit in the ring and the record FIFO, so the engine must hold.
     let mode = AggregationMode::ProtocolPort;
     let mut ring = Ring::program(&mut c, 4, mode);
-    let mut traffic = frames(500, 2000);
+    let mut traffic = frames_1mpps(500, 2000);
     let extra = traffic.pop().unwrap();
     let sent = traffic.len() as u32;
     send(&mut c, &mut ring, &traffic);
@@ -514,7 +505,7 @@ fn the_port_refuses_malformed_and_oversized_batches_whole() {
     // Truncated frame header.
     c.region_write(PORT, SIM_PORT_DATA, &[0u8; 10]).unwrap();
     // 64 frames of 60 bytes: 64 × 80 = 5120 bytes, more than the 4096 free.
-    let traffic = frames(10, 64);
+    let traffic = frames_1mpps(10, 64);
     let big = batch(&traffic);
     assert!(big.len() > 4096);
     c.region_write(PORT, SIM_PORT_DATA, &big).unwrap();
@@ -547,7 +538,7 @@ fn reset_and_reconnection_return_the_device_to_power_on() {
 
     // Frames queued and the accepted count belong to the connection.
     let mut ring = Ring::program(&mut c, 8, AggregationMode::ProtocolPort);
-    send(&mut c, &mut ring, &frames(10, 5));
+    send(&mut c, &mut ring, &frames_1mpps(10, 5));
     assert_eq!(r32(&mut c, PORT, SIM_PORT_ACCEPTED), 5);
     w32(&mut c, BAR0, regs::INT_MASK.offset, 0);
     drop(c);
@@ -559,7 +550,7 @@ fn reset_and_reconnection_return_the_device_to_power_on() {
     // The old client's ring is no longer mapped: a new one maps at the same address (the
     // client does not report DMA_MAP errors, so this shows in where the records land).
     let mut ring = Ring::program(&mut c, 8, AggregationMode::ProtocolPort);
-    send(&mut c, &mut ring, &frames(10, 7));
+    send(&mut c, &mut ring, &frames_1mpps(10, 7));
     ring.flush(&mut c);
     let packets: u64 = ring.records.iter().map(|r| r.packets).sum();
     assert_eq!(packets, 7);

@@ -341,6 +341,13 @@ fn every_error_points_at_its_token() {
         (eight_hosts, "ipv6 netstream export host 127.0.0.1 9", LimitExceeded, 28, "already has 8 export hosts"),
         (eight_hosts, "ipv6 netstream export host ipv6 ::1 9", LimitExceeded, 33, ""),
     ];
+    assert_refused(cases);
+}
+
+/// Each case (after its setup lines) is refused with its error kind at its column, the
+/// detail containing its text; nothing changes but the line count, and the error renders
+/// as VRP does: the line, a caret under the token, the headline.
+fn assert_refused(cases: &[(&str, &str, ErrorKind, usize, &str)]) {
     for (setup, line, kind, column, detail) in cases {
         let mut s = session(setup);
         let before = s.clone();
@@ -353,10 +360,8 @@ fn every_error_points_at_its_token() {
             e.detail
         );
         assert_eq!(loc.text, *line);
-        // Nothing changed but the line count.
         assert_eq!(s.candidate(), before.candidate(), "{line}");
         assert_eq!(s.view(), before.view(), "{line}");
-        // The rendering is VRP's: the line, a caret under the token, the headline.
         let text = e.to_string();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[1], line.trim_end());
@@ -1482,17 +1487,5 @@ fn vpn_instance_errors() {
             "a command of an aggregation view",
         ),
     ];
-    for (setup, line, kind, column, detail) in cases {
-        let mut s = session(setup);
-        let before = s.clone();
-        let e = s.feed_line(line).unwrap_err().0.remove(0);
-        let loc = e.location.clone().unwrap();
-        assert_eq!((e.kind, loc.column), (*kind, *column), "`{line}`:\n{e}");
-        assert!(
-            e.detail.contains(detail),
-            "`{line}`: `{}` lacks `{detail}`",
-            e.detail
-        );
-        assert_eq!(s.candidate(), before.candidate(), "{line}");
-    }
+    assert_refused(cases);
 }

@@ -14,6 +14,18 @@ use std::collections::BTreeMap;
 
 pub use nsflow_testkit::shared::{require_shared, shared_dir, traffic_captures};
 
+/// `count` generated frames over `flows` flows at 1 Mpps (one frame a microsecond).
+pub fn frames_1mpps(flows: u32, count: u64) -> Vec<Frame> {
+    use nsflow_hwsim::generator::{Generator, GeneratorConfig};
+    Generator::new(GeneratorConfig {
+        flows,
+        rate_pps: 1_000_000,
+        duration_ns: count * 1000,
+        ..GeneratorConfig::default()
+    })
+    .collect()
+}
+
 /// Every aggregation mode, one profile each, default timers.
 pub fn all_modes() -> EngineConfig {
     EngineConfig::with_modes(&AggregationMode::ALL)
